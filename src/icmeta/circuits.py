@@ -1,0 +1,76 @@
+"""Circuit metrics from attention maps (paper Tab. 2; Reddy 2023 progress measures) and SCC theory.
+
+Maps are (..., S, S) with S = 2N+1, row = attending (later) token, column = attended token, in the
+token order x_1, l_1, …, x_N, l_N, x_q (0-indexed: x_k at 2k-2, l_k at 2k-1, query at 2N).
+Compute them on batch-mean maps of a large in-distribution set, as the paper does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def _n_pairs(maps: torch.Tensor) -> int:
+    S = maps.shape[-1]
+    if maps.shape[-2] != S or S % 2 == 0:
+        raise ValueError(f"attention maps must be square with odd size 2N+1, got {tuple(maps.shape[-2:])}")
+    return (S - 1) // 2
+
+
+def bigram(maps: torch.Tensor) -> torch.Tensor:
+    """Query -> itself, p[2N+1, 2N+1]."""
+    return maps[..., -1, -1]
+
+
+def label_attention(maps: torch.Tensor) -> torch.Tensor:
+    """Total query -> label attention, sum_k p[2N+1, 2k]."""
+    N = _n_pairs(maps)
+    return maps[..., -1, 1 : 2 * N : 2].sum(-1)
+
+
+def chunk_example(maps: torch.Tensor) -> torch.Tensor:
+    """Each label -> its own item, mean_k p[2k, 2k-1]; equals Reddy's ILA when taken in layer 1."""
+    N = _n_pairs(maps)
+    rows = torch.arange(1, 2 * N, 2)
+    return maps[..., rows, rows - 1].mean(-1)
+
+
+METRICS = {"bigram": bigram, "label_attn": label_attention, "chunk": chunk_example}
+
+
+def circuit_metrics(maps: torch.Tensor) -> dict[str, torch.Tensor]:
+    """All three Tab. 2 metrics for maps (..., layers, heads, S, S)."""
+    return {name: fn(maps) for name, fn in METRICS.items()}
+
+
+def matching_label_attention(query_rows: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """Reddy's TILA: attention from the query to the labels whose item has the query's class.
+
+    query_rows: (..., S) attention of the query row per sequence; classes: (..., N+1) context
+    classes then the query class. Averages over the matching labels (as the PyTorch port does);
+    sequences without a match are NaN, so take it on a set where the query class is in context.
+    """
+    N = classes.shape[-1] - 1
+    match = classes[..., :N] == classes[..., N:]
+    to_labels = query_rows[..., 1 : 2 * N : 2]
+    total = (to_labels * match).sum(-1)
+    return total / match.sum(-1).to(total.dtype)
+
+
+def context_label_accuracy(pred: torch.Tensor, context_labels: torch.Tensor) -> torch.Tensor:
+    """Reddy's CLA: fraction of predictions that are one of the labels present in the context."""
+    return (pred.unsqueeze(-1) == context_labels).any(-1).to(torch.float32).mean(-1)
+
+
+def scc_theory_accuracy(K: int, N: int = 4) -> float:
+    """Accuracy of the ideal semi-context circuit in the controlled setting of App. D (K = L, T = 2).
+
+    p = 1 - C(K-2, N)/C(K-1, N) is the chance that the other task's candidate label shows up among
+    the N context labels, which rules it out; otherwise the model guesses between two: p + (1-p)/2.
+    """
+    if K - 1 < N:
+        raise ValueError(f"need K - 1 >= N context classes, got K = {K}, N = {N}")
+    p = 1.0 - math.comb(K - 2, N) / math.comb(K - 1, N)
+    return p + 0.5 * (1.0 - p)

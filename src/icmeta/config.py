@@ -1,0 +1,308 @@
+"""Run configuration: one frozen, validated object per training run.
+
+Every field carries the paper's default (Minegishi et al. 2025, `paper.md` §4). Where the paper and
+the authors' code disagree the field is a switch and the default follows `paper.md` §7; the README
+lists each choice. Validation happens at construction so that a bad value fails before any work starts,
+with an error naming the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field and the allowed values."""
+
+
+def _fail(name: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"config field '{name}' = {value!r} is invalid: {allowed}")
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(name, value, f"must be an integer >= {lo}")
+    if value < lo or (hi is not None and value > hi):
+        _fail(name, value, f"must be an integer in [{lo}, {hi if hi is not None else 'inf'})")
+
+
+def _check_float(name: str, value: Any, lo: float, hi: float | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        _fail(name, value, "must be a number")
+    if value < lo or (hi is not None and value > hi):
+        _fail(name, value, f"must be a number in [{lo}, {hi if hi is not None else 'inf'}]")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        _fail(name, value, f"must be one of {', '.join(choices)}")
+
+
+TASK_MAPS = ("shift", "random")
+BASE_LABELS = ("random", "balanced")
+P_B_SEMANTICS = ("paper", "code")
+POSITIONS = ("item_index", "token", "random_offset")
+LABEL_TOKENS = ("learned", "fixed")
+CIRCUITS = ("none", "ncc", "scc", "fcc")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """The in-context meta-learning task (paper §3.1, App. A/E/F; `paper.md` §1).
+
+    task_map: 'shift' is the authors' code, label (b(k)+tau) mod L; 'random' is the paper's text, an
+        independent random class->label map per task.
+    base_labels: 'random' draws b(k) uniformly with replacement (code); 'balanced' gives every label
+        K/L classes (a bijection when K = L), needed for the SCC-theory experiment.
+    p_B_semantics: 'paper' keeps the query class out of the context unless drawn with probability p_B;
+        'code' draws the query from the class distribution over all K classes in that case, so it lands
+        in the context by chance.
+    positions: 'item_index' (code: items carry the one-hot of their pair index, fixed), 'token' (every
+        token carries the one-hot of its token index), 'random_offset' (paper text: token index plus a
+        random per-sequence offset).
+    label_tokens: 'learned' 128-d embeddings without position (code V3) or 'fixed' random D-d vectors
+        plus the one-hot position (paper text, Reddy).
+    """
+
+    K: int = 64
+    L: int = 32
+    T: int = 3
+    N: int = 4
+    D: int = 63
+    P: int = 65
+    eps: float = 0.1
+    B: int = 1
+    p_B: float = 0.0
+    alpha: float = 0.0
+    beta: float = 0.0
+    task_map: str = "shift"
+    base_labels: str = "random"
+    p_B_semantics: str = "paper"
+    positions: str = "item_index"
+    label_tokens: str = "learned"
+
+    def __post_init__(self) -> None:
+        _check_int("task.K", self.K, 2)
+        _check_int("task.L", self.L, 2)
+        _check_int("task.T", self.T, 1)
+        _check_int("task.N", self.N, 1)
+        _check_int("task.D", self.D, 1)
+        _check_int("task.P", self.P, 1)
+        _check_float("task.eps", self.eps, 0.0)
+        _check_int("task.B", self.B, 1)
+        _check_float("task.p_B", self.p_B, 0.0, 1.0)
+        _check_float("task.alpha", self.alpha, 0.0)
+        _check_float("task.beta", self.beta, 0.0)
+        _check_choice("task.task_map", self.task_map, TASK_MAPS)
+        _check_choice("task.base_labels", self.base_labels, BASE_LABELS)
+        _check_choice("task.p_B_semantics", self.p_B_semantics, P_B_SEMANTICS)
+        _check_choice("task.positions", self.positions, POSITIONS)
+        _check_choice("task.label_tokens", self.label_tokens, LABEL_TOKENS)
+        if self.B > self.N:
+            _fail("task.B", self.B, f"burstiness must not exceed the context length N = {self.N}")
+        if self.N % self.B:
+            _fail("task.B", self.B, f"N = {self.N} must be a multiple of B")
+        if self.L > self.K and self.base_labels == "balanced":
+            _fail("task.L", self.L, f"a balanced (bijective) label map needs L <= K = {self.K}")
+        if self.base_labels == "balanced" and self.K % self.L:
+            _fail("task.K", self.K, f"a balanced label map needs K to be a multiple of L = {self.L}")
+        if self.T > self.L:
+            _fail("task.T", self.T, f"at most L = {self.L} distinct tasks exist")
+        # The query needs a class outside the N/B context classes under the paper's semantics.
+        if self.p_B_semantics == "paper" and self.p_B < 1.0 and self.N // self.B + 1 > self.K:
+            _fail("task.K", self.K, f"needs more than N/B = {self.N // self.B} classes")
+        if self.N // self.B > self.K:
+            _fail("task.K", self.K, f"needs at least N/B = {self.N // self.B} classes")
+        if self.positions == "item_index" and self.P < self.N + 1:
+            _fail("task.P", self.P, f"item_index positions need P >= N + 1 = {self.N + 1}")
+        if self.positions != "item_index" and self.P < 2 * self.N + 1:
+            _fail("task.P", self.P, f"{self.positions} positions need P >= 2N + 1 = {2 * self.N + 1}")
+
+    @property
+    def seq_len(self) -> int:
+        return 2 * self.N + 1
+
+    @property
+    def d_model(self) -> int:
+        return self.D + self.P
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Attention-only network (paper §3.2; code `TransformerICL`; `paper.md` §2).
+
+    d_qkv is the total query/key/value width split over the heads (the code's reading of Tab. 3).
+    w_o adds the paper's output projection (the code has none; then d_qkv must equal d_model).
+    circuit restricts attention from initialisation to one phase's circuit (App. C; `paper.md` §7).
+    """
+
+    layers: int = 2
+    heads: int = 1
+    d_qkv: int = 128
+    w_o: bool = False
+    layernorm: bool = False
+    mlp_depth: int = 2
+    mlp_width: int = 128
+    circuit: str = "none"
+
+    def __post_init__(self) -> None:
+        _check_int("model.layers", self.layers, 1)
+        _check_int("model.heads", self.heads, 1)
+        _check_int("model.d_qkv", self.d_qkv, 1)
+        _check_int("model.mlp_depth", self.mlp_depth, 0)
+        _check_int("model.mlp_width", self.mlp_width, 1)
+        _check_choice("model.circuit", self.circuit, CIRCUITS)
+        for name in ("w_o", "layernorm"):
+            if not isinstance(getattr(self, name), bool):
+                _fail(f"model.{name}", getattr(self, name), "must be true or false")
+        if self.d_qkv % self.heads:
+            _fail("model.d_qkv", self.d_qkv, f"must be divisible by heads = {self.heads}")
+        if self.circuit != "none" and self.layers < 2:
+            _fail("model.circuit", self.circuit, "circuit masks need at least 2 layers")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Vanilla SGD on the query label's cross-entropy (paper Tab. 3), and the evaluation cadence.
+
+    eval_every = 100 matches the paper's ΔAcc grid (Δt = 100); eval_size = 2048 held-out sequences
+    keeps the accuracy noise (σ ≈ 0.01) well below the 0.025 phase threshold (`paper.md` §7).
+    """
+
+    lr: float = 0.01
+    batch: int = 128
+    steps: int = 200_000
+    eval_every: int = 100
+    eval_size: int = 2048
+    n_checkpoints: int = 50
+
+    def __post_init__(self) -> None:
+        _check_float("optim.lr", self.lr, 0.0)
+        if self.lr <= 0:
+            _fail("optim.lr", self.lr, "must be > 0")
+        _check_int("optim.batch", self.batch, 1)
+        _check_int("optim.steps", self.steps, 1)
+        _check_int("optim.eval_every", self.eval_every, 1)
+        _check_int("optim.eval_size", self.eval_size, 1)
+        _check_int("optim.n_checkpoints", self.n_checkpoints, 0)
+
+
+SECTIONS = {"task": TaskConfig, "model": ModelConfig, "optim": OptimConfig}
+# Values that change only the data stream; runs differing in nothing else can share an ensemble.
+DATA_VALUE_FIELDS = ("eps", "B", "p_B", "alpha", "beta", "T")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run; its hash names the run's content."""
+
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_int("seed", self.seed, 0, 2**31 - 1)
+        if not self.model.w_o and self.model.d_qkv != self.task.d_model:
+            _fail(
+                "model.d_qkv",
+                self.model.d_qkv,
+                f"without W_O the heads write straight into the residual stream, so d_qkv must "
+                f"equal D + P = {self.task.d_model}; set model.w_o: true to use another width",
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> RunConfig:
+        """Build from nested plain data (`{task: {...}, model: {...}, optim: {...}, seed: 0}`)."""
+        data = dict(data or {})
+        unknown = set(data) - set(SECTIONS) - {"seed"}
+        if unknown:
+            _fail(sorted(unknown)[0], data[sorted(unknown)[0]], f"unknown key; known: {', '.join([*SECTIONS, 'seed'])}")
+        parts: dict[str, Any] = {}
+        for name, section in SECTIONS.items():
+            values = data.get(name) or {}
+            if not isinstance(values, Mapping):
+                _fail(name, values, "must be a mapping of field names to values")
+            known = {f.name for f in fields(section)}
+            for key in values:
+                if key not in known:
+                    _fail(f"{name}.{key}", values[key], f"unknown key; known: {', '.join(sorted(known))}")
+            parts[name] = section(**_coerce(section, values))
+        return cls(**parts, seed=data.get("seed", 0))
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist; pass the path of a run YAML file")
+        return cls.from_dict(yaml.safe_load(path.read_text()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def hash(self) -> str:
+        """A stable 12-hex-digit content hash: equal for equal values, whatever their source."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """Return a copy with dotted-path changes applied, e.g. `replace(**{"task.T": 2})`."""
+        data = self.to_dict()
+        for path, value in changes.items():
+            node = data
+            *parents, leaf = path.split(".")
+            for p in parents:
+                node = node[p]
+            node[leaf] = value
+        return RunConfig.from_dict(data)
+
+
+def _coerce(section: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Accept YAML ints where floats are meant (`eps: 1`), nothing looser."""
+    out = dict(values)
+    for f in fields(section):
+        if f.name in out and f.type == "float" and isinstance(out[f.name], int) and not isinstance(out[f.name], bool):
+            out[f.name] = float(out[f.name])
+    return out
+
+
+def check_ensemble(configs: list[RunConfig]) -> None:
+    """Runs share one batched model only if they differ in seed and data values alone."""
+    if not configs:
+        raise ConfigError("an ensemble needs at least one run configuration")
+
+    def shape_key(c: RunConfig) -> dict[str, Any]:
+        d = c.to_dict()
+        d.pop("seed")
+        for name in DATA_VALUE_FIELDS:
+            d["task"].pop(name)
+        return d
+
+    first = shape_key(configs[0])
+    for i, c in enumerate(configs[1:], start=1):
+        other = shape_key(c)
+        if other != first:
+            diff = _first_difference(first, other)
+            raise ConfigError(
+                f"run {i} cannot share an ensemble with run 0: '{diff}' differs; only seed and "
+                f"{', '.join('task.' + n for n in DATA_VALUE_FIELDS)} may differ within an ensemble"
+            )
+
+
+def _first_difference(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> str:
+    for key in a:
+        if isinstance(a[key], dict):
+            found = _first_difference(a[key], b[key], f"{prefix}{key}.")
+            if found:
+                return found
+        elif a[key] != b[key]:
+            return f"{prefix}{key}"
+    return ""
