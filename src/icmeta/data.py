@@ -104,7 +104,7 @@ class TaskSampler:
             "query": 1,
             "perm": self.N,
             "offset": 1,
-            "noise": 2 * n_items * self.D,
+            "noise": 2 * math.ceil(n_items * self.D / 2),
         }
         self._layout: dict[str, tuple[int, int]] = {}
         start = 0
@@ -159,7 +159,8 @@ class TaskSampler:
 
         s, w = self._layout["noise"]
         half = w // 2
-        noise = normals_from(u["noise"][..., :half], u["noise"][..., half:]).view(E, n, N + 1, self.D)
+        noise = normals_from(u["noise"][..., :half], u["noise"][..., half:])
+        noise = noise[..., : (N + 1) * self.D].reshape(E, n, N + 1, self.D)
         noise = noise * (1.0 / math.sqrt(self.D))
         mu = self.mu[torch.arange(E, device=self.device).view(E, 1, 1), classes]
         eps = self.eps.view(E, 1, 1, 1)

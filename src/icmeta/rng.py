@@ -66,8 +66,10 @@ def uniforms(keys: torch.Tensor, counters: torch.Tensor) -> torch.Tensor:
 
 
 def normals_from(u1: torch.Tensor, u2: torch.Tensor) -> torch.Tensor:
-    """Standard normals by Box–Muller from two independent uniform tensors."""
-    return torch.sqrt(-2.0 * torch.log(u1)) * torch.cos((2.0 * torch.pi) * u2)
+    """Standard normals by Box–Muller: both outputs of each uniform pair, concatenated on the last axis."""
+    radius = torch.sqrt(-2.0 * torch.log(u1))
+    angle = (2.0 * torch.pi) * u2
+    return torch.cat([radius * torch.cos(angle), radius * torch.sin(angle)], dim=-1)
 
 
 def gumbel_from(u: torch.Tensor) -> torch.Tensor:
