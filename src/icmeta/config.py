@@ -225,7 +225,11 @@ class RunConfig:
         data = dict(data or {})
         unknown = set(data) - set(SECTIONS) - {"seed"}
         if unknown:
-            _fail(sorted(unknown)[0], data[sorted(unknown)[0]], f"unknown key; known: {', '.join([*SECTIONS, 'seed'])}")
+            _fail(
+                sorted(unknown)[0],
+                data[sorted(unknown)[0]],
+                f"unknown key; known: {', '.join([*SECTIONS, 'seed'])}",
+            )
         parts: dict[str, Any] = {}
         for name, section in SECTIONS.items():
             values = data.get(name) or {}
@@ -269,7 +273,12 @@ def _coerce(section: type, values: Mapping[str, Any]) -> dict[str, Any]:
     """Accept YAML ints where floats are meant (`eps: 1`), nothing looser."""
     out = dict(values)
     for f in fields(section):
-        if f.name in out and f.type == "float" and isinstance(out[f.name], int) and not isinstance(out[f.name], bool):
+        if (
+            f.name in out
+            and f.type == "float"
+            and isinstance(out[f.name], int)
+            and not isinstance(out[f.name], bool)
+        ):
             out[f.name] = float(out[f.name])
     return out
 

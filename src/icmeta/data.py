@@ -73,7 +73,9 @@ class TaskSampler:
         self.p_B_semantics = t0.p_B_semantics
         self.E = len(configs)
         self.T_max = max(t.T for t in tasks)
-        mus, tables = zip(*(draw_task_constants(t, c.seed) for t, c in zip(tasks, configs, strict=True)), strict=True)
+        mus, tables = zip(
+            *(draw_task_constants(t, c.seed) for t, c in zip(tasks, configs, strict=True)), strict=True
+        )
         table = torch.zeros(self.E, self.T_max, self.K, dtype=torch.long)
         for e, tab in enumerate(tables):
             table[e, : tab.shape[0]] = tab

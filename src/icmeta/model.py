@@ -159,7 +159,9 @@ class EnsembleICL(nn.Module):
             base[:, :, label_rows, D:] = onehot[:, :, label_rows].to(dtype)
         # Label content enters as a one-hot product so its gradient is one small matmul.
         at_labels = torch.zeros(E, n, S, self.L, dtype=dtype, device=base.device)
-        at_labels[:, :, 1 : 2 * N : 2] = batch.labels.unsqueeze(-1) == torch.arange(self.L, device=base.device)
+        at_labels[:, :, 1 : 2 * N : 2] = batch.labels.unsqueeze(-1) == torch.arange(
+            self.L, device=base.device
+        )
         if self.label_tokens == "learned":
             table = self.label_emb
         else:

@@ -186,7 +186,9 @@ class Trainer:
     # Evaluation ------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def _forward_set(self, batch: Batch, record: bool) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    def _forward_set(
+        self, batch: Batch, record: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """Per-sequence loss (E, n), logits argmax (E, n) and, if record, patterns, chunked."""
         n = batch.target.shape[1]
         chunk = max(1, EVAL_CHUNK_SEQUENCES // self.E)
@@ -309,7 +311,11 @@ class Trainer:
     def _save_checkpoint(self) -> None:
         for e, d in enumerate(self.out_dirs):
             write_torch(
-                {"step": self.step, "config_hash": self.configs[e].hash(), "params": self.model.member_state(e)},
+                {
+                    "step": self.step,
+                    "config_hash": self.configs[e].hash(),
+                    "params": self.model.member_state(e),
+                },
                 d / "checkpoints" / f"step_{self.step:07d}.pt",
             )
 
@@ -323,7 +329,9 @@ class Trainer:
                 pd.DataFrame({"step": steps, "loss": train[:, 0, e], "acc": train[:, 1, e]}),
                 d / "train_steps.csv.gz",
             )
-            write_npz(d / "attention.npz", steps=np.asarray(self.map_steps), maps=maps[:, e].astype(np.float32))
+            write_npz(
+                d / "attention.npz", steps=np.asarray(self.map_steps), maps=maps[:, e].astype(np.float32)
+            )
             frame = pd.DataFrame(self.rows[e])[metric_columns(cfg)]
             frame["step"] = frame["step"].astype(int)
             write_table(frame, d / "metrics.csv")  # last: its presence marks a finished run
@@ -405,5 +413,7 @@ def train(
     **options: Any,
 ) -> list[pd.DataFrame]:
     """Train an ensemble and write each run's outputs; returns each run's metrics table."""
-    state = Path(state_path) if state_path else Path(out_dirs[0]).parent / f".train_state-{configs[0].hash()}.pt"
+    state = (
+        Path(state_path) if state_path else Path(out_dirs[0]).parent / f".train_state-{configs[0].hash()}.pt"
+    )
     return Trainer(configs, out_dirs, state, **options).run()

@@ -1,0 +1,79 @@
+"""Command line: `icmeta train` and `icmeta bench`, for use without Snakemake."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from icmeta.config import ConfigError, RunConfig
+from icmeta.train import TrainingInterrupted, train
+
+EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: try again (resumes from the saved state)
+
+
+def _train(args: argparse.Namespace) -> int:
+    base = RunConfig.from_yaml(args.config)
+    out = Path(args.out)
+    if args.seeds:
+        configs = [base.replace(seed=s) for s in args.seeds]
+        dirs = [out / f"seed~{s}" for s in args.seeds]
+    else:
+        configs, dirs = [base], [out]
+    try:
+        train(
+            configs,
+            dirs,
+            state_path=out / "train_state.pt",
+            device=args.device,
+            threads=args.threads,
+            state_every_s=args.state_every,
+        )
+    except TrainingInterrupted as stop:
+        logging.getLogger("icmeta").warning("%s", stop)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from icmeta.bench import run_suite
+
+    for row in run_suite(args.device, tuple(args.ensembles), args.seconds):
+        print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="icmeta", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train one run (or one ensemble over --seeds) from a YAML config")
+    t.add_argument(
+        "--config", required=True, help="run YAML: {task: {...}, model: {...}, optim: {...}, seed}"
+    )
+    t.add_argument("--out", required=True, help="output directory (one sub-directory per seed with --seeds)")
+    t.add_argument("--seeds", type=int, nargs="*", help="train these seeds together as one ensemble")
+    t.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda[:i]")
+    t.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    t.add_argument("--state-every", type=float, default=120.0, help="seconds between saved training states")
+    t.set_defaults(func=_train)
+    b = sub.add_parser("bench", help="print measured training steps/s (single model and ensembles)")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--ensembles", type=int, nargs="+", default=[1, 8, 64])
+    b.add_argument("--seconds", type=float, default=10.0, help="approximate time per measurement")
+    b.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except (ConfigError, RuntimeError) as err:
+        print(f"icmeta: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

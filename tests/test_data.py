@@ -1,0 +1,156 @@
+import math
+
+import pytest
+import torch
+
+from icmeta.config import RunConfig
+from icmeta.data import TaskSampler, draw_task_constants, make_eval_sets
+from icmeta.model import EnsembleICL
+from icmeta.rng import stream_keys
+
+
+def sample(cfg: RunConfig, n: int = 4096, step: int = 0, sampler: TaskSampler | None = None):
+    sampler = sampler or TaskSampler([cfg])
+    return sampler, sampler.sample(stream_keys(sampler.seeds, 1, step), n)
+
+
+@pytest.mark.parametrize("task_map", ["shift", "random"])
+def test_labels_follow_the_task_map(task_map):
+    cfg = RunConfig().replace(**{"task.task_map": task_map})
+    sampler, b = sample(cfg)
+    table = sampler.label_table[0]
+    assert torch.equal(b.labels[0], table[b.task[0].unsqueeze(-1), b.classes[0, :, :4]])
+    assert torch.equal(b.target[0], table[b.task[0], b.classes[0, :, 4]])
+    _, base_table = draw_task_constants(cfg.task, cfg.seed)
+    if task_map == "shift":
+        assert torch.equal(base_table[2], (base_table[0] + 2) % 32)
+
+
+def test_paper_p_b_zero_never_puts_query_class_in_context():
+    _, b = sample(RunConfig(), n=8192)
+    in_context = (b.classes[0, :, :4] == b.classes[0, :, 4:]).any(-1)
+    assert not in_context.any()
+    assert (b.classes[0, :, :4].sort(-1).values.diff(dim=-1) != 0).all()  # B = 1: distinct classes
+
+
+def test_code_semantics_put_the_query_in_context_by_chance():
+    _, b = sample(RunConfig().replace(**{"task.p_B_semantics": "code"}), n=16384)
+    rate = (b.classes[0, :, :4] == b.classes[0, :, 4:]).any(-1).float().mean().item()
+    assert rate == pytest.approx(4 / 64, abs=0.01)
+
+
+@pytest.mark.parametrize("p_B", [0.25, 1.0])
+def test_p_b_is_the_probability_of_a_copyable_query(p_B):
+    _, b = sample(RunConfig().replace(**{"task.p_B": p_B}), n=16384)
+    rate = (b.classes[0, :, :4] == b.classes[0, :, 4:]).any(-1).float().mean().item()
+    assert rate == pytest.approx(p_B, abs=0.015)
+
+
+def test_burstiness_repeats_each_context_class_b_times():
+    _, b = sample(RunConfig().replace(**{"task.N": 8, "task.B": 4, "task.P": 65}), n=512)
+    counts = torch.stack([(b.classes[0, :, :8] == b.classes[0, :, i : i + 1]).sum(-1) for i in range(8)], -1)
+    assert (counts == 4).all()
+
+
+def test_task_zipf_frequencies():
+    beta = 1.0
+    _, b = sample(RunConfig().replace(**{"task.beta": beta}), n=30000)
+    freq = torch.bincount(b.task[0], minlength=3).float() / b.task.numel()
+    expected = torch.tensor([1 / (t + 1) ** beta for t in range(3)])
+    assert torch.allclose(freq, expected / expected.sum(), atol=0.01)
+
+
+def test_class_zipf_frequencies_of_the_query():
+    alpha = 1.0
+    cfg = RunConfig().replace(**{"task.alpha": alpha, "task.p_B_semantics": "code"})
+    _, b = sample(cfg, n=60000)
+    freq = torch.bincount(b.classes[0, :, 4], minlength=64).float() / 60000
+    w = torch.tensor([1 / (k + 1) ** alpha for k in range(64)])
+    assert torch.allclose(freq[:8], (w / w.sum())[:8], atol=0.008)
+    # Context classes under Zipf favour frequent classes too (sampled without replacement).
+    ctx = torch.bincount(b.classes[0, :, :4].flatten(), minlength=64)
+    assert ctx[0] > 5 * ctx[63]
+
+
+def test_uniform_classes_without_zipf():
+    _, b = sample(RunConfig(), n=20000)
+    freq = torch.bincount(b.classes[0, :, :4].flatten(), minlength=64).float() / (4 * 20000)
+    assert torch.allclose(freq, torch.full((64,), 1 / 64), atol=0.004)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 1.0])
+def test_item_norms_are_about_one(eps):
+    _, b = sample(RunConfig().replace(**{"task.eps": eps}), n=2048)
+    norms = b.items.norm(dim=-1)
+    assert norms.mean().item() == pytest.approx(1.0, abs=0.05)
+    assert norms.std().item() < 0.25
+
+
+def test_noise_is_standard_normal():
+    _, a = sample(RunConfig().replace(**{"task.eps": 1e6}), n=2048)
+    x = a.items.flatten() * math.sqrt(63)
+    assert x.mean().abs() < 0.02 and x.std().item() == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.parametrize(
+    ("positions", "labels"),
+    [("item_index", "learned"), ("token", "fixed"), ("random_offset", "fixed"), ("token", "learned")],
+)
+def test_token_shapes_and_positions(positions, labels):
+    cfg = RunConfig().replace(**{"task.positions": positions, "task.label_tokens": labels})
+    sampler, b = sample(cfg, n=256)
+    tok = EnsembleICL([cfg]).embed(b).detach()
+    assert tok.shape == (1, 256, 9, 128)
+    pos = tok[..., 63:]
+    item_pos = pos[:, :, 0::2].argmax(-1)
+    assert (pos[:, :, 0::2].sum(-1) == 1).all()
+    if positions == "item_index":
+        assert (item_pos == torch.arange(5)).all()
+    elif positions == "token":
+        assert (item_pos == torch.arange(0, 9, 2)).all()
+    else:
+        offsets = item_pos[..., 0]
+        assert (item_pos - offsets.unsqueeze(-1) == torch.arange(0, 9, 2)).all()
+        assert offsets.min() == 0 and offsets.max() == 65 - 9
+    if labels == "fixed":
+        assert (
+            pos[:, :, 1::2].argmax(-1) == item_pos[..., :4] + (0 if positions == "item_index" else 1)
+        ).all()
+    else:
+        assert not (pos[:, :, 1::2] == 1).all(-1).any()
+    assert torch.allclose(tok[..., 0::2, :63], b.items)
+
+
+def test_sampling_is_a_function_of_seed_and_step():
+    cfg = RunConfig()
+    s1, a = sample(cfg, n=64, step=5)
+    _, b = sample(cfg, n=64, step=5, sampler=s1)
+    _, c = sample(cfg, n=64, step=6, sampler=s1)
+    assert torch.equal(a.items, b.items) and torch.equal(a.labels, b.labels)
+    assert not torch.equal(a.items, c.items)
+
+
+def test_ensemble_member_sees_the_solo_runs_data_bit_for_bit():
+    solo = RunConfig().replace(seed=7, **{"task.T": 2, "task.eps": 0.25})
+    other = RunConfig().replace(seed=3, **{"task.B": 2, "task.p_B": 0.5, "task.beta": 1.0})
+    _, alone = sample(solo, n=128, step=11)
+    ens = TaskSampler([other, solo])
+    together = ens.sample(stream_keys(ens.seeds, 1, 11), 128)
+    for name in ("items", "labels", "target", "task", "classes"):
+        assert torch.equal(getattr(together, name)[1], getattr(alone, name)[0]), name
+    assert not torch.equal(together.items[0], together.items[1])
+
+
+def test_eval_sets():
+    sampler = TaskSampler([RunConfig()])
+    sets = make_eval_sets(sampler, 512)
+    ident, rla = sets["id"], sets["rla"]
+    assert torch.equal(rla.labels.sort(-1).values, ident.labels.sort(-1).values)
+    assert (rla.labels != ident.labels).any(-1).float().mean() > 0.8
+    assert torch.equal(rla.target, ident.target)
+    copy = sets["copy"]
+    assert (copy.classes[..., :4] == copy.classes[..., 4:]).any(-1).all()
+    assert torch.equal(sets["tasks"].task[0], torch.arange(512) % 3)
+    assert not torch.equal(sets["rand_label"].labels, ident.labels)
+    again = make_eval_sets(sampler, 512)
+    assert torch.equal(again["id"].items, ident.items)

@@ -1,0 +1,178 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from conftest import small
+from icmeta.config import RunConfig
+from icmeta.train import Trainer, log_spaced_steps, metric_columns, resolve_device, train
+
+
+def test_outputs_and_columns(tmp_path):
+    cfg = small()
+    frames = train([cfg], [tmp_path / "run"], tmp_path / "state.pt")
+    run = tmp_path / "run"
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert list(metrics.columns) == metric_columns(cfg)
+    assert metrics["step"].tolist() == [0, 20, 40, 60]
+    assert np.allclose(metrics["acc"], frames[0]["acc"])
+    steps = pd.read_csv(run / "train_steps.csv.gz")
+    assert steps["step"].tolist() == list(range(1, 61))
+    assert metrics["train_loss"].iloc[1] == pytest.approx(steps["loss"].iloc[:20].mean(), rel=1e-5)
+    att = np.load(run / "attention.npz")
+    assert att["maps"].shape == (4, 2, 1, 9, 9) and att["steps"].tolist() == [0, 20, 40, 60]
+    assert np.allclose(att["maps"].sum(-1), 1, atol=1e-5)
+    assert metrics["bigram_L1H1"].iloc[-1] == pytest.approx(att["maps"][-1, 0, 0, 8, 8], abs=1e-6)
+    ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert ckpts[0] == "step_0000000.pt" and ckpts[-1] == "step_0000060.pt"
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["hash"] == cfg.hash()
+    assert not (tmp_path / "state.pt").exists()
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_log_spaced_checkpoints():
+    steps = log_spaced_steps(200_000, 50)
+    assert steps[0] == 0 and steps[-1] == 200_000 and 40 <= len(steps) <= 52
+    ratios = np.diff(np.log(steps[10:]))
+    assert ratios.std() < 0.1 * ratios.mean() + 1e-9
+
+
+def test_same_seed_same_metrics(tmp_path):
+    a = train([small()], [tmp_path / "a"], tmp_path / "sa.pt")[0]
+    b = train([small()], [tmp_path / "b"], tmp_path / "sb.pt")[0]
+    pd.testing.assert_frame_equal(a, b)
+    c = train([small(seed=1)], [tmp_path / "c"], tmp_path / "sc.pt")[0]
+    assert not np.allclose(a["loss"], c["loss"])
+
+
+def test_ensemble_member_matches_solo_run(tmp_path):
+    steps = {"optim.steps": 300, "optim.eval_every": 100}
+    solo = small(seed=4, **steps, **{"task.T": 2})
+    others = [small(seed=s, **steps, **{"task.eps": 0.5, "task.B": 2, "task.p_B": 0.3}) for s in (1, 2)]
+    alone = train([solo], [tmp_path / "solo"], tmp_path / "s1.pt")[0]
+    together = train([others[0], solo, others[1]], [tmp_path / f"e{i}" for i in range(3)], tmp_path / "s2.pt")
+    cols = [c for c in alone.columns if c != "step"]
+    got, want = together[1][cols].to_numpy(), alone[cols].to_numpy()
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.nanmax(np.abs(got - want)) < 1e-5
+    assert "acc_task3" not in together[1].columns and "acc_task3" in together[0].columns
+
+
+def _cli(tmp_path, out, seeds=("0", "1")):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        yaml.safe_dump({"optim": {"steps": 400, "eval_every": 20, "eval_size": 128, "n_checkpoints": 10}})
+    )
+    return [
+        sys.executable,
+        "-m",
+        "icmeta.cli",
+        "train",
+        "--config",
+        str(cfg),
+        "--out",
+        str(out),
+        "--seeds",
+        *seeds,
+        "--state-every",
+        "0",
+        "--threads",
+        "1",
+    ]
+
+
+def _wait_for_state(path, proc, min_step):
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        assert proc.poll() is None, "training finished before it could be interrupted"
+        if path.exists():
+            try:
+                if torch.load(path, weights_only=False)["step"] >= min_step:
+                    return
+            except Exception:
+                pass
+        time.sleep(0.05)
+    raise AssertionError("no training state appeared")
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_killed_training_resumes_to_identical_metrics(tmp_path, how):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    ref = tmp_path / "ref"
+    subprocess.run(_cli(tmp_path, ref), check=True, env=env, capture_output=True)
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_cli(tmp_path, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    _wait_for_state(out / "train_state.pt", proc, 100)
+    proc.send_signal(getattr(signal, how))
+    proc.wait(timeout=60)
+    assert proc.returncode == (75 if how == "SIGTERM" else -signal.SIGKILL)
+    assert not (out / "seed~0" / "metrics.csv").exists()  # nothing that looks finished
+    step_at_stop = torch.load(out / "train_state.pt", weights_only=False)["step"]
+    assert 100 <= step_at_stop < 400
+
+    done = subprocess.run(_cli(tmp_path, out), env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"resumed from {out / 'train_state.pt'} at step {step_at_stop}" in done.stderr
+    for seed in ("seed~0", "seed~1"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(out / seed / "metrics.csv"), pd.read_csv(ref / seed / "metrics.csv")
+        )
+        pd.testing.assert_frame_equal(
+            pd.read_csv(out / seed / "train_steps.csv.gz"), pd.read_csv(ref / seed / "train_steps.csv.gz")
+        )
+        assert np.array_equal(
+            np.load(out / seed / "attention.npz")["maps"], np.load(ref / seed / "attention.npz")["maps"]
+        )
+
+
+def test_state_of_other_configuration_is_refused(tmp_path):
+    trainer = Trainer([small()], [tmp_path / "a"], tmp_path / "state.pt")
+    trainer.save_state()
+    other = Trainer([small(seed=1)], [tmp_path / "a"], tmp_path / "state.pt")
+    with pytest.raises(RuntimeError, match="delete it"):
+        other.run()
+
+
+def test_cuda_request_without_gpu_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
+
+
+def test_cli_reports_bad_config(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"task": {"N": 4, "B": 3}}))
+    res = subprocess.run(
+        [sys.executable, "-m", "icmeta.cli", "train", "--config", str(cfg), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 2 and "task.B" in res.stderr
+
+
+@pytest.mark.slow
+def test_short_training_really_learns(tmp_path):
+    cfg = RunConfig().replace(
+        **{
+            "task.K": 32,
+            "optim.steps": 3000,
+            "optim.lr": 0.1,
+            "optim.eval_every": 500,
+            "optim.eval_size": 512,
+            "optim.n_checkpoints": 0,
+        }
+    )
+    metrics = train([cfg], [tmp_path / "run"], tmp_path / "state.pt")[0]
+    assert metrics["acc"].iloc[0] < 0.1
+    assert metrics["acc"].iloc[-1] > 0.5  # well above 1/T = 0.33
