@@ -79,7 +79,7 @@ def test_missing_config_file_is_named(tmp_path):
 def test_ensemble_compatibility():
     base = RunConfig()
     check_ensemble([base, base.replace(seed=1, **{"task.T": 2, "task.eps": 0.5, "task.beta": 1.0})])
-    with pytest.raises(ConfigError, match="task.K"):
+    with pytest.raises(ConfigError, match=r"task\.K"):
         check_ensemble([base, base.replace(**{"task.K": 32})])
-    with pytest.raises(ConfigError, match="optim.lr"):
+    with pytest.raises(ConfigError, match=r"optim\.lr"):
         check_ensemble([base, base.replace(**{"optim.lr": 0.1})])

@@ -98,7 +98,7 @@ def test_noise_is_standard_normal():
 )
 def test_token_shapes_and_positions(positions, labels):
     cfg = RunConfig().replace(**{"task.positions": positions, "task.label_tokens": labels})
-    sampler, b = sample(cfg, n=256)
+    _sampler, b = sample(cfg, n=256)
     tok = EnsembleICL([cfg]).embed(b).detach()
     assert tok.shape == (1, 256, 9, 128)
     pos = tok[..., 63:]

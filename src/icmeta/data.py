@@ -159,7 +159,7 @@ class TaskSampler:
         lab_index = task.unsqueeze(-1) * K + classes
         all_labels = flat_table.gather(1, lab_index.view(E, -1)).view(E, n, N + 1)
 
-        s, w = self._layout["noise"]
+        w = self._layout["noise"][1]
         half = w // 2
         noise = normals_from(u["noise"][..., :half], u["noise"][..., half:])
         noise = noise[..., : (N + 1) * self.D].reshape(E, n, N + 1, self.D)

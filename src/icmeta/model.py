@@ -10,6 +10,7 @@ pattern, through the explicit `AttentionControl` argument of `forward`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -89,7 +90,7 @@ class EnsembleICL(nn.Module):
         self.ln_w = nn.ParameterList([param(Dm) for _ in range(m.layers)] if m.layernorm else [])
         self.ln_b = nn.ParameterList([param(Dm) for _ in range(m.layers)] if m.layernorm else [])
         widths = [Dm] + [m.mlp_width] * m.mlp_depth + [t.L]
-        self.mlp_w = nn.ParameterList([param(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)])
+        self.mlp_w = nn.ParameterList([param(a, b) for a, b in itertools.pairwise(widths)])
         self.mlp_b = nn.ParameterList([param(b) for b in widths[1:]])
 
         for l, mask in enumerate(circuit_mask(m.circuit, t.N, m.layers)):
@@ -162,10 +163,7 @@ class EnsembleICL(nn.Module):
         at_labels[:, :, 1 : 2 * N : 2] = batch.labels.unsqueeze(-1) == torch.arange(
             self.L, device=base.device
         )
-        if self.label_tokens == "learned":
-            table = self.label_emb
-        else:
-            table = F.pad(self.label_vec, (0, self.P))
+        table = self.label_emb if self.label_tokens == "learned" else F.pad(self.label_vec, (0, self.P))
         return base + torch.bmm(at_labels.view(E, n * S, self.L), table).view(E, n, S, self.Dm)
 
     def forward(
@@ -227,7 +225,7 @@ class EnsembleICL(nn.Module):
         scores_j = (W_K^T q) . h_j and output = W_V^T (sum_j a_j h_j). This makes the last layer
         nearly free, about a third off the training step of the default 2-layer model.
         """
-        E, n, S, Dm = h.shape
+        E, n, _S, Dm = h.shape
         H, dh, dq = self.H, self.dh, self.dq
         w = self.wqkv[l]
         q = torch.bmm(h[:, :, -1], w[..., :dq]).view(E, n, H, dh).transpose(1, 2)  # (E, H, n, dh)
