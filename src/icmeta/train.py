@@ -364,7 +364,11 @@ class Trainer:
             self._save_checkpoint()
             self._record_eval()
         if self._use_graph and self.step < self.steps:
-            self._capture_graph()
+            try:
+                self._capture_graph()
+            except RuntimeError as err:  # an op that cannot be captured: same numbers, eagerly
+                log.warning("CUDA graph capture failed (%s); training eagerly", err)
+                self._graph = None
         last_state = last_progress = time.monotonic()
         start_time, start_step = last_state, self.step
         with self._stop_on_signals():
