@@ -161,20 +161,22 @@ class Trainer:
         """
         saved = [p.detach().clone() for p in self.params]
         saved_step = self._step_t.clone()
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(3):
+        try:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(3):
+                    self._train_step()
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
                 self._train_step()
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            self._train_step()
-        with torch.no_grad():
-            for p, s in zip(self.params, saved, strict=True):
-                p.copy_(s)
-            self._step_t.copy_(saved_step)
-        self._graph = graph
+            self._graph = graph
+        finally:
+            with torch.no_grad():
+                for p, s in zip(self.params, saved, strict=True):
+                    p.copy_(s)
+                self._step_t.copy_(saved_step)
 
     def _advance(self) -> None:
         if self._graph is not None:
