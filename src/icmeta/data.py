@@ -185,7 +185,6 @@ class TaskSampler:
 
 # Evaluation sets -------------------------------------------------------------------------------
 
-EVAL_SETS = ("id", "rla", "rand_label", "copy", "tasks")
 
 
 def make_eval_sets(sampler: TaskSampler, n: int) -> dict[str, Batch]:
