@@ -186,7 +186,6 @@ class TaskSampler:
 # Evaluation sets -------------------------------------------------------------------------------
 
 
-
 def make_eval_sets(sampler: TaskSampler, n: int) -> dict[str, Batch]:
     """Fixed evaluation sets of n sequences per member, drawn once from each run's seed.
 

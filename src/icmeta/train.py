@@ -37,8 +37,9 @@ from icmeta.rng import STREAM_TRAIN, stream_keys
 
 log = logging.getLogger("icmeta.train")
 
-# Evaluation chunk: sequences per member times members, to bound memory on any device.
-EVAL_CHUNK_SEQUENCES = 16384
+# Evaluation chunk (sequences per member times members): large chunks keep a GPU busy, small ones
+# stay in a CPU's cache (measured on 2 cores: 512 evaluates the default sets in 0.24 s, 16384 in 0.44 s).
+EVAL_CHUNK_SEQUENCES = {"cuda": 16384, "cpu": 512}
 
 
 class TrainingInterrupted(RuntimeError):
@@ -193,7 +194,7 @@ class Trainer:
     ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """Per-sequence loss (E, n), logits argmax (E, n) and, if record, patterns, chunked."""
         n = batch.target.shape[1]
-        chunk = max(1, EVAL_CHUNK_SEQUENCES // self.E)
+        chunk = max(1, EVAL_CHUNK_SEQUENCES[self.device.type] // self.E)
         losses, preds, pats = [], [], []
         for start in range(0, n, chunk):
             part = batch.select(torch.arange(start, min(n, start + chunk), device=self.device))
