@@ -34,16 +34,15 @@ def measure(
     with tempfile.TemporaryDirectory() as tmp:
         out = [Path(tmp) / f"run{e}" for e in range(ensemble)]
         trainer = Trainer(configs, out, Path(tmp) / "state.pt", device=device, cuda_graphs=cuda_graphs)
-        if trainer._use_graph:
-            trainer._capture_graph()
+        trainer.prepare()
         for _ in range(min(20, steps)):  # warm-up: allocator, kernels, autotuning
-            trainer._advance()
+            trainer.advance()
         _sync(trainer.device)
         start = time.perf_counter()
         for _ in range(steps):
-            trainer._advance()
+            trainer.advance()
             if with_eval and trainer.step % trainer.eval_every == 0:
-                trainer._record_eval()
+                trainer.record_eval()
         _sync(trainer.device)
         elapsed = time.perf_counter() - start
     return {

@@ -179,7 +179,18 @@ class Trainer:
                     p.copy_(s)
                 self._step_t.copy_(saved_step)
 
-    def _advance(self) -> None:
+    def prepare(self) -> None:
+        """Capture the CUDA graph where one is used; training is eager otherwise."""
+        if not self._use_graph or self._graph is not None:
+            return
+        try:
+            self._capture_graph()
+        except RuntimeError as err:  # an op that cannot be captured: same numbers, eagerly
+            log.warning("CUDA graph capture failed (%s); training eagerly", err)
+            self._graph = None
+
+    def advance(self) -> None:
+        """One training step of every member."""
         if self._graph is not None:
             self._graph.replay()
         else:
@@ -241,7 +252,8 @@ class Trainer:
             rows.append(row)
         return rows, maps.cpu().numpy()
 
-    def _record_eval(self) -> None:
+    def record_eval(self) -> None:
+        """Evaluate now and append the results to the run's metrics and attention series."""
         self._flush_partial_log()
         rows, maps = self.evaluate()
         recent = self._recent_train(self.eval_every)
@@ -365,22 +377,18 @@ class Trainer:
         resumed = self.load_state()
         if not resumed:
             self._save_checkpoint()
-            self._record_eval()
-        if self._use_graph and self.step < self.steps:
-            try:
-                self._capture_graph()
-            except RuntimeError as err:  # an op that cannot be captured: same numbers, eagerly
-                log.warning("CUDA graph capture failed (%s); training eagerly", err)
-                self._graph = None
+            self.record_eval()
+        if self.step < self.steps:
+            self.prepare()
         last_state = last_progress = time.monotonic()
         start_time, start_step = last_state, self.step
         with self._stop_on_signals():
             while self.step < self.steps:
-                self._advance()
+                self.advance()
                 if self.step in self.checkpoints:
                     self._save_checkpoint()
                 if self.step % self.eval_every == 0 or self.step == self.steps:
-                    self._record_eval()
+                    self.record_eval()
                     now = time.monotonic()
                     if now - last_progress >= self.progress_every_s:
                         self._log_progress(now - start_time, self.step - start_step)
