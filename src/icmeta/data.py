@@ -9,11 +9,14 @@ step, so sampling is one batched computation for all E members on the training d
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import torch
 
 from icmeta.config import RunConfig, TaskConfig
+from icmeta.io import write_torch
 from icmeta.rng import STREAM_EVAL, derive_seed, gumbel_from, normals_from, stream_keys, uniforms
 
 PURPOSE_TASK_CONSTANTS = 1
@@ -36,6 +39,18 @@ class Batch:
 
     def replace(self, **changes: torch.Tensor) -> Batch:
         return Batch(**{f.name: changes.get(f.name, getattr(self, f.name)) for f in fields(self)})
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+
+    def member(self, e: int) -> dict[str, torch.Tensor]:
+        """Member e's tensors without the E axis, for saving one run's data."""
+        return {f.name: getattr(self, f.name)[e].clone() for f in fields(self)}
+
+    @classmethod
+    def stack(cls, members: Sequence[Mapping[str, torch.Tensor]]) -> Batch:
+        """The inverse of `member` over an ensemble."""
+        return cls(**{f.name: torch.stack([m[f.name] for m in members]) for f in fields(cls)})
 
 
 def _zipf_log_weights(n: int, exponent: float) -> torch.Tensor:
@@ -214,3 +229,25 @@ def make_eval_sets(sampler: TaskSampler, n: int) -> dict[str, Batch]:
         "copy": sampler.sample(keys(2), n, p_B=torch.ones(E, device=sampler.device)),
         "tasks": sampler.sample(keys(3), n, task=idx.unsqueeze(0) % sampler.T.unsqueeze(1)),
     }
+
+
+def save_eval_sets(cfg: RunConfig, path: str | Path) -> None:
+    """Draw one run's fixed evaluation sets (on the CPU, so every device trains on the same data)."""
+    sets = make_eval_sets(TaskSampler([cfg], torch.device("cpu")), cfg.optim.eval_size)
+    write_torch({"config_hash": cfg.hash(), "sets": {k: b.member(0) for k, b in sets.items()}}, path)
+
+
+def load_eval_sets(
+    paths: Sequence[str | Path], configs: Sequence[RunConfig], device: torch.device
+) -> dict[str, Batch]:
+    """Stack the saved sets of an ensemble's runs; refuses files written for other settings."""
+    members = []
+    for path, cfg in zip(paths, configs, strict=True):
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if saved["config_hash"] != cfg.hash():
+            raise RuntimeError(
+                f"evaluation sets {path} were drawn for configuration {saved['config_hash']}, not "
+                f"{cfg.hash()}; regenerate them (delete the file or let the workflow rebuild it)"
+            )
+        members.append(saved["sets"])
+    return {name: Batch.stack([m[name] for m in members]).to(device) for name in members[0]}

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ class Trainer:
         progress_every_s: float = 30.0,
         cuda_graphs: bool = True,
         control: AttentionControl | None = None,
+        eval_sets: Mapping[str, Batch] | None = None,
     ) -> None:
         check_ensemble(configs)
         if len(out_dirs) != len(configs):
@@ -122,7 +124,11 @@ class Trainer:
         self.sampler = TaskSampler(configs, self.device)
         self.model = EnsembleICL(configs).to(self.device)
         self.params = list(self.model.parameters())
-        self.eval_sets = make_eval_sets(self.sampler, opt.eval_size)
+        self.eval_sets = (
+            {k: b.to(self.device) for k, b in eval_sets.items()}
+            if eval_sets is not None
+            else make_eval_sets(self.sampler, opt.eval_size)
+        )
         self.checkpoints = set(log_spaced_steps(self.steps, opt.n_checkpoints))
         self.tila_layer = min(1, configs[0].model.layers - 1)
 
@@ -323,21 +329,38 @@ class Trainer:
 
     # Outputs -----------------------------------------------------------------------------------
 
+    @property
+    def _staged_checkpoints(self) -> Path:
+        """Checkpoints wait beside the training state until the run ends.
+
+        A workflow manager deletes a failed job's outputs; kept here, the checkpoints written before
+        an interruption survive with the state that resumes after them.
+        """
+        return self.state_path.with_name(self.state_path.name + ".checkpoints")
+
     def _save_checkpoint(self) -> None:
-        for e, d in enumerate(self.out_dirs):
+        for e in range(self.E):
             write_torch(
                 {
                     "step": self.step,
                     "config_hash": self.configs[e].hash(),
                     "params": self.model.member_state(e),
                 },
-                d / "checkpoints" / f"step_{self.step:07d}.pt",
+                self._staged_checkpoints / f"member{e}" / f"step_{self.step:07d}.pt",
             )
+
+    def _publish_checkpoints(self) -> None:
+        for e, d in enumerate(self.out_dirs):
+            (d / "checkpoints").mkdir(parents=True, exist_ok=True)
+            for staged in sorted((self._staged_checkpoints / f"member{e}").glob("step_*.pt")):
+                staged.replace(d / "checkpoints" / staged.name)
+        shutil.rmtree(self._staged_checkpoints, ignore_errors=True)
 
     def _write_outputs(self) -> None:
         train = torch.cat(self.train_log).numpy() if self.train_log else np.zeros((0, 2, self.E))
         steps = np.arange(1, train.shape[0] + 1)
         maps = np.stack(self.maps)  # (n_eval, E, layers, H, S, S)
+        self._publish_checkpoints()
         for e, (cfg, d) in enumerate(zip(self.configs, self.out_dirs, strict=True)):
             write_yaml({"hash": cfg.hash(), **cfg.to_dict()}, d / "config.yaml")
             write_table(

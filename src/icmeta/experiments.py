@@ -1,0 +1,129 @@
+"""Experiment blocks of the workflow config: grids of axes over the paper's defaults.
+
+A block names the axes it varies (`{T: [1, 2], eps: [0.0, 0.5]}`) and optionally overrides defaults
+(`set: {optim.steps: 50000}`). Each point of the Cartesian product is a *cell*, trained as one ensemble
+over the workflow's seeds, and lives at `results/<experiment>/<axis>~<value>/...`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from icmeta.config import SECTIONS, ConfigError, RunConfig
+
+# Every run-config field by its bare name (names are unique across sections) -> dotted path.
+FIELD_PATHS: dict[str, str] = {
+    f.name: f"{sec}.{f.name}" for sec, cls in SECTIONS.items() for f in fields(cls)
+}
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+
+def field_path(name: str, where: str) -> str:
+    """The dotted path of a field given bare (`T`) or dotted (`task.T`); `where` names the config key."""
+    if name in FIELD_PATHS:
+        return FIELD_PATHS[name]
+    if name in FIELD_PATHS.values():
+        return name
+    raise ConfigError(
+        f"{where}: unknown field '{name}'; use a run-config field such as "
+        f"{', '.join(sorted(FIELD_PATHS)[:8])}, ... (see src/icmeta/config.py)"
+    )
+
+
+def format_value(value: Any) -> str:
+    """How a grid value appears in a path; floats keep their decimal point so 0 and 0.0 agree."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One grid point of an experiment block."""
+
+    experiment: str
+    path: str  # "T~3/eps~0.1": the directory under results/<experiment>/
+    overrides: tuple[tuple[str, Any], ...]  # (("task.T", 3), ("task.eps", 0.1))
+
+    @property
+    def axis_values(self) -> dict[str, Any]:
+        """Axis name (as written in the block) -> value, for table columns."""
+        names = [part.split("~", 1)[0] for part in self.path.split("/")]
+        return {name: value for name, (_, value) in zip(names, self.overrides, strict=True)}
+
+
+def _coerce_axis_value(dotted: str, value: Any) -> Any:
+    """YAML reads `eps: [0, 0.5]` as an int and a float; give every value its field's type."""
+    section, name = dotted.split(".")
+    kind = next(f.type for f in fields(SECTIONS[section]) if f.name == name)
+    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def base_run_dict(config: Mapping[str, Any], experiment: str) -> dict[str, Any]:
+    """The paper's defaults with the block's `set` overrides applied, as nested plain data."""
+    data = {sec: dict(config.get("defaults", {}).get(sec) or {}) for sec in SECTIONS}
+    block = config["experiments"][experiment]
+    for name, value in (block.get("set") or {}).items():
+        section, leaf = field_path(name, f"experiments.{experiment}.set").split(".")
+        data[section][leaf] = value
+    return data
+
+
+def cells(config: Mapping[str, Any], experiment: str) -> list[Cell]:
+    """All grid points of one block, in the order its axes and values are written."""
+    block = config["experiments"][experiment]
+    axes = block.get("axes") or {}
+    if not axes:
+        raise ConfigError(f"experiments.{experiment}.axes: a block needs at least one axis")
+    names, paths, values = [], [], []
+    for name, vals in axes.items():
+        where = f"experiments.{experiment}.axes.{name}"
+        if name == "seed":
+            raise ConfigError(f"{where}: seeds are not an axis; list them under the top-level 'seeds' key")
+        dotted = field_path(name, where)
+        coerced = [_coerce_axis_value(dotted, v) for v in vals]
+        for v in coerced:
+            if not _SAFE_VALUE.match(format_value(v)):
+                raise ConfigError(f"{where}: value {v!r} cannot be part of a path (letters, digits, _.+-)")
+        if len({format_value(v) for v in coerced}) != len(coerced):
+            raise ConfigError(f"{where}: repeated value in {vals}")
+        names.append(name)
+        paths.append(dotted)
+        values.append(coerced)
+    out = []
+    for combo in itertools.product(*values):
+        path = "/".join(f"{n}~{format_value(v)}" for n, v in zip(names, combo, strict=True))
+        out.append(Cell(experiment, path, tuple(zip(paths, combo, strict=True))))
+    return out
+
+
+def run_configs(config: Mapping[str, Any], cell: Cell) -> list[RunConfig]:
+    """One run configuration per seed; raises ConfigError naming the block and cell if invalid."""
+    base = base_run_dict(config, cell.experiment)
+    for dotted, value in cell.overrides:
+        section, leaf = dotted.split(".")
+        base[section][leaf] = value
+    try:
+        return [RunConfig.from_dict({**base, "seed": seed}) for seed in config["seeds"]]
+    except ConfigError as err:
+        raise ConfigError(f"experiments.{cell.experiment} cell {cell.path}: {err}") from None
+
+
+def active_experiments(config: Mapping[str, Any]) -> list[str]:
+    """Blocks switched on with `active: true`, in the order the config lists them."""
+    return [name for name, block in config["experiments"].items() if block.get("active", True)]
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Build every run configuration of every active block so a bad value fails before any job."""
+    for experiment in active_experiments(config):
+        for cell in cells(config, experiment):
+            run_configs(config, cell)

@@ -1,0 +1,63 @@
+"""Workflow steps that make data and train: what the eval_sets and train rules call."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from icmeta.config import RunConfig
+from icmeta.data import load_eval_sets, save_eval_sets
+from icmeta.train import resolve_device, train
+
+log = logging.getLogger(__name__)
+STATE_PREFIX = ".train_state-"
+
+
+def ensemble_state_path(cell_dir: str | Path, configs: Sequence[RunConfig]) -> Path:
+    """Where an interrupted cell keeps its training state: outside the job's declared outputs, so a
+    retried job finds it, and named by content, so a state from other settings is never resumed."""
+    digest = hashlib.sha256("".join(c.hash() for c in configs).encode()).hexdigest()[:12]
+    return Path(cell_dir) / f"{STATE_PREFIX}{digest}.pt"
+
+
+def _drop_stale_states(keep: Path) -> None:
+    for stale in keep.parent.glob(f"{STATE_PREFIX}*"):
+        if stale.name not in (keep.name, keep.name + ".checkpoints"):
+            log.warning("removing %s: it belongs to settings this cell no longer has", stale)
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+
+
+def make_eval_sets(run: Mapping[str, Any], seed: int, out: str | Path) -> None:
+    save_eval_sets(RunConfig.from_dict({**run, "seed": int(seed)}), out)
+
+
+def train_cell(
+    run: Mapping[str, Any],
+    seeds: Sequence[int],
+    eval_sets: Sequence[str | Path],
+    out_dirs: Sequence[str | Path],
+    cell_dir: str | Path,
+    *,
+    device: str,
+    threads: int,
+    state_every_s: float,
+) -> None:
+    """Train all seeds of one grid cell as one ensemble; resumes from the cell's saved state."""
+    configs = [RunConfig.from_dict({**run, "seed": int(s)}) for s in seeds]
+    state = ensemble_state_path(cell_dir, configs)
+    _drop_stale_states(state)
+    dev = resolve_device(device)
+    sets = load_eval_sets(eval_sets, configs, dev)
+    train(
+        configs,
+        list(out_dirs),
+        state,
+        device=str(dev),
+        threads=threads,
+        state_every_s=state_every_s,
+        eval_sets=sets,
+    )
