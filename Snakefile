@@ -1,0 +1,23 @@
+# icmeta: grids of in-context meta-learning runs -> circuit analysis -> figures (see README.md).
+from snakemake.utils import min_version
+
+min_version("9.11")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/figures.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_outputs(),

@@ -1,0 +1,161 @@
+# Grid helpers, paths, provenance digests and wildcard constraints shared by every rule.
+import functools
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+ROOT = Path(workflow.basedir)
+# Jobs import icmeta from this checkout whichever environment runs them (pip venv, conda env, a
+# SLURM node), so the workflow and the library it drives can never be different versions.
+sys.path.insert(0, str(ROOT / "src"))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p
+)
+
+from icmeta import experiments as grid  # noqa: E402
+from icmeta.config import ConfigError  # noqa: E402
+
+validate(config, "../schemas/config.schema.yaml")
+try:
+    grid.check(config)
+except ConfigError as err:
+    raise WorkflowError(f"invalid config: {err}") from None
+
+SEEDS = config["seeds"]
+EXPERIMENTS = grid.active_experiments(config)
+if not EXPERIMENTS:
+    raise WorkflowError("invalid config: every experiment block has 'active: false'; switch one on")
+CELLS = {exp: {c.path: c for c in grid.cells(config, exp)} for exp in EXPERIMENTS}
+
+RUN = "results/{experiment}/{cell}/seed~{seed}"
+CELL = "results/{experiment}/{cell}"
+TABLES = "results/{experiment}/tables"
+FIGURES = "results/{experiment}/figures"
+
+
+wildcard_constraints:
+    experiment="|".join(EXPERIMENTS),
+    cell=r"[A-Za-z_][\w.]*~[\w.+-]+(/[A-Za-z_][\w.]*~[\w.+-]+)*",
+    seed=r"\d+",
+
+
+# Provenance: each step's outputs record a digest of the code that makes them (its script and the
+# library modules it relies on). A changed digest re-runs the step through the `params` trigger; a
+# fresh clone or checkout of unchanged code has the same digest, so nothing re-runs (the default
+# profile drops the mtime-based `code` trigger for that reason).
+LIBRARY = {
+    "data": ["config.py", "rng.py", "data.py", "io.py", "steps/training.py"],
+    "train": [
+        "config.py",
+        "rng.py",
+        "data.py",
+        "model.py",
+        "circuits.py",
+        "train.py",
+        "io.py",
+        "steps/training.py",
+    ],
+    "summary": ["analysis.py", "io.py", "steps/tables.py"],
+    "tables": ["io.py", "steps/tables.py"],
+    "figures": ["plots.py", "io.py", "steps/figures.py"],
+}
+
+
+@functools.cache
+def code_digest(stage, script):
+    files = [ROOT / "src" / "icmeta" / f for f in LIBRARY[stage]]
+    files.append(ROOT / "workflow" / "scripts" / script)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def get_cell(wildcards):
+    try:
+        return CELLS[wildcards.experiment][wildcards.cell]
+    except KeyError:
+        raise WorkflowError(
+            f"results/{wildcards.experiment}/{wildcards.cell} is not a cell of an active "
+            f"experiment in the config"
+        ) from None
+
+
+@functools.cache
+def _run_dict(experiment, cell_path):
+    """The cell's fully resolved run configuration (every field, seed aside) as plain data."""
+    run = grid.run_configs(config, CELLS[experiment][cell_path])[0].to_dict()
+    run.pop("seed")
+    return run
+
+
+def get_run(wildcards):
+    return _run_dict(wildcards.experiment, get_cell(wildcards).path)
+
+
+def seed_files(name):
+    return expand(f"{CELL}/seed~{{seed}}/{name}", seed=SEEDS, allow_missing=True)
+
+
+def get_run_files(name):
+    """Input function: one file per run of an experiment, cell-major then seed (as the tables)."""
+
+    def inputs(wildcards):
+        cells = CELLS[wildcards.experiment]
+        return [
+            f"results/{wildcards.experiment}/{cell}/seed~{seed}/{name}"
+            for cell in cells
+            for seed in SEEDS
+        ]
+
+    return inputs
+
+
+def get_cells(wildcards):
+    return [
+        {"path": c.path, "axes": c.axis_values}
+        for c in CELLS[wildcards.experiment].values()
+    ]
+
+
+def get_axes(wildcards):
+    return list(next(iter(CELLS[wildcards.experiment].values())).axis_values)
+
+
+def get_title(wildcards):
+    block = config["experiments"][wildcards.experiment]
+    return block.get("description", wildcards.experiment)
+
+
+def uses_gpu():
+    device = config["execution"]["device"]
+    if device == "auto":
+        return shutil.which("nvidia-smi") is not None
+    return device.startswith("cuda")
+
+
+def train_mem_mb(wildcards, attempt):
+    """PyTorch itself plus eval sets and histories; grows per retry in case memory was the cause."""
+    return (1500 + 300 * len(SEEDS)) * attempt
+
+
+def train_runtime(wildcards, attempt):
+    """Minutes, from the measured ~60 model-steps/s of a 2-core CPU, with margin; a retry resumes
+    from the saved state, so it needs no more time than the first attempt."""
+    steps = get_run(wildcards)["optim"]["steps"]
+    return max(10, round(1.5 * steps * len(SEEDS) / 60 / 60))
+
+
+def get_final_outputs():
+    figures = ["learning_curves", "final_accuracy"]
+    return expand(
+        f"{FIGURES}/{{figure}}.{{ext}}",
+        experiment=EXPERIMENTS,
+        figure=figures,
+        ext=["png", "pdf"],
+    )

@@ -1,0 +1,48 @@
+rule learning_curves:
+    input:
+        f"{TABLES}/metrics.csv.gz",
+    output:
+        png=report(
+            f"{FIGURES}/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="{experiment}",
+            labels={"figure": "learning curves"},
+        ),
+        pdf=f"{FIGURES}/learning_curves.pdf",
+        table=f"{FIGURES}/learning_curves.csv",
+    params:
+        axes=get_axes,
+        title=get_title,
+        code=code_digest("figures", "learning_curves.py"),
+    log:
+        "logs/learning_curves/{experiment}.log",
+    localrule: True
+    conda:
+        "../../envs/icmeta.yaml"
+    script:
+        "../scripts/learning_curves.py"
+
+
+rule final_accuracy:
+    input:
+        f"{TABLES}/runs.csv",
+    output:
+        png=report(
+            f"{FIGURES}/final_accuracy.png",
+            caption="../report/final_accuracy.rst",
+            category="{experiment}",
+            labels={"figure": "final accuracy"},
+        ),
+        pdf=f"{FIGURES}/final_accuracy.pdf",
+        table=f"{FIGURES}/final_accuracy.csv",
+    params:
+        axes=get_axes,
+        title=get_title,
+        code=code_digest("figures", "final_accuracy.py"),
+    log:
+        "logs/final_accuracy/{experiment}.log",
+    localrule: True
+    conda:
+        "../../envs/icmeta.yaml"
+    script:
+        "../scripts/final_accuracy.py"
