@@ -1,0 +1,161 @@
+"""The Snakemake workflow for real: the full DAG, a tiny grid end to end, re-run rules, bad configs."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from snakemake_runs import REPO, TINY, clone_workflow, planned_jobs, snakemake, write_config
+
+FIGURES = ("learning_curves", "final_accuracy")
+
+
+def test_full_default_dag_has_one_job_per_cell_and_run(tmp_path):
+    jobs = planned_jobs(tmp_path, REPO / "config.yaml")
+    cells = 6 * 6  # phase_diagram: T x eps; the other blocks are switched off by default
+    runs = cells * 3
+    assert jobs == {
+        "eval_sets": runs,
+        "train": cells,
+        "summarise_run": runs,
+        "aggregate": 1,
+        "learning_curves": 1,
+        "final_accuracy": 1,
+        "all": 1,
+    }
+
+
+def test_switching_a_block_on_adds_its_jobs(tmp_path):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["experiments"]["classes_K"]["active"] = True
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(tmp_path / "work", path)
+    assert jobs["train"] == 36 + 6 and jobs["aggregate"] == 2 and jobs["learning_curves"] == 2
+
+
+def test_slurm_profile_parses_and_sets_training_resources(tmp_path):
+    out = snakemake(tmp_path, TINY, "-n", "--workflow-profile", str(REPO / "profiles" / "slurm"))
+    text = out.stdout + out.stderr
+    train_job = text.split("rule train:", 1)[1].split("\n\n", 1)[0]
+    assert "slurm_partition=gpu" in train_job and "gpu=1" in train_job
+    assert "runtime=240" in train_job and "mem_mb=16000" in train_job
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The tiny grid (2 seeds x 2 T x 2 eps, 300 steps) run once; tests copy it before changing it."""
+    work = tmp_path_factory.mktemp("tiny")
+    snakemake(work, TINY, "--cores", "2")
+    return work
+
+
+def _copy(work, tmp_path):
+    dest = tmp_path / "work"
+    shutil.copytree(work, dest, symlinks=True)
+    return dest
+
+
+def test_tiny_grid_produces_every_table_and_figure(tiny_run):
+    grid = tiny_run / "results" / "grid"
+    runs = pd.read_csv(grid / "tables" / "runs.csv")
+    assert len(runs) == 8
+    assert set(zip(runs["T"], runs["eps"], runs["seed"], strict=True)) == {
+        (t, e, s) for t in (1, 2) for e in (0.0, 0.5) for s in (0, 1)
+    }
+    metrics = pd.read_csv(grid / "tables" / "metrics.csv.gz")
+    assert len(metrics) == 8 * 7  # evaluations at 0, 50, ..., 300
+    assert metrics.groupby(["cell", "seed"]).size().eq(7).all()
+    # Every run is its own: different seeds and cells give different curves.
+    finals = metrics[metrics["step"] == 300]["loss"]
+    assert finals.nunique() == 8
+    for name in FIGURES:
+        for ext in ("png", "pdf", "csv"):
+            assert (grid / "figures" / f"{name}.{ext}").stat().st_size > 1000 or ext == "csv"
+        assert len(pd.read_csv(grid / "figures" / f"{name}.csv")) > 0
+    ckpts = sorted(p.name for p in (grid / "T~1" / "eps~0.0" / "seed~0" / "checkpoints").glob("*.pt"))
+    assert ckpts[0] == "step_0000000.pt" and ckpts[-1] == "step_0000300.pt"
+    assert not list(grid.rglob(".train_state-*")), "a finished cell leaves no training state behind"
+    for log in ("train/grid/T~1/eps~0.0.log", "aggregate/grid.log"):
+        assert (tiny_run / "logs" / log).is_file()
+    assert (tiny_run / "benchmarks" / "train" / "grid" / "T~1" / "eps~0.0.tsv").is_file()
+
+
+def test_second_run_has_nothing_to_do(tiny_run):
+    assert planned_jobs(tiny_run, TINY) == {}
+
+
+def test_fresh_checkout_of_unchanged_code_retrains_nothing(tiny_run, tmp_path):
+    """A clone elsewhere has new file dates and paths but the same content: nothing is stale."""
+    code = clone_workflow(tmp_path / "clone")
+    assert planned_jobs(_copy(tiny_run, tmp_path), TINY, code=code) == {}
+
+
+def test_editing_one_plot_script_reruns_only_that_figure(tiny_run, tmp_path):
+    code = clone_workflow(tmp_path / "clone")
+    script = code / "workflow" / "scripts" / "final_accuracy.py"
+    script.write_text(script.read_text() + "# an edit\n")
+    assert planned_jobs(_copy(tiny_run, tmp_path), TINY, code=code) == {"final_accuracy": 1, "all": 1}
+
+
+def test_editing_the_model_retrains_everything(tiny_run, tmp_path):
+    code = clone_workflow(tmp_path / "clone")
+    model = code / "src" / "icmeta" / "model.py"
+    model.write_text(model.read_text() + "# an edit\n")
+    jobs = planned_jobs(_copy(tiny_run, tmp_path), TINY, code=code)
+    assert jobs["train"] == 4 and jobs["summarise_run"] == 8 and "eval_sets" not in jobs
+
+
+def test_changing_a_grid_value_reruns_only_affected_cells(tiny_run, tmp_path):
+    config = write_config(tmp_path / "c.yaml", **{"experiments.grid.axes.eps": [0.0, 0.25]})
+    jobs = planned_jobs(_copy(tiny_run, tmp_path), config)
+    assert jobs == {
+        "eval_sets": 4,  # 2 T x 1 new eps x 2 seeds
+        "train": 2,
+        "summarise_run": 4,
+        "aggregate": 1,
+        "learning_curves": 1,
+        "final_accuracy": 1,
+        "all": 1,
+    }
+
+
+def test_adding_a_noise_level_trains_only_the_new_cells(tiny_run, tmp_path):
+    config = write_config(tmp_path / "c.yaml", **{"experiments.grid.axes.eps": [0.0, 0.5, 1.0]})
+    jobs = planned_jobs(_copy(tiny_run, tmp_path), config)
+    assert jobs["train"] == 2 and jobs["eval_sets"] == 4 and jobs["summarise_run"] == 4
+
+
+def test_changing_a_hyperparameter_reruns_every_cell_that_uses_it(tiny_run, tmp_path):
+    config = write_config(tmp_path / "c.yaml", **{"defaults.optim.lr": 0.02})
+    jobs = planned_jobs(_copy(tiny_run, tmp_path), config)
+    assert jobs["train"] == 4 and jobs["summarise_run"] == 8
+    assert "eval_sets" in jobs  # eval sets record the full run config they were drawn for
+
+
+def test_changing_execution_settings_reruns_nothing(tiny_run, tmp_path):
+    config = write_config(tmp_path / "c.yaml", **{"execution.save_state_every_s": 99})
+    assert planned_jobs(_copy(tiny_run, tmp_path), config) == {}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"defaults.task.eps": -0.5}, "eps"),
+        ({"defaults.optim.steps": "many"}, "steps"),
+        ({"seeds": []}, "seeds"),
+        ({"experiments.grid.axes.B": [3]}, "task.B"),  # B must divide N = 4: a cross-field rule
+        ({"experiments.grid.axes.colour": [1]}, "colour"),
+        ({"execution.device": "tpu"}, "device"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, changes, message):
+    config = write_config(tmp_path / "bad.yaml", **changes)
+    work = tmp_path / "work"
+    out = snakemake(work, config, "--cores", "1", check=False)
+    assert out.returncode != 0
+    assert message in out.stdout + out.stderr
+    assert not (work / "results").exists()
