@@ -3,13 +3,13 @@ rule summarise_run:
         f"{RUN}/metrics.csv",
     output:
         f"{RUN}/summary.csv",
-    params:
-        code=code_digest("summary", "summarise_run.py"),
     log:
         f"logs/summarise_run/{{experiment}}/{{cell}}/seed~{{seed}}.log",
     localrule: True
     conda:
         "../../envs/icmeta.yaml"
+    params:
+        code=code_digest("summary", "summarise_run.py"),
     script:
         "../scripts/summarise_run.py"
 
@@ -21,10 +21,6 @@ rule aggregate:
     output:
         metrics=f"{TABLES}/metrics.csv.gz",
         runs=f"{TABLES}/runs.csv",
-    params:
-        cells=get_cells,
-        seeds=SEEDS,
-        code=code_digest("tables", "aggregate.py"),
     log:
         "logs/aggregate/{experiment}.log",
     benchmark:
@@ -32,5 +28,9 @@ rule aggregate:
     localrule: True
     conda:
         "../../envs/icmeta.yaml"
+    params:
+        cells=get_cells,
+        seeds=SEEDS,
+        code=code_digest("tables", "aggregate.py"),
     script:
         "../scripts/aggregate.py"

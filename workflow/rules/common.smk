@@ -1,7 +1,6 @@
 # Grid helpers, paths, provenance digests and wildcard constraints shared by every rule.
 import functools
 import hashlib
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -10,15 +9,15 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 ROOT = Path(workflow.basedir)
-# Jobs import icmeta from this checkout whichever environment runs them (pip venv, conda env, a
-# SLURM node), so the workflow and the library it drives can never be different versions.
+# This process and every job import icmeta from this checkout, whichever environment runs them
+# (pip venv, conda env, a SLURM node): the workflow and its library are never different versions.
 sys.path.insert(0, str(ROOT / "src"))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p
-)
 
 from icmeta import experiments as grid  # noqa: E402
 from icmeta.config import ConfigError  # noqa: E402
+from icmeta.steps import share_library  # noqa: E402
+
+share_library(ROOT / "src")
 
 validate(config, "../schemas/config.schema.yaml")
 try:
@@ -29,7 +28,9 @@ except ConfigError as err:
 SEEDS = config["seeds"]
 EXPERIMENTS = grid.active_experiments(config)
 if not EXPERIMENTS:
-    raise WorkflowError("invalid config: every experiment block has 'active: false'; switch one on")
+    raise WorkflowError(
+        "invalid config: every experiment block has 'active: false'; switch one on"
+    )
 CELLS = {exp: {c.path: c for c in grid.cells(config, exp)} for exp in EXPERIMENTS}
 
 RUN = "results/{experiment}/{cell}/seed~{seed}"
@@ -96,6 +97,11 @@ def _run_dict(experiment, cell_path):
 
 def get_run(wildcards):
     return _run_dict(wildcards.experiment, get_cell(wildcards).path)
+
+
+def get_cell_dir(wildcards, output):
+    """Where the cell keeps its resumable training state: the parent of its seed directories."""
+    return str(Path(output.metrics[0]).parent.parent)
 
 
 def seed_files(name):

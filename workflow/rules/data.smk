@@ -1,13 +1,13 @@
 rule eval_sets:
     output:
         f"{RUN}/eval_sets.pt",
-    params:
-        run=get_run,
-        code=code_digest("data", "eval_sets.py"),
     log:
         f"logs/eval_sets/{{experiment}}/{{cell}}/seed~{{seed}}.log",
     localrule: True
     conda:
         "../../envs/icmeta.yaml"
+    params:
+        run=get_run,
+        code=code_digest("data", "eval_sets.py"),
     script:
         "../scripts/eval_sets.py"

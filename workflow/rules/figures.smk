@@ -10,15 +10,15 @@ rule learning_curves:
         ),
         pdf=f"{FIGURES}/learning_curves.pdf",
         table=f"{FIGURES}/learning_curves.csv",
-    params:
-        axes=get_axes,
-        title=get_title,
-        code=code_digest("figures", "learning_curves.py"),
     log:
         "logs/learning_curves/{experiment}.log",
     localrule: True
     conda:
         "../../envs/icmeta.yaml"
+    params:
+        axes=get_axes,
+        title=get_title,
+        code=code_digest("figures", "learning_curves.py"),
     script:
         "../scripts/learning_curves.py"
 
@@ -35,14 +35,14 @@ rule final_accuracy:
         ),
         pdf=f"{FIGURES}/final_accuracy.pdf",
         table=f"{FIGURES}/final_accuracy.csv",
-    params:
-        axes=get_axes,
-        title=get_title,
-        code=code_digest("figures", "final_accuracy.py"),
     log:
         "logs/final_accuracy/{experiment}.log",
     localrule: True
     conda:
         "../../envs/icmeta.yaml"
+    params:
+        axes=get_axes,
+        title=get_title,
+        code=code_digest("figures", "final_accuracy.py"),
     script:
         "../scripts/final_accuracy.py"

@@ -7,23 +7,23 @@ rule train:
         attention=seed_files("attention.npz"),
         config=seed_files("config.yaml"),
         checkpoints=[directory(p) for p in seed_files("checkpoints")],
-    params:
-        run=get_run,
-        seeds=SEEDS,
-        cell_dir=CELL,
-        code=code_digest("train", "train.py"),
     log:
         f"logs/train/{{experiment}}/{{cell}}.log",
     benchmark:
         f"benchmarks/train/{{experiment}}/{{cell}}.tsv"
     # A killed or preempted job resumes from the cell's saved training state on its next attempt.
     retries: 2
+    conda:
+        "../../envs/icmeta.yaml"
     threads: 2
     resources:
         mem_mb=train_mem_mb,
         runtime=train_runtime,
         gpu=1 if uses_gpu() else 0,
-    conda:
-        "../../envs/icmeta.yaml"
+    params:
+        run=get_run,
+        seeds=SEEDS,
+        cell_dir=get_cell_dir,
+        code=code_digest("train", "train.py"),
     script:
         "../scripts/train.py"

@@ -5,8 +5,15 @@ directly; the workflow hashes each stage's module to know when its outputs are s
 """
 
 import logging
+import os
 import sys
 from pathlib import Path
+
+
+def share_library(src: Path) -> None:
+    """Put this checkout's library first on the PYTHONPATH that job processes inherit."""
+    inherited = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(src), *([inherited] if inherited else [])])
 
 
 def log_to(path: str | Path) -> None:
