@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
+from icmeta.config import RunConfig
+from icmeta.data import load_eval_sets
+from icmeta.train import train
 from snakemake_runs import REPO, TINY, clone_workflow, planned_jobs, snakemake, write_config
 
 FIGURES = ("learning_curves", "final_accuracy")
@@ -159,3 +170,68 @@ def test_bad_config_stops_before_any_job(tmp_path, changes, message):
     assert out.returncode != 0
     assert message in out.stdout + out.stderr
     assert not (work / "results").exists()
+
+
+def _training_process(workdir):
+    """PID of the training job's Python process running in `workdir` (Snakemake's copy of train.py)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            cwd = (proc / "cwd").resolve()
+        except OSError:
+            continue
+        if "train.py" in cmdline and "snakemake" not in cmdline.split("\0")[0] and cwd == workdir.resolve():
+            return int(proc.name)
+    return None
+
+
+def test_killed_training_job_is_retried_and_resumes_to_the_same_result(tmp_path):
+    config = write_config(
+        tmp_path / "c.yaml",
+        **{
+            "experiments.grid.axes": {"T": [2], "eps": [0.1]},
+            "defaults.optim.steps": 1500,
+            "execution.save_state_every_s": 0.3,
+        },
+    )
+    work = tmp_path / "work"
+    cmd = [sys.executable, "-m", "snakemake", "--directory", str(work), "--configfile", str(config)]
+    proc = subprocess.Popen(
+        [*cmd, "--cores", "2"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    cell = work / "results" / "grid" / "T~2" / "eps~0.1"
+    deadline = time.monotonic() + 300
+    while not list(cell.glob(".train_state-*.pt")):
+        assert proc.poll() is None and time.monotonic() < deadline, "training never saved a state"
+        time.sleep(0.1)
+    pid = _training_process(work)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # as a node failure would: no chance to save anything more
+    output = proc.communicate(timeout=600)[0].decode()
+    assert proc.returncode == 0, output[-3000:]
+    assert "Trying to restart job" in output or "attempt" in output
+    log = (work / "logs" / "train" / "grid" / "T~2" / "eps~0.1.log").read_text()
+    resumed_at = int(re.search(r"resumed from .* at step (\d+)", log).group(1))
+    assert 0 < resumed_at < 1500
+    # The same cell trained without interruption gives identical numbers.
+    seeds = [0, 1]
+    configs = [
+        RunConfig.from_dict(
+            {
+                k: v
+                for k, v in yaml.safe_load((cell / f"seed~{s}" / "config.yaml").read_text()).items()
+                if k != "hash"
+            }
+        )
+        for s in seeds
+    ]
+    sets = load_eval_sets([cell / f"seed~{s}" / "eval_sets.pt" for s in seeds], configs, torch.device("cpu"))
+    fresh = train(
+        configs, [tmp_path / f"fresh{s}" for s in seeds], tmp_path / "state.pt", threads=2, eval_sets=sets
+    )
+    for s, frame in zip(seeds, fresh, strict=True):
+        resumed = pd.read_csv(cell / f"seed~{s}" / "metrics.csv")
+        pd.testing.assert_frame_equal(resumed, pd.read_csv(tmp_path / f"fresh{s}" / "metrics.csv"))
+        assert len(frame) == len(resumed)
