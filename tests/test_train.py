@@ -132,6 +132,12 @@ def test_killed_training_resumes_to_identical_metrics(tmp_path, how):
         assert np.array_equal(
             np.load(out / seed / "attention.npz")["maps"], np.load(ref / seed / "attention.npz")["maps"]
         )
+        # Checkpoints written before the interruption survived it (they wait beside the state).
+        names = sorted(p.name for p in (out / seed / "checkpoints").glob("*.pt"))
+        assert names == sorted(p.name for p in (ref / seed / "checkpoints").glob("*.pt"))
+        early_out = torch.load(out / seed / "checkpoints" / names[1])["params"]
+        early_ref = torch.load(ref / seed / "checkpoints" / names[1])["params"]
+        assert all(torch.equal(early_out[k], early_ref[k]) for k in early_ref)
 
 
 def test_state_of_other_configuration_is_refused(tmp_path):

@@ -1,0 +1,108 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from conftest import small
+from icmeta.analysis import paper_transitions, run_summary
+from icmeta.config import ConfigError
+from icmeta.data import TaskSampler, load_eval_sets, make_eval_sets, save_eval_sets
+from icmeta.experiments import cells, check, format_value, run_configs
+from icmeta.train import train
+
+
+def _config(**blocks):
+    return {"seeds": [0, 1], "defaults": {"task": {"K": 16, "L": 8}}, "experiments": blocks}
+
+
+def test_cells_are_the_grid_product_in_written_order():
+    config = _config(g={"axes": {"T": [1, 2], "eps": [0, 0.5]}, "set": {"optim.steps": 7}})
+    grid = cells(config, "g")
+    assert [c.path for c in grid] == ["T~1/eps~0.0", "T~1/eps~0.5", "T~2/eps~0.0", "T~2/eps~0.5"]
+    assert grid[1].axis_values == {"T": 1, "eps": 0.5}
+    runs = run_configs(config, grid[3])
+    assert [r.seed for r in runs] == [0, 1]
+    assert runs[0].task.T == 2 and runs[0].task.eps == 0.5 and runs[0].task.K == 16
+    assert runs[0].optim.steps == 7
+
+
+def test_values_format_stably_for_paths():
+    assert [format_value(v) for v in (0.1, 1e-05, 3, True, "scc")] == ["0.1", "1e-05", "3", "true", "scc"]
+
+
+@pytest.mark.parametrize(
+    ("block", "fragment"),
+    [
+        ({"axes": {"colour": [1]}}, "unknown field 'colour'"),
+        ({"axes": {"seed": [1]}}, "seeds are not an axis"),
+        ({"axes": {"eps": [0.1, 0.10]}}, "repeated value"),
+        ({"axes": {"positions": ["a/b"]}}, "cannot be part of a path"),
+        ({"axes": {"B": [3]}}, "cell B~3: config field 'task.B'"),
+        ({"axes": {}}, "at least one axis"),
+    ],
+)
+def test_bad_blocks_name_the_key(block, fragment):
+    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
+        check(_config(g=block))
+
+
+def test_inactive_blocks_are_not_checked():
+    check(_config(g={"axes": {"T": [2]}}, off={"active": False, "axes": {"B": [3]}}))
+
+
+def _metrics(acc, every=100):
+    steps = np.arange(len(acc)) * every
+    return pd.DataFrame({"step": steps, "acc": acc})
+
+
+def test_paper_rule_finds_each_jump_once():
+    acc = [0.05] * 10 + [0.2, 0.34] + [0.34] * 10 + [0.5, 0.75] + [0.75] * 5 + [1.0] * 3
+    assert paper_transitions(_metrics(acc)) == [1000, 2200, 2900]
+
+
+def test_paper_rule_misses_slow_rises_and_ignores_finer_evals():
+    slow = np.linspace(0.0, 1.0, 101)  # 0.01 per 100 steps: below the 0.025 threshold
+    assert paper_transitions(_metrics(slow)) == []
+    fine = _metrics(np.repeat([0.1, 0.5], 20), every=10)  # jump between steps 190 and 200
+    assert paper_transitions(fine) == [200]
+
+
+def test_run_summary_reads_final_values_and_circuits():
+    m = _metrics([0.1, 0.5, 0.95]).assign(loss=[2.0, 1.0, 0.1], rla_acc=[0.1, 0.3, 0.6])
+    m = m.assign(bigram_L1H1=[0.9, 0.5, 0.2], bigram_L1H2=[0.9, 0.5, 0.4], label_attn_L2H1=0.7)
+    s = run_summary(m)
+    assert (
+        s["final_acc"] == 0.95 and s["step_acc_0.9"] == 200 and s["n_transitions"] == 1
+    )  # one jump spanning two evals
+    assert s["final_bigram_L1"] == pytest.approx(0.3) and s["final_label_attn_L2"] == 0.7
+
+
+def test_saved_eval_sets_train_exactly_like_internal_ones(tmp_path):
+    cfgs = [small(seed=3), small(seed=5, **{"task.eps": 0.5})]
+    for i, c in enumerate(cfgs):
+        save_eval_sets(c, tmp_path / f"e{i}.pt")
+    sets = load_eval_sets([tmp_path / "e0.pt", tmp_path / "e1.pt"], cfgs, torch.device("cpu"))
+    direct = make_eval_sets(TaskSampler(cfgs, torch.device("cpu")), cfgs[0].optim.eval_size)
+    for name in direct:
+        assert torch.equal(sets[name].items, direct[name].items)
+        assert torch.equal(sets[name].labels, direct[name].labels)
+    a = train(cfgs, [tmp_path / "a0", tmp_path / "a1"], tmp_path / "sa.pt", eval_sets=sets)
+    b = train(cfgs, [tmp_path / "b0", tmp_path / "b1"], tmp_path / "sb.pt")
+    for x, y in zip(a, b, strict=True):
+        pd.testing.assert_frame_equal(x, y)
+
+
+def test_eval_sets_of_other_settings_are_refused(tmp_path):
+    save_eval_sets(small(), tmp_path / "e.pt")
+    with pytest.raises(RuntimeError, match="regenerate"):
+        load_eval_sets([tmp_path / "e.pt"], [small(**{"task.eps": 0.3})], torch.device("cpu"))
+
+
+def test_checkpoints_appear_only_when_the_run_finishes(tmp_path):
+    cfg = small()
+    train([cfg], [tmp_path / "run"], tmp_path / "state.pt")
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["hash"] == cfg.hash()
+    assert not (tmp_path / "state.pt.checkpoints").exists()
+    assert len(list((tmp_path / "run" / "checkpoints").glob("step_*.pt"))) >= 3
