@@ -105,9 +105,9 @@ def test_fresh_checkout_of_unchanged_code_retrains_nothing(tiny_run, tmp_path):
     assert planned_jobs(_copy(tiny_run, tmp_path), TINY, code=code) == {}
 
 
-def test_editing_one_plot_script_reruns_only_that_figure(tiny_run, tmp_path):
+def test_editing_one_figure_module_reruns_only_that_figure(tiny_run, tmp_path):
     code = clone_workflow(tmp_path / "clone")
-    script = code / "workflow" / "scripts" / "final_accuracy.py"
+    script = code / "src" / "icmeta" / "figures" / "final_accuracy.py"
     script.write_text(script.read_text() + "# an edit\n")
     assert planned_jobs(_copy(tiny_run, tmp_path), TINY, code=code) == {"final_accuracy": 1, "all": 1}
 

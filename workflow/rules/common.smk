@@ -63,7 +63,19 @@ LIBRARY = {
     ],
     "summary": ["analysis.py", "io.py", "steps/tables.py"],
     "tables": ["io.py", "steps/tables.py"],
-    "figures": ["plots.py", "io.py", "steps/figures.py"],
+    # One module per figure: editing it re-runs that figure alone.
+    "learning_curves": [
+        "io.py",
+        "figures/__init__.py",
+        "figures/style.py",
+        "figures/learning_curves.py",
+    ],
+    "final_accuracy": [
+        "io.py",
+        "figures/__init__.py",
+        "figures/style.py",
+        "figures/final_accuracy.py",
+    ],
 }
 
 

@@ -18,9 +18,10 @@ rule learning_curves:
     params:
         axes=get_axes,
         title=get_title,
-        code=code_digest("figures", "learning_curves.py"),
+        figure="learning_curves",
+        code=code_digest("learning_curves", "figure.py"),
     script:
-        "../scripts/learning_curves.py"
+        "../scripts/figure.py"
 
 
 rule final_accuracy:
@@ -43,6 +44,7 @@ rule final_accuracy:
     params:
         axes=get_axes,
         title=get_title,
-        code=code_digest("figures", "final_accuracy.py"),
+        figure="final_accuracy",
+        code=code_digest("final_accuracy", "figure.py"),
     script:
-        "../scripts/final_accuracy.py"
+        "../scripts/figure.py"

@@ -1,0 +1,33 @@
+"""The shared look of every figure, and how figures are written (PNG + PDF + their source table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: cluster nodes and CI have no display
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from icmeta.io import atomic_path, write_table
+
+PALETTE = "colorblind"
+SEQUENTIAL = "viridis"  # perceptually uniform and colour-blind safe
+
+
+def set_style() -> None:
+    sns.set_theme(context="paper", style="whitegrid", palette=PALETTE, font_scale=1.1)
+
+
+def save_figure(
+    fig: plt.Figure, table: pd.DataFrame, png: str | Path, pdf: str | Path, csv: str | Path
+) -> None:
+    """Write the figure (PNG, PDF) and its source table atomically, then close the figure."""
+    for path in (png, pdf):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix[1:], dpi=150, bbox_inches="tight")
+    write_table(table, csv)
+    plt.close(fig)
