@@ -235,3 +235,12 @@ def test_killed_training_job_is_retried_and_resumes_to_the_same_result(tmp_path)
         resumed = pd.read_csv(cell / f"seed~{s}" / "metrics.csv")
         pd.testing.assert_frame_equal(resumed, pd.read_csv(tmp_path / f"fresh{s}" / "metrics.csv"))
         assert len(frame) == len(resumed)
+
+
+def test_report_gathers_every_figure_with_its_config(tiny_run, tmp_path):
+    work = _copy(tiny_run, tmp_path)
+    snakemake(work, TINY, "--report", str(work / "report.html"))
+    html = (work / "report.html").read_text()
+    for name in FIGURES:
+        assert f"{name}.png" in html
+    assert "Produced by: axes" in html and "{'T': [1, 2], 'eps': [0.0, 0.5]}" in html
