@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-PAPER_DT = 100  # Δt of the paper's ΔAcc (steps)
-PAPER_THRESHOLD = 0.025  # ΔAcc above which the paper calls a phase transition
-
-
-def paper_transitions(
-    metrics: pd.DataFrame, dt: int = PAPER_DT, threshold: float = PAPER_THRESHOLD
-) -> list[int]:
-    """Steps where held-out accuracy rises by more than `threshold` over `dt` steps (paper §3).
-
-    Consecutive evaluations above threshold belong to one jump; a jump is reported at its first step.
-    Accuracy is read at multiples of `dt` only, so a finer eval cadence does not change the rule.
-    """
-    acc = metrics.set_index("step")["acc"]
-    grid = acc[acc.index % dt == 0]
-    if len(grid) < 2:
-        return []
-    steps = grid.index.to_numpy()
-    gaps_ok = np.diff(steps) == dt
-    rising = (np.diff(grid.to_numpy()) > threshold) & gaps_ok
-    starts = rising & ~np.concatenate([[False], rising[:-1]])
-    return [int(s) for s in steps[1:][starts]]
+from icmeta.phases import paper_transitions
 
 
 def run_summary(metrics: pd.DataFrame) -> dict[str, float | int | str]:

@@ -1,0 +1,230 @@
+"""Phases of a training run: the paper's ΔAcc rule, a plateau detector for noisy or slow curves, and
+circuit labels from the Table-1 attention patterns.
+
+The paper marks a transition wherever held-out accuracy rises by more than 0.025 over 100 steps. On a
+finite evaluation set the accuracy's own noise crosses that threshold, and a transition spread over
+thousands of steps never does; so phases are also found as *plateaus*: stretches of log-step on which
+the accuracy, averaged in log-spaced bins, stays flat. A phase is an above-chance plateau; its circuit
+is read from the attention metrics on that plateau.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+PAPER_DT = 100  # Δt of the paper's ΔAcc (steps)
+PAPER_THRESHOLD = 0.025  # ΔAcc above which the paper calls a phase transition
+METRICS = ("bigram", "label_attn", "chunk")
+# Paper Tab. 1: the dominant pattern of (layer 1, layer 2) in each phase's circuit.
+CIRCUITS = {("bigram", "bigram"): "NCC", ("label_attn", "bigram"): "SCC", ("chunk", "label_attn"): "FCC"}
+
+
+def paper_transitions(
+    metrics: pd.DataFrame, dt: int = PAPER_DT, threshold: float = PAPER_THRESHOLD
+) -> list[int]:
+    """Steps where held-out accuracy rises by more than `threshold` over `dt` steps (paper §3).
+
+    Consecutive evaluations above threshold belong to one jump; a jump is reported at its first step.
+    Accuracy is read at multiples of `dt` only, so a finer eval cadence does not change the rule.
+    """
+    acc = metrics.set_index("step")["acc"]
+    grid = acc[acc.index % dt == 0]
+    if len(grid) < 2:
+        return []
+    steps = grid.index.to_numpy()
+    gaps_ok = np.diff(steps) == dt
+    rising = (np.diff(grid.to_numpy()) > threshold) & gaps_ok
+    starts = rising & ~np.concatenate([[False], rising[:-1]])
+    return [int(s) for s in steps[1:][starts]]
+
+
+@dataclass(frozen=True)
+class PlateauDetector:
+    """Parameters of the plateau detector (config key `analysis.plateaus`).
+
+    bins_per_decade: log-step resolution; each bin averages the evaluations inside it, which tames
+        evaluation noise more at later steps, where there are more evaluations per bin.
+    flat_slope: largest change of binned accuracy per bin that still counts as flat.
+    min_decades: shortest plateau, in decades of log-step (0.15 ≈ a factor 1.4 in steps).
+    min_jump: plateaus whose levels differ by less are one phase.
+    chance_margin: a plateau within this of chance (1/L) is the untrained start, not a phase.
+    """
+
+    bins_per_decade: int = 20
+    flat_slope: float = 0.02
+    min_decades: float = 0.15
+    min_jump: float = 0.05
+    chance_margin: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.bins_per_decade < 1 or min(self.flat_slope, self.min_decades, self.min_jump) <= 0:
+            raise ValueError(f"plateau detector parameters must be positive: {self}")
+
+
+@dataclass(frozen=True)
+class Plateau:
+    start: int  # first step of the flat stretch
+    end: int  # last step of the flat stretch
+    level: float  # mean accuracy over it
+
+
+def _binned(steps: np.ndarray, acc: np.ndarray, per_decade: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean accuracy in log-spaced step bins: (first step, last step, mean) of each non-empty bin."""
+    keep = steps > 0
+    steps, acc = steps[keep], acc[keep]
+    idx = np.floor(np.log10(steps) * per_decade + 1e-9).astype(int)
+    firsts, lasts, means = [], [], []
+    for b in np.unique(idx):
+        sel = idx == b
+        firsts.append(steps[sel][0])
+        lasts.append(steps[sel][-1])
+        means.append(acc[sel].mean())
+    return np.array(firsts), np.array(lasts), np.array(means)
+
+
+def plateaus(steps: np.ndarray, acc: np.ndarray, p: PlateauDetector = PlateauDetector()) -> list[Plateau]:
+    """Flat stretches of accuracy on log-step, merged when their levels are within `min_jump`."""
+    first, last, mean = _binned(np.asarray(steps), np.asarray(acc, dtype=float), p.bins_per_decade)
+    if len(mean) < 2:
+        return []
+    change = np.abs(np.diff(mean))
+    # A bin is flat if it changes little to both neighbours (one neighbour at the ends).
+    left = np.concatenate([[change[0]], change])
+    right = np.concatenate([change, [change[-1]]])
+    flat = (left <= p.flat_slope) & (right <= p.flat_slope)
+    runs = []
+    for i, j in _true_runs(flat):
+        # A long gentle drift is flat bin by bin; split a run wherever it has drifted by min_jump.
+        a = i
+        for k in range(i, j + 1):
+            if np.ptp(mean[a : k + 1]) > p.min_jump:
+                runs.append((a, k - 1))
+                a = k
+        runs.append((a, j))
+    runs = [
+        (int(first[a]), int(last[b]))
+        for a, b in runs
+        if math.log10(last[b]) - math.log10(first[a]) >= p.min_decades
+    ]
+
+    steps, acc = np.asarray(steps), np.asarray(acc, dtype=float)
+
+    def level(a: int, b: int) -> float:
+        return float(acc[(steps >= a) & (steps <= b)].mean())
+
+    merged: list[Plateau] = []
+    for a, b in runs:
+        if merged and abs(level(a, b) - merged[-1].level) < p.min_jump:
+            a = merged.pop().start
+        merged.append(Plateau(a, b, level(a, b)))
+    return [_refine(q, steps, acc, p.min_jump / 2, merged) for q in merged]
+
+
+def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) index of every maximal run of True."""
+    edges = np.diff(np.concatenate([[0], flags.astype(int), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True))
+
+
+MAX_OUTLIERS = 2  # evaluation noise may put this many points in a row off a plateau's level
+
+
+def _refine(q: Plateau, steps: np.ndarray, acc: np.ndarray, tol: float, all_: list[Plateau]) -> Plateau:
+    """Move a plateau's ends from bin resolution to evaluation resolution: extend them over the
+    evaluations within `tol` of its level (tolerating a few noisy ones), short of its neighbours."""
+    k = all_.index(q)
+    lo = all_[k - 1].end if k > 0 else -1
+    hi = all_[k + 1].start if k + 1 < len(all_) else math.inf
+
+    def walk(i: int, direction: int, inside: Callable[[int], bool]) -> int:
+        best, misses = i, 0
+        while 0 <= i + direction < len(steps) and inside(int(steps[i + direction])):
+            i += direction
+            if abs(acc[i] - q.level) <= tol:
+                best, misses = i, 0
+            else:
+                misses += 1
+                if misses > MAX_OUTLIERS:
+                    break
+        return best
+
+    start = walk(int(np.searchsorted(steps, q.start)), -1, lambda s: s > max(lo, 0))
+    end = walk(int(np.searchsorted(steps, q.end, side="right")) - 1, 1, lambda s: s < hi)
+    return Plateau(int(steps[start]), int(steps[end]), q.level)
+
+
+def uniform_baselines(N: int) -> dict[str, float]:
+    """Each metric's value under uniform causal attention (`paper.md` §3), the zero of its score."""
+    return {
+        "bigram": 1 / (2 * N + 1),
+        "label_attn": N / (2 * N + 1),
+        "chunk": float(np.mean([1 / (2 * k) for k in range(1, N + 1)])),
+    }
+
+
+def dominant_patterns(metrics: pd.DataFrame, N: int, min_score: float) -> list[str]:
+    """Per layer, the metric furthest above its uniform baseline (head mean), or 'none' if none is
+    at least `min_score` of the way from uniform to 1."""
+    base = uniform_baselines(N)
+    layers = sorted(
+        {int(c.split("_L")[1].split("H")[0]) for c in metrics.columns if c.startswith("bigram_L")}
+    )
+    out = []
+    for layer in layers:
+        scores = {}
+        for name in METRICS:
+            cols = [c for c in metrics.columns if c.startswith(f"{name}_L{layer}H")]
+            value = float(metrics[cols].to_numpy().mean())
+            scores[name] = (value - base[name]) / (1 - base[name])
+        best = max(scores, key=scores.__getitem__)
+        out.append(best if scores[best] >= min_score else "none")
+    return out
+
+
+def circuit_label(patterns: list[str]) -> str:
+    """Tab. 1's name for the first two layers' patterns, or 'unlabelled' when none fits."""
+    return CIRCUITS.get(tuple(patterns[:2]), "unlabelled")
+
+
+def detect_phases(
+    metrics: pd.DataFrame,
+    N: int,
+    L: int,
+    detector: PlateauDetector = PlateauDetector(),
+    min_score: float = 0.25,
+) -> pd.DataFrame:
+    """One row per phase (above-chance plateau): where its rise began, its plateau, accuracy, circuit."""
+    steps, acc = metrics["step"].to_numpy(), metrics["acc"].to_numpy()
+    found = plateaus(steps, acc, detector)
+    chance = 1 / L + detector.chance_margin
+    rows, previous_end = [], int(steps[0])
+    for p in found:
+        if p.level < chance:
+            previous_end = p.end
+            continue
+        on = metrics[(metrics["step"] >= p.start) & (metrics["step"] <= p.end)]
+        patterns = dominant_patterns(on, N, min_score)
+        rows.append(
+            {
+                "phase": len(rows) + 1,
+                "start_step": previous_end,
+                "plateau_start": p.start,
+                "plateau_end": p.end,
+                "plateau_acc": p.level,
+                "circuit": circuit_label(patterns),
+                **{f"L{i + 1}_pattern": pat for i, pat in enumerate(patterns)},
+            }
+        )
+        previous_end = p.end
+    return pd.DataFrame(rows, columns=_columns(rows))
+
+
+def _columns(rows: list[dict]) -> list[str]:
+    base = ["phase", "start_step", "plateau_start", "plateau_end", "plateau_acc", "circuit"]
+    extra = sorted({k for r in rows for k in r if k not in base})
+    return base + extra

@@ -1,0 +1,124 @@
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from icmeta.phases import (
+    PlateauDetector,
+    circuit_label,
+    detect_phases,
+    dominant_patterns,
+    plateaus,
+    uniform_baselines,
+)
+
+STEPS = np.arange(0, 200_001, 100)
+
+
+def _curve(levels, boundaries, width=0.0, noise=0.0, seed=0):
+    """Accuracy stepping through `levels` at `boundaries` (steps), each rise a logistic of `width` steps."""
+    acc = np.full(len(STEPS), levels[0], dtype=float)
+    for (lo, hi), at in zip(itertools.pairwise(levels), boundaries, strict=True):
+        if width:
+            acc += (hi - lo) / (1 + np.exp(-(STEPS - at) / (width / 8)))
+        else:
+            acc += (hi - lo) * (at <= STEPS)
+    return acc + np.random.default_rng(seed).normal(0, noise, len(STEPS))
+
+
+def _levels(found):
+    return [round(p.level, 2) for p in found]
+
+
+def test_sharp_three_phases():
+    acc = _curve([0.03, 0.34, 0.75, 1.0], [8_000, 30_000, 100_000])
+    found = plateaus(STEPS, acc)
+    assert _levels(found) == [0.03, 0.34, 0.75, 1.0]
+    assert found[1].start == 8_000 and found[1].end == 29_900
+    assert found[2].start == 30_000 and found[3].start == 100_000
+
+
+def test_slow_thousand_step_transitions_are_found_but_the_paper_rule_misses_them():
+    from icmeta.phases import paper_transitions
+
+    acc = _curve([0.03, 0.34, 0.75, 1.0], [8_000, 30_000, 100_000], width=6_000)
+    found = plateaus(STEPS, acc)
+    assert [p.level for p in found] == pytest.approx([0.03, 0.34, 0.75, 1.0], abs=0.02)
+    assert found[1].start > 8_000 and found[1].end < 30_000
+    assert paper_transitions(pd.DataFrame({"step": STEPS, "acc": acc})) == []
+
+
+def test_noisy_curve_keeps_three_phases_where_the_paper_rule_sees_dozens():
+    from icmeta.phases import paper_transitions
+
+    acc = _curve([0.03, 0.34, 0.75, 1.0], [8_000, 30_000, 100_000], noise=0.015)
+    found = plateaus(STEPS, acc)
+    assert _levels(found) == pytest.approx([0.03, 0.34, 0.75, 1.0], abs=0.01)
+    for plateau, start in zip(found[1:], (8_000, 30_000, 100_000), strict=True):
+        assert start <= plateau.start <= 1.1 * start
+    assert len(paper_transitions(pd.DataFrame({"step": STEPS, "acc": acc}))) > 10
+
+
+def test_one_phase_and_a_run_that_ends_mid_rise():
+    one = plateaus(STEPS, _curve([0.03, 1.0], [5_000], noise=0.01))
+    assert _levels(one) == pytest.approx([0.03, 1.0], abs=0.01)
+    # On the 1/T plateau until 20k, then a steady climb in log-step that never levels off.
+    climb = np.clip(0.34 + 0.56 * np.log10(np.maximum(STEPS, 1) / 20_000), 0.34, 1.0)
+    acc = np.where(STEPS < 5_000, 0.03, climb)
+    found = plateaus(STEPS, acc)
+    assert _levels(found) == [0.03, 0.34] and 20_000 <= found[1].end <= 23_000  # within min_jump/2
+
+
+def test_detector_rejects_nonsense_parameters():
+    with pytest.raises(ValueError, match="positive"):
+        PlateauDetector(min_jump=0)
+
+
+def _metrics(acc, l1, l2, N=4):
+    """A metrics table whose attention follows the named dominant pattern per layer."""
+    base = uniform_baselines(N)
+    frame = pd.DataFrame({"step": STEPS, "acc": acc})
+    for layer, pattern in ((1, l1), (2, l2)):
+        for name in ("bigram", "label_attn", "chunk"):
+            frame[f"{name}_L{layer}H1"] = 0.9 if name == pattern else base[name]
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("l1", "l2", "label"),
+    [
+        ("bigram", "bigram", "NCC"),
+        ("label_attn", "bigram", "SCC"),
+        ("chunk", "label_attn", "FCC"),
+        ("chunk", "bigram", "unlabelled"),
+    ],
+)
+def test_circuit_labels_follow_table_1(l1, l2, label):
+    m = _metrics(np.full(len(STEPS), 0.5), l1, l2)
+    assert dominant_patterns(m, 4, 0.25) == [l1, l2]
+    assert circuit_label([l1, l2]) == label
+
+
+def test_uniform_attention_has_no_dominant_pattern():
+    m = _metrics(np.full(len(STEPS), 0.5), "none", "none")
+    assert dominant_patterns(m, 4, 0.25) == ["none", "none"]
+
+
+def test_detect_phases_labels_each_plateau_from_its_own_metrics():
+    acc = _curve([0.03, 0.34, 0.75, 1.0], [8_000, 30_000, 100_000], noise=0.01)
+    parts = [
+        _metrics(acc, "none", "none"),
+        _metrics(acc, "bigram", "bigram"),
+        _metrics(acc, "label_attn", "bigram"),
+        _metrics(acc, "chunk", "label_attn"),
+    ]
+    bounds = [0, 8_000, 30_000, 100_000, 10**9]
+    frame = pd.concat(
+        [p[(p["step"] >= a) & (p["step"] < b)] for p, a, b in zip(parts, bounds, bounds[1:], strict=False)]
+    )
+    phases = detect_phases(frame, N=4, L=32)
+    assert phases["circuit"].tolist() == ["NCC", "SCC", "FCC"]
+    assert phases["phase"].tolist() == [1, 2, 3]
+    assert phases["plateau_acc"].tolist() == pytest.approx([0.34, 0.75, 1.0], abs=0.01)
+    assert phases["start_step"].tolist()[0] < 8_000 <= phases["plateau_start"].tolist()[0]
