@@ -72,7 +72,7 @@ def test_paper_rule_misses_slow_rises_and_ignores_finer_evals():
 def test_run_summary_reads_final_values_and_circuits():
     m = _metrics([0.1, 0.5, 0.95]).assign(loss=[2.0, 1.0, 0.1], rla_acc=[0.1, 0.3, 0.6])
     m = m.assign(bigram_L1H1=[0.9, 0.5, 0.2], bigram_L1H2=[0.9, 0.5, 0.4], label_attn_L2H1=0.7)
-    s = run_summary(m)
+    s = run_summary(m, paper_transitions(m))
     assert (
         s["final_acc"] == 0.95 and s["step_acc_0.9"] == 200 and s["n_transitions"] == 1
     )  # one jump spanning two evals

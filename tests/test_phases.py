@@ -122,3 +122,11 @@ def test_detect_phases_labels_each_plateau_from_its_own_metrics():
     assert phases["phase"].tolist() == [1, 2, 3]
     assert phases["plateau_acc"].tolist() == pytest.approx([0.34, 0.75, 1.0], abs=0.01)
     assert phases["start_step"].tolist()[0] < 8_000 <= phases["plateau_start"].tolist()[0]
+
+
+def test_the_untrained_start_is_not_a_phase_even_above_one_over_L():
+    # An untrained network whose label prior gives 9 % (not 1/L = 3 %), then one jump to 100 %.
+    acc = _curve([0.09, 1.0], [5_000])
+    phases = detect_phases(_metrics(acc, "bigram", "bigram"), N=4, L=32)
+    assert phases["plateau_acc"].tolist() == [1.0]
+    assert phases["start_step"].tolist() == [4_900]

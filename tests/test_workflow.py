@@ -77,6 +77,9 @@ def test_tiny_grid_produces_every_table_and_figure(tiny_run):
     assert set(zip(runs["T"], runs["eps"], runs["seed"], strict=True)) == {
         (t, e, s) for t in (1, 2) for e in (0.0, 0.5) for s in (0, 1)
     }
+    phases = pd.read_csv(grid / "tables" / "phases.csv")
+    assert set(phases.columns) >= {"cell", "seed", "phase", "plateau_acc", "circuit"}
+    assert {"n_phases", "circuits", "n_transitions"} <= set(runs.columns)
     metrics = pd.read_csv(grid / "tables" / "metrics.csv.gz")
     assert len(metrics) == 8 * 7  # evaluations at 0, 50, ..., 300
     assert metrics.groupby(["cell", "seed"]).size().eq(7).all()
@@ -145,6 +148,12 @@ def test_changing_a_hyperparameter_reruns_every_cell_that_uses_it(tiny_run, tmp_
     jobs = planned_jobs(_copy(tiny_run, tmp_path), config)
     assert jobs["train"] == 4 and jobs["summarise_run"] == 8
     assert "eval_sets" in jobs  # eval sets record the full run config they were drawn for
+
+
+def test_changing_detector_settings_reruns_analysis_not_training(tiny_run, tmp_path):
+    config = write_config(tmp_path / "c.yaml", **{"analysis": {"plateaus": {"min_jump": 0.1}}})
+    jobs = planned_jobs(_copy(tiny_run, tmp_path), config)
+    assert "train" not in jobs and jobs["summarise_run"] == 8 and jobs["aggregate"] == 1
 
 
 def test_changing_execution_settings_reruns_nothing(tiny_run, tmp_path):

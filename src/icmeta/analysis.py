@@ -1,16 +1,36 @@
-"""Per-run summaries from a run's metrics table: final accuracies and the paper's ΔAcc transitions."""
+"""Per-run analysis of a finished run: its phases and a one-row summary for experiment tables."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pandas as pd
 
-from icmeta.phases import paper_transitions
+from icmeta.phases import PlateauDetector, detect_phases, paper_transitions
 
 
-def run_summary(metrics: pd.DataFrame) -> dict[str, float | int | str]:
-    """One row describing a finished run, for tables over a whole experiment."""
+def analyse_run(
+    metrics: pd.DataFrame, run: Mapping[str, Any], settings: Mapping[str, Any]
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The run's summary row and its phases, with the detector settings of config key `analysis`."""
+    phases = detect_phases(
+        metrics,
+        N=run["task"]["N"],
+        L=run["task"]["L"],
+        detector=PlateauDetector(**settings["plateaus"]),
+        min_score=settings["circuit_min_score"],
+    )
+    jumps = paper_transitions(metrics, **settings["paper_rule"])
+    summary = run_summary(metrics, jumps)
+    summary["n_phases"] = len(phases)
+    summary["circuits"] = ">".join(phases["circuit"]) if len(phases) else ""
+    return summary, phases
+
+
+def run_summary(metrics: pd.DataFrame, jumps: list[int]) -> dict[str, Any]:
+    """One row describing a finished run, given its paper-rule transition steps."""
     last = metrics.iloc[-1]
-    jumps = paper_transitions(metrics)
     reached = metrics.loc[metrics["acc"] >= 0.9, "step"]
     return {
         "steps": int(last["step"]),

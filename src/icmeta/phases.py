@@ -52,7 +52,8 @@ class PlateauDetector:
     flat_slope: largest change of binned accuracy per bin that still counts as flat.
     min_decades: shortest plateau, in decades of log-step (0.15 ≈ a factor 1.4 in steps).
     min_jump: plateaus whose levels differ by less are one phase.
-    chance_margin: a plateau within this of chance (1/L) is the untrained start, not a phase.
+    chance_margin: a plateau within this of chance is the untrained start, not a phase; chance is the
+        larger of 1/L and the untrained network's accuracy (its label prior need not be uniform).
     """
 
     bins_per_decade: int = 20
@@ -201,7 +202,7 @@ def detect_phases(
     """One row per phase (above-chance plateau): where its rise began, its plateau, accuracy, circuit."""
     steps, acc = metrics["step"].to_numpy(), metrics["acc"].to_numpy()
     found = plateaus(steps, acc, detector)
-    chance = 1 / L + detector.chance_margin
+    chance = max(1 / L, float(acc[0])) + detector.chance_margin
     rows, previous_end = [], int(steps[0])
     for p in found:
         if p.level < chance:

@@ -2,13 +2,16 @@ rule summarise_run:
     input:
         f"{RUN}/metrics.csv",
     output:
-        f"{RUN}/summary.csv",
+        summary=f"{RUN}/summary.csv",
+        phases=f"{RUN}/phases.csv",
     log:
         f"logs/summarise_run/{{experiment}}/{{cell}}/seed~{{seed}}.log",
     localrule: True
     conda:
         "../../envs/icmeta.yaml"
     params:
+        run=get_run,
+        settings=config["analysis"],
         code=code_digest("summary", "summarise_run.py"),
     script:
         "../scripts/summarise_run.py"
@@ -18,9 +21,11 @@ rule aggregate:
     input:
         metrics=get_run_files("metrics.csv"),
         summaries=get_run_files("summary.csv"),
+        phases=get_run_files("phases.csv"),
     output:
         metrics=f"{TABLES}/metrics.csv.gz",
         runs=f"{TABLES}/runs.csv",
+        phases=f"{TABLES}/phases.csv",
     log:
         "logs/aggregate/{experiment}.log",
     benchmark:

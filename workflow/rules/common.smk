@@ -61,7 +61,7 @@ LIBRARY = {
         "io.py",
         "steps/training.py",
     ],
-    "summary": ["analysis.py", "io.py", "steps/tables.py"],
+    "summary": ["analysis.py", "phases.py", "io.py", "steps/tables.py"],
     "tables": ["io.py", "steps/tables.py"],
     # One module per figure: editing it re-runs that figure alone.
     "learning_curves": [

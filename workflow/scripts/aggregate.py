@@ -10,6 +10,8 @@ aggregate(
     snakemake.params.seeds,
     snakemake.input.metrics,
     snakemake.input.summaries,
+    snakemake.input.phases,
     snakemake.output.metrics,
     snakemake.output.runs,
+    snakemake.output.phases,
 )

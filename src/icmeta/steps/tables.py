@@ -8,12 +8,20 @@ from typing import Any
 
 import pandas as pd
 
-from icmeta.analysis import run_summary
+from icmeta.analysis import analyse_run
 from icmeta.io import write_table
 
 
-def summarise_run(metrics_csv: str | Path, out_csv: str | Path) -> None:
-    write_table(pd.DataFrame([run_summary(pd.read_csv(metrics_csv))]), out_csv)
+def summarise_run(
+    metrics_csv: str | Path,
+    run: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    out_summary: str | Path,
+    out_phases: str | Path,
+) -> None:
+    summary, phases = analyse_run(pd.read_csv(metrics_csv), run, settings)
+    write_table(phases, out_phases)
+    write_table(pd.DataFrame([summary]), out_summary)
 
 
 def _with_run_columns(
@@ -38,11 +46,11 @@ def aggregate(
     seeds: Sequence[int],
     metrics_csvs: Sequence[str | Path],
     summary_csvs: Sequence[str | Path],
+    phases_csvs: Sequence[str | Path],
     out_metrics: str | Path,
     out_runs: str | Path,
+    out_phases: str | Path,
 ) -> None:
-    """One tidy table per experiment of every run x eval step, and one of every run's summary."""
-    metrics = _with_run_columns([pd.read_csv(p) for p in metrics_csvs], cells, seeds, experiment)
-    runs = _with_run_columns([pd.read_csv(p) for p in summary_csvs], cells, seeds, experiment)
-    write_table(runs, out_runs)
-    write_table(metrics, out_metrics)
+    """Tidy tables of an experiment: every run x eval step, every run's summary, every run's phases."""
+    for paths, out in ((phases_csvs, out_phases), (summary_csvs, out_runs), (metrics_csvs, out_metrics)):
+        write_table(_with_run_columns([pd.read_csv(p) for p in paths], cells, seeds, experiment), out)
