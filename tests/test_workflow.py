@@ -21,7 +21,7 @@ from icmeta.data import load_eval_sets
 from icmeta.train import train
 from snakemake_runs import REPO, TINY, clone_workflow, planned_jobs, snakemake, write_config
 
-FIGURES = ("learning_curves", "final_accuracy")
+FIGURES = ("learning_curves", "final_accuracy", "phase_diagram")
 
 
 def test_full_default_dag_has_one_job_per_cell_and_run(tmp_path):
@@ -35,6 +35,7 @@ def test_full_default_dag_has_one_job_per_cell_and_run(tmp_path):
         "aggregate": 1,
         "learning_curves": 1,
         "final_accuracy": 1,
+        "phase_diagram": 1,
         "all": 1,
     }
 
@@ -46,6 +47,7 @@ def test_switching_a_block_on_adds_its_jobs(tmp_path):
     path.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(tmp_path / "work", path)
     assert jobs["train"] == 36 + 6 and jobs["aggregate"] == 2 and jobs["learning_curves"] == 2
+    assert jobs["phase_diagram"] == 1  # a one-axis block has no phase diagram
 
 
 def test_slurm_profile_parses_and_sets_training_resources(tmp_path):
@@ -133,6 +135,7 @@ def test_changing_a_grid_value_reruns_only_affected_cells(tiny_run, tmp_path):
         "aggregate": 1,
         "learning_curves": 1,
         "final_accuracy": 1,
+        "phase_diagram": 1,
         "all": 1,
     }
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from icmeta.phases import PlateauDetector, detect_phases, paper_transitions
+from icmeta.phases import CIRCUITS, PlateauDetector, detect_phases, paper_transitions
 
 
 def analyse_run(
@@ -25,6 +25,13 @@ def analyse_run(
     summary = run_summary(metrics, jumps)
     summary["n_phases"] = len(phases)
     summary["circuits"] = ">".join(phases["circuit"]) if len(phases) else ""
+    summary["ncc_prediction"] = 1 / run["task"]["T"]  # the NCC knows the query's label under each task
+    for circuit in CIRCUITS.values():
+        first = phases[phases["circuit"] == circuit].head(1)
+        key = circuit.lower()
+        summary[f"{key}_onset"] = int(first["start_step"].iloc[0]) if len(first) else None
+        summary[f"{key}_plateau_start"] = int(first["plateau_start"].iloc[0]) if len(first) else None
+        summary[f"{key}_acc"] = float(first["plateau_acc"].iloc[0]) if len(first) else None
     return summary, phases
 
 

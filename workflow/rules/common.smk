@@ -63,20 +63,17 @@ LIBRARY = {
     ],
     "summary": ["analysis.py", "phases.py", "io.py", "steps/tables.py"],
     "tables": ["io.py", "steps/tables.py"],
-    # One module per figure: editing it re-runs that figure alone.
-    "learning_curves": [
-        "io.py",
-        "figures/__init__.py",
-        "figures/style.py",
-        "figures/learning_curves.py",
-    ],
-    "final_accuracy": [
-        "io.py",
-        "figures/__init__.py",
-        "figures/style.py",
-        "figures/final_accuracy.py",
-    ],
 }
+
+
+# One library module per figure: editing it re-runs that figure alone.
+for _figure in ("learning_curves", "final_accuracy", "phase_diagram"):
+    LIBRARY[_figure] = [
+        "io.py",
+        "figures/__init__.py",
+        "figures/style.py",
+        f"figures/{_figure}.py",
+    ]
 
 
 @functools.cache
@@ -169,11 +166,18 @@ def train_runtime(wildcards, attempt):
     return max(10, round(1.5 * steps * len(SEEDS) / 60 / 60))
 
 
+def figures_of(experiment):
+    """Every experiment gets curves and final accuracy; a grid of 2+ axes also a phase diagram."""
+    names = ["learning_curves", "final_accuracy"]
+    if len(next(iter(CELLS[experiment].values())).axis_values) >= 2:
+        names.append("phase_diagram")
+    return names
+
+
 def get_final_outputs():
-    figures = ["learning_curves", "final_accuracy"]
-    return expand(
-        f"{FIGURES}/{{figure}}.{{ext}}",
-        experiment=EXPERIMENTS,
-        figure=figures,
-        ext=["png", "pdf"],
-    )
+    return [
+        f"results/{experiment}/figures/{name}.{ext}"
+        for experiment in EXPERIMENTS
+        for name in figures_of(experiment)
+        for ext in ("png", "pdf")
+    ]

@@ -48,3 +48,29 @@ rule final_accuracy:
         code=code_digest("final_accuracy", "figure.py"),
     script:
         "../scripts/figure.py"
+
+
+rule phase_diagram:
+    input:
+        f"{TABLES}/runs.csv",
+    output:
+        png=report(
+            f"{FIGURES}/phase_diagram.png",
+            caption="../report/phase_diagram.rst",
+            category="{experiment}",
+            labels={"figure": "phase diagram"},
+        ),
+        pdf=f"{FIGURES}/phase_diagram.pdf",
+        table=f"{FIGURES}/phase_diagram.csv",
+    log:
+        "logs/phase_diagram/{experiment}.log",
+    localrule: True
+    conda:
+        "../../envs/icmeta.yaml"
+    params:
+        axes=get_axes,
+        title=get_title,
+        figure="phase_diagram",
+        code=code_digest("phase_diagram", "figure.py"),
+    script:
+        "../scripts/figure.py"

@@ -13,7 +13,7 @@ import pandas as pd
 
 from icmeta.figures.style import save_figure, set_style
 
-NAMES = ("learning_curves", "final_accuracy")
+NAMES = ("learning_curves", "final_accuracy", "phase_diagram")
 
 
 def draw(
