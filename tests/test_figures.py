@@ -15,7 +15,8 @@ def _runs_and_metrics():
         for eps in (0.0, 0.5):
             for seed in (0, 1):
                 run = {"T": T, "eps": eps, "seed": seed, "final_acc": rng.uniform(0.3, 1.0)}
-                run |= {"n_phases": int(rng.integers(1, 4)), "ncc_prediction": 1 / T}
+                run |= {"n_phases": int(rng.integers(1, 4)), "n_transitions": int(rng.integers(0, 9))}
+                run |= {"ncc_prediction": 1 / T, "scc_prediction": 0.8}
                 for c in ("ncc", "scc", "fcc"):
                     seen = rng.random() < 0.7
                     run[f"{c}_onset"] = float(rng.integers(100, 10**5)) if seen else np.nan

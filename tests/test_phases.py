@@ -130,3 +130,22 @@ def test_the_untrained_start_is_not_a_phase_even_above_one_over_L():
     phases = detect_phases(_metrics(acc, "bigram", "bigram"), N=4, L=32)
     assert phases["plateau_acc"].tolist() == [1.0]
     assert phases["start_step"].tolist() == [4_900]
+
+
+def test_scc_bound_reproduces_the_papers_formula_in_the_controlled_setting():
+    from icmeta.circuits import scc_theory_accuracy
+    from icmeta.config import RunConfig
+    from icmeta.theory import scc_bound
+
+    for K in (8, 16):
+        cfg = RunConfig().replace(**{"task.K": K, "task.L": K, "task.T": 2, "task.base_labels": "balanced"})
+        assert scc_bound(cfg) == pytest.approx(scc_theory_accuracy(K), abs=0.01)
+
+
+def test_scc_bound_of_the_default_task_is_well_above_the_ncc():
+    from icmeta.config import RunConfig
+    from icmeta.theory import scc_bound, scc_bound_supported
+
+    bound = scc_bound(RunConfig(seed=3))
+    assert 1 / 3 + 0.3 < bound < 0.95
+    assert not scc_bound_supported(RunConfig().replace(**{"task.p_B": 0.5}))

@@ -7,7 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from icmeta.config import RunConfig
 from icmeta.phases import CIRCUITS, PlateauDetector, detect_phases, paper_transitions
+from icmeta.theory import ncc_prediction, scc_bound, scc_bound_supported
 
 
 def analyse_run(
@@ -25,7 +27,9 @@ def analyse_run(
     summary = run_summary(metrics, jumps)
     summary["n_phases"] = len(phases)
     summary["circuits"] = ">".join(phases["circuit"]) if len(phases) else ""
-    summary["ncc_prediction"] = 1 / run["task"]["T"]  # the NCC knows the query's label under each task
+    cfg = RunConfig.from_dict(run)
+    summary["ncc_prediction"] = ncc_prediction(cfg)
+    summary["scc_prediction"] = scc_bound(cfg) if scc_bound_supported(cfg) else None
     for circuit in CIRCUITS.values():
         first = phases[phases["circuit"] == circuit].head(1)
         key = circuit.lower()

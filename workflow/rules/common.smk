@@ -61,7 +61,16 @@ LIBRARY = {
         "io.py",
         "steps/training.py",
     ],
-    "summary": ["analysis.py", "phases.py", "io.py", "steps/tables.py"],
+    "summary": [
+        "analysis.py",
+        "phases.py",
+        "theory.py",
+        "config.py",
+        "rng.py",
+        "data.py",
+        "io.py",
+        "steps/tables.py",
+    ],
     "tables": ["io.py", "steps/tables.py"],
 }
 
