@@ -1,7 +1,8 @@
 """Experiment blocks of the workflow config: grids of axes over the paper's defaults.
 
-A block names the axes it varies (`{T: [1, 2], eps: [0.0, 0.5]}`) and optionally overrides defaults
-(`set: {optim.steps: 50000}`). Each point of the Cartesian product is a *cell*, trained as one ensemble
+A block names the axes it varies (`{T: [1, 2], eps: [0.0, 0.5]}`), optionally overrides defaults
+(`set: {optim.steps: 50000}`) and optionally ties fields to an axis (`tie: {L: K}` sets L to each
+cell's K, for grids along a diagonal such as the paper's K = L). Each point of the Cartesian product is a *cell*, trained as one ensemble
 over the workflow's seeds, and lives at `results/<experiment>/<axis>~<value>/...`.
 """
 
@@ -49,13 +50,13 @@ class Cell:
 
     experiment: str
     path: str  # "T~3/eps~0.1": the directory under results/<experiment>/
-    overrides: tuple[tuple[str, Any], ...]  # (("task.T", 3), ("task.eps", 0.1))
+    overrides: tuple[tuple[str, Any], ...]  # (("task.T", 3), ("task.eps", 0.1)), axes first, then ties
 
     @property
     def axis_values(self) -> dict[str, Any]:
         """Axis name (as written in the block) -> value, for table columns."""
         names = [part.split("~", 1)[0] for part in self.path.split("/")]
-        return {name: value for name, (_, value) in zip(names, self.overrides, strict=True)}
+        return {name: value for name, (_, value) in zip(names, self.overrides[: len(names)], strict=True)}
 
 
 def _coerce_axis_value(dotted: str, value: Any) -> Any:
@@ -98,10 +99,27 @@ def cells(config: Mapping[str, Any], experiment: str) -> list[Cell]:
         names.append(name)
         paths.append(dotted)
         values.append(coerced)
+    ties = _ties(block, experiment, names, paths)
     out = []
     for combo in itertools.product(*values):
         path = "/".join(f"{n}~{format_value(v)}" for n, v in zip(names, combo, strict=True))
-        out.append(Cell(experiment, path, tuple(zip(paths, combo, strict=True))))
+        overrides = list(zip(paths, combo, strict=True))
+        overrides += [(dotted, _coerce_axis_value(dotted, combo[axis])) for dotted, axis in ties]
+        out.append(Cell(experiment, path, tuple(overrides)))
+    return out
+
+
+def _ties(block: Mapping[str, Any], experiment: str, names: list[str], paths: list[str]) -> list[tuple[str, int]]:
+    """(dotted field, index of the axis it follows) for each entry of the block's `tie` mapping."""
+    out = []
+    for name, axis in (block.get("tie") or {}).items():
+        where = f"experiments.{experiment}.tie.{name}"
+        dotted = field_path(name, where)
+        if axis not in names:
+            raise ConfigError(f"{where}: '{axis}' is not an axis of this block (axes: {', '.join(names)})")
+        if dotted in paths:
+            raise ConfigError(f"{where}: '{name}' is already an axis; a field cannot be both")
+        out.append((dotted, names.index(axis)))
     return out
 
 
