@@ -28,6 +28,14 @@ def test_cells_are_the_grid_product_in_written_order():
     assert runs[0].optim.steps == 7
 
 
+def test_tied_fields_follow_their_axis_without_entering_the_path():
+    config = _config(g={"axes": {"K": [8, 16]}, "tie": {"L": "K"}, "set": {"T": 2}})
+    grid = cells(config, "g")
+    assert [c.path for c in grid] == ["K~8", "K~16"]
+    assert grid[1].axis_values == {"K": 16}
+    assert [(r.task.K, r.task.L) for c in grid for r in run_configs(config, c)[:1]] == [(8, 8), (16, 16)]
+
+
 def test_values_format_stably_for_paths():
     assert [format_value(v) for v in (0.1, 1e-05, 3, True, "scc")] == ["0.1", "1e-05", "3", "true", "scc"]
 
@@ -41,6 +49,8 @@ def test_values_format_stably_for_paths():
         ({"axes": {"positions": ["a/b"]}}, "cannot be part of a path"),
         ({"axes": {"B": [3]}}, "cell B~3: config field 'task.B'"),
         ({"axes": {}}, "at least one axis"),
+        ({"axes": {"K": [8]}, "tie": {"L": "N"}}, "tie.L: 'N' is not an axis"),
+        ({"axes": {"K": [8], "L": [8]}, "tie": {"L": "K"}}, "already an axis"),
     ],
 )
 def test_bad_blocks_name_the_key(block, fragment):

@@ -97,7 +97,39 @@ def _metrics(acc, l1, l2, N=4):
 def test_circuit_labels_follow_table_1(l1, l2, label):
     m = _metrics(np.full(len(STEPS), 0.5), l1, l2)
     assert dominant_patterns(m, 4, 0.25) == [l1, l2]
-    assert circuit_label([l1, l2]) == label
+    assert circuit_label([l1, l2], acc=0.5) == label
+
+
+@pytest.mark.parametrize(
+    ("patterns", "acc", "label"),
+    [
+        (["bigram", "bigram"], 0.35, "NCC"),  # at 1/T: an NCC
+        (["bigram", "bigram"], 0.998, "unlabelled"),  # an NCC cannot be right 100 % of the time
+        (["label_attn", "bigram"], 0.80, "SCC"),  # within tolerance of the bound
+        (["label_attn", "bigram"], 0.95, "unlabelled"),  # beyond the label-multiset bound
+        (["chunk", "label_attn"], 1.0, "FCC"),  # the FCC has no ceiling
+    ],
+)
+def test_a_label_must_be_able_to_give_the_plateau_accuracy(patterns, acc, label):
+    assert circuit_label(patterns, acc, ceilings={"NCC": 1 / 3, "SCC": 0.78}, tolerance=0.05) == label
+
+
+def test_detect_phases_does_not_call_a_perfect_bigram_phase_an_ncc():
+    acc = _curve([0.03, 0.33, 1.0], [8_000, 50_000], noise=0.005)
+    frame = _metrics(acc, "bigram", "bigram")
+    assert detect_phases(frame, N=4, L=32)["circuit"].tolist() == ["NCC", "NCC"]
+    phases = detect_phases(frame, N=4, L=32, ceilings={"NCC": 1 / 3})
+    assert phases["circuit"].tolist() == ["NCC", "unlabelled"]
+    assert phases[["L1_pattern", "L2_pattern"]].iloc[1].tolist() == ["bigram", "bigram"]
+
+
+def test_ncc_prediction_is_the_most_frequent_tasks_share():
+    from icmeta.config import RunConfig
+    from icmeta.theory import ncc_prediction
+
+    assert ncc_prediction(RunConfig()) == pytest.approx(1 / 3)
+    zipf = RunConfig().replace(**{"task.beta": 1.0})
+    assert ncc_prediction(zipf) == pytest.approx(1 / (1 + 1 / 2 + 1 / 3))
 
 
 def test_uniform_attention_has_no_dominant_pattern():

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from icmeta.circuits import METRICS, layer_means
 from icmeta.config import RunConfig
 from icmeta.phases import CIRCUITS, PlateauDetector, detect_phases, paper_transitions
 from icmeta.theory import ncc_prediction, scc_bound, scc_bound_supported
@@ -16,20 +17,23 @@ def analyse_run(
     metrics: pd.DataFrame, run: Mapping[str, Any], settings: Mapping[str, Any]
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """The run's summary row and its phases, with the detector settings of config key `analysis`."""
+    cfg = RunConfig.from_dict(run)
+    predictions = {"NCC": ncc_prediction(cfg), "SCC": scc_bound(cfg) if scc_bound_supported(cfg) else None}
     phases = detect_phases(
         metrics,
-        N=run["task"]["N"],
-        L=run["task"]["L"],
+        N=cfg.task.N,
+        L=cfg.task.L,
         detector=PlateauDetector(**settings["plateaus"]),
         min_score=settings["circuit_min_score"],
+        ceilings={k: v for k, v in predictions.items() if v is not None},
+        tolerance=settings["circuit_acc_tolerance"],
     )
     jumps = paper_transitions(metrics, **settings["paper_rule"])
     summary = run_summary(metrics, jumps)
     summary["n_phases"] = len(phases)
     summary["circuits"] = ">".join(phases["circuit"]) if len(phases) else ""
-    cfg = RunConfig.from_dict(run)
-    summary["ncc_prediction"] = ncc_prediction(cfg)
-    summary["scc_prediction"] = scc_bound(cfg) if scc_bound_supported(cfg) else None
+    summary["ncc_prediction"] = predictions["NCC"]
+    summary["scc_prediction"] = predictions["SCC"]
     for circuit in CIRCUITS.values():
         first = phases[phases["circuit"] == circuit].head(1)
         key = circuit.lower()
@@ -58,12 +62,8 @@ def run_summary(metrics: pd.DataFrame, jumps: list[int]) -> dict[str, Any]:
 
 def final_circuit_metrics(metrics: pd.DataFrame) -> dict[str, float]:
     """Bigram / Label Attention / Chunk Example per layer at the last evaluation, averaged over heads."""
-    last = metrics.iloc[-1]
     out: dict[str, float] = {}
-    for name in ("bigram", "label_attn", "chunk"):
-        cols = [c for c in metrics.columns if c.startswith(f"{name}_L")]
-        layers = sorted({c[len(name) + 2 :].split("H")[0] for c in cols}, key=int)
-        for layer in layers:
-            heads = [c for c in cols if c.startswith(f"{name}_L{layer}H")]
-            out[f"final_{name}_L{layer}"] = float(last[heads].mean())
+    for name in METRICS:
+        for layer, value in layer_means(metrics.tail(1), name).iloc[0].items():
+            out[f"final_{name}_L{layer}"] = float(value)
     return out

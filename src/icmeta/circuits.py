@@ -8,7 +8,10 @@ Compute them on batch-mean maps of a large in-distribution set, as the paper doe
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 
+import pandas as pd
 import torch
 
 
@@ -43,6 +46,27 @@ METRICS = {"bigram": bigram, "label_attn": label_attention, "chunk": chunk_examp
 def circuit_metrics(maps: torch.Tensor) -> dict[str, torch.Tensor]:
     """All three Tab. 2 metrics for maps (..., layers, heads, S, S)."""
     return {name: fn(maps) for name, fn in METRICS.items()}
+
+
+_COLUMN = re.compile(r"^(?P<name>[a-z_]+)_L(?P<layer>\d+)H(?P<head>\d+)$")
+
+
+def metric_columns(columns: Iterable[str], name: str) -> dict[int, list[str]]:
+    """Layer (1-based) -> the per-head columns `<name>_L<layer>H<head>` of a metrics table, in head order."""
+    found: dict[int, list[tuple[int, str]]] = {}
+    for col in columns:
+        m = _COLUMN.match(col)
+        if m and m["name"] == name:
+            found.setdefault(int(m["layer"]), []).append((int(m["head"]), col))
+    return {layer: [c for _, c in sorted(heads)] for layer, heads in sorted(found.items())}
+
+
+def layer_means(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """One column per layer: the head mean of metric `name` (the paper averages heads per layer)."""
+    return pd.DataFrame(
+        {layer: table[cols].mean(axis=1) for layer, cols in metric_columns(table.columns, name).items()},
+        index=table.index,
+    )
 
 
 def matching_label_attention(query_rows: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:

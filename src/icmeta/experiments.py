@@ -2,8 +2,9 @@
 
 A block names the axes it varies (`{T: [1, 2], eps: [0.0, 0.5]}`), optionally overrides defaults
 (`set: {optim.steps: 50000}`) and optionally ties fields to an axis (`tie: {L: K}` sets L to each
-cell's K, for grids along a diagonal such as the paper's K = L). Each point of the Cartesian product is a *cell*, trained as one ensemble
-over the workflow's seeds, and lives at `results/<experiment>/<axis>~<value>/...`.
+cell's K, for grids along a diagonal such as the paper's K = L). Each point of the Cartesian product
+is a *cell*, trained as one ensemble over the workflow's seeds, and lives at
+`results/<experiment>/<axis>~<value>/...`.
 """
 
 from __future__ import annotations
@@ -109,7 +110,9 @@ def cells(config: Mapping[str, Any], experiment: str) -> list[Cell]:
     return out
 
 
-def _ties(block: Mapping[str, Any], experiment: str, names: list[str], paths: list[str]) -> list[tuple[str, int]]:
+def _ties(
+    block: Mapping[str, Any], experiment: str, names: list[str], paths: list[str]
+) -> list[tuple[str, int]]:
     """(dotted field, index of the axis it follows) for each entry of the block's `tie` mapping."""
     out = []
     for name, axis in (block.get("tie") or {}).items():

@@ -11,15 +11,16 @@ is read from the attention metrics on that plateau.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from icmeta.circuits import METRICS, layer_means
+
 PAPER_DT = 100  # Δt of the paper's ΔAcc (steps)
 PAPER_THRESHOLD = 0.025  # ΔAcc above which the paper calls a phase transition
-METRICS = ("bigram", "label_attn", "chunk")
 # Paper Tab. 1: the dominant pattern of (layer 1, layer 2) in each phase's circuit.
 CIRCUITS = {("bigram", "bigram"): "NCC", ("label_attn", "bigram"): "SCC", ("chunk", "label_attn"): "FCC"}
 
@@ -172,24 +173,31 @@ def dominant_patterns(metrics: pd.DataFrame, N: int, min_score: float) -> list[s
     """Per layer, the metric furthest above its uniform baseline (head mean), or 'none' if none is
     at least `min_score` of the way from uniform to 1."""
     base = uniform_baselines(N)
-    layers = sorted(
-        {int(c.split("_L")[1].split("H")[0]) for c in metrics.columns if c.startswith("bigram_L")}
-    )
+    means = {name: layer_means(metrics, name).mean() for name in METRICS}
     out = []
-    for layer in layers:
-        scores = {}
-        for name in METRICS:
-            cols = [c for c in metrics.columns if c.startswith(f"{name}_L{layer}H")]
-            value = float(metrics[cols].to_numpy().mean())
-            scores[name] = (value - base[name]) / (1 - base[name])
+    for layer in means["bigram"].index:
+        scores = {name: (means[name][layer] - base[name]) / (1 - base[name]) for name in METRICS}
         best = max(scores, key=scores.__getitem__)
         out.append(best if scores[best] >= min_score else "none")
     return out
 
 
-def circuit_label(patterns: list[str]) -> str:
-    """Tab. 1's name for the first two layers' patterns, or 'unlabelled' when none fits."""
-    return CIRCUITS.get(tuple(patterns[:2]), "unlabelled")
+def circuit_label(
+    patterns: list[str], acc: float, ceilings: Mapping[str, float] | None = None, tolerance: float = 0.05
+) -> str:
+    """Tab. 1's name for the first two layers' patterns, or 'unlabelled' when none fits.
+
+    A circuit also has to be able to give the plateau's accuracy: an NCC cannot beat 1/T and an SCC
+    cannot beat the label-multiset bound (`ceilings`, circuit -> accuracy), so a pattern whose phase
+    is more accurate than its circuit allows (by more than `tolerance`) is not that circuit. Without
+    this check a model that keeps its layer-2 bigram head while solving the task through weaker,
+    content-dependent label attention would be called an NCC at 100 % accuracy.
+    """
+    circuit = CIRCUITS.get(tuple(patterns[:2]), "unlabelled")
+    ceiling = (ceilings or {}).get(circuit)
+    if ceiling is not None and acc > ceiling + tolerance:
+        return "unlabelled"
+    return circuit
 
 
 def detect_phases(
@@ -198,8 +206,12 @@ def detect_phases(
     L: int,
     detector: PlateauDetector = PlateauDetector(),
     min_score: float = 0.25,
+    ceilings: Mapping[str, float] | None = None,
+    tolerance: float = 0.05,
 ) -> pd.DataFrame:
-    """One row per phase (above-chance plateau): where its rise began, its plateau, accuracy, circuit."""
+    """One row per phase (above-chance plateau): where its rise began, its plateau, accuracy, circuit.
+
+    `ceilings` and `tolerance` are passed to `circuit_label`."""
     steps, acc = metrics["step"].to_numpy(), metrics["acc"].to_numpy()
     found = plateaus(steps, acc, detector)
     chance = max(1 / L, float(acc[0])) + detector.chance_margin
@@ -217,7 +229,7 @@ def detect_phases(
                 "plateau_start": p.start,
                 "plateau_end": p.end,
                 "plateau_acc": p.level,
-                "circuit": circuit_label(patterns),
+                "circuit": circuit_label(patterns, p.level, ceilings, tolerance),
                 **{f"L{i + 1}_pattern": pat for i, pat in enumerate(patterns)},
             }
         )

@@ -17,8 +17,9 @@ STREAM_THEORY = 2000  # a random stream of its own, apart from training and eval
 
 
 def ncc_prediction(cfg: RunConfig) -> float:
-    """The NCC knows the query's label under every task but not the task: with uniform tasks, 1/T."""
-    return 1.0 / cfg.task.T
+    """The NCC knows the query's label under every task but not the task, so it bets on the most
+    frequent task: 1/T with uniform tasks, 1 / sum_t t^-beta under the task Zipf law."""
+    return 1.0 / sum(t**-cfg.task.beta for t in range(1, cfg.task.T + 1))
 
 
 def scc_bound_supported(cfg: RunConfig) -> bool:
