@@ -62,6 +62,16 @@ def test_inactive_blocks_are_not_checked():
     check(_config(g={"axes": {"T": [2]}}, off={"active": False, "axes": {"B": [3]}}))
 
 
+def test_only_runs_the_named_blocks_whatever_their_active_flag():
+    from icmeta.experiments import active_experiments
+
+    config = _config(a={"axes": {"T": [2]}}, b={"active": False, "axes": {"T": [1]}}, c={"axes": {"T": [3]}})
+    assert active_experiments(config) == ["a", "c"]
+    assert active_experiments({**config, "only": ["b", "a"]}) == ["a", "b"]
+    with pytest.raises(ConfigError, match="only: no experiment block named zz"):
+        active_experiments({**config, "only": ["zz"]})
+
+
 def _metrics(acc, every=100):
     steps = np.arange(len(acc)) * every
     return pd.DataFrame({"step": steps, "acc": acc})

@@ -1,47 +1,93 @@
-"""Every figure draws a non-empty image, and writes the table it plotted, from a small fixture."""
+"""Every figure draws a non-empty image, and writes the table it plotted, from small fixture tables."""
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
-from icmeta.figures import NAMES, draw
+from icmeta.figures import NAMES, describe, draw, tables_of
+
+STEPS = np.arange(0, 3001, 100)
 
 
-def _runs_and_metrics():
+def _run_tables(T, eps, seed, heads, rng):
+    """One run's rows of each experiment table: a curve with a plateau at 1/T, then a rise."""
+    ident = {"T": T, "eps": eps, "seed": seed}
+    acc = np.where(STEPS < 1000, 1 / T, np.minimum(1.0, 1 / T + (STEPS - 1000) / 1500)) + rng.normal(
+        0, 0.01, len(STEPS)
+    )
+    metrics = pd.DataFrame({**ident, "step": STEPS, "acc": acc, "loss": 3 * (1 - acc), "rla_acc": 0.8 * acc})
+    for t in range(1, T + 1):
+        metrics[f"acc_task{t}"] = np.clip(acc + rng.normal(0, 0.05, len(STEPS)), 0, 1)
+    for name in ("bigram", "label_attn", "chunk"):
+        for layer in (1, 2):
+            for head in range(1, heads + 1):
+                metrics[f"{name}_L{layer}H{head}"] = rng.uniform(0, 1, len(STEPS))
+    phases = pd.DataFrame(
+        {**ident, "phase": [1, 2], "start_step": [100, 1000], "plateau_start": [300, 2500],
+         "plateau_end": [1000, 3000], "plateau_acc": [1 / T, 1.0], "circuit": ["NCC", "FCC"]}
+    )  # fmt: skip
+    run = {**ident, "final_acc": acc[-1], "late_acc": acc[-3:].mean(), "n_phases": 2,
+           "n_transitions": 3, "transition_steps": "1000;1200;1500", "paper_dt": 100,
+           "paper_threshold": 0.025, "ncc_prediction": 1 / T, "scc_prediction": 0.8,
+           "circuit_prediction": 1 / T if eps == 0.0 else np.nan}  # fmt: skip
+    for c in ("ncc", "scc", "fcc"):
+        seen = rng.random() < 0.7
+        run[f"{c}_onset"] = float(rng.integers(100, 10**5)) if seen else np.nan
+        run[f"{c}_acc"] = 1 / T + rng.normal(0, 0.02) if seen else np.nan
+    S = 9
+    maps = pd.DataFrame(
+        [
+            {
+                **ident,
+                "when": when,
+                "layer": layer,
+                "head": head,
+                "row": r,
+                "col": c,
+                "weight": 1.0 / (r + 1) if c <= r else 0.0,
+            }
+            for when in ("phase 1 (NCC)", "final step")
+            for layer in (1, 2)
+            for head in range(1, heads + 1)
+            for r in range(S)
+            for c in range(S)
+        ]
+    )
+    return {"metrics": metrics, "phases": phases, "runs": pd.DataFrame([run]), "phase_maps": maps}
+
+
+def _write_tables(path: Path, axes, heads=1) -> dict[str, Path]:
     rng = np.random.default_rng(0)
-    runs, metrics = [], []
-    for T in (1, 3):
-        for eps in (0.0, 0.5):
-            for seed in (0, 1):
-                run = {"T": T, "eps": eps, "seed": seed, "final_acc": rng.uniform(0.3, 1.0)}
-                run |= {"n_phases": int(rng.integers(1, 4)), "n_transitions": int(rng.integers(0, 9))}
-                run |= {"ncc_prediction": 1 / T, "scc_prediction": 0.8}
-                for c in ("ncc", "scc", "fcc"):
-                    seen = rng.random() < 0.7
-                    run[f"{c}_onset"] = float(rng.integers(100, 10**5)) if seen else np.nan
-                    run[f"{c}_acc"] = 1 / T + rng.normal(0, 0.02) if seen else np.nan
-                runs.append(run)
-                steps = np.arange(0, 1001, 100)
-                acc = np.clip(np.linspace(0.05, run["final_acc"], len(steps)), 0, 1)
-                metrics.append(pd.DataFrame({"T": T, "eps": eps, "seed": seed, "step": steps, "acc": acc}))
-    return pd.DataFrame(runs), pd.concat(metrics)
+    parts = [
+        _run_tables(T, eps, seed, heads, rng)
+        for T in (1, 3)
+        for eps in ((0.0, 0.5) if "eps" in axes else (0.0,))
+        for seed in (0, 1)
+    ]
+    out = {}
+    for name in ("metrics", "phases", "runs", "phase_maps"):
+        table = pd.concat([p[name] for p in parts], ignore_index=True)
+        if "eps" not in axes:
+            table = table.drop(columns="eps")
+        out[name] = path / f"{name}.csv"
+        table.to_csv(out[name], index=False)
+    return out
 
 
 @pytest.mark.parametrize("figure", NAMES)
 @pytest.mark.parametrize("axes", [("T", "eps"), ("T",)])
-def test_figure_draws_from_a_fixture_table(tmp_path, figure, axes):
-    runs, metrics = _runs_and_metrics()
-    source = metrics if figure == "learning_curves" else runs
-    if len(axes) == 1:
-        source = source[source["eps"] == 0.0].drop(columns="eps")
-    source.to_csv(tmp_path / "in.csv", index=False)
+def test_figure_draws_from_fixture_tables(tmp_path, figure, axes):
+    tables = _write_tables(tmp_path, axes)
     out = {ext: tmp_path / f"{figure}.{ext}" for ext in ("png", "pdf", "csv")}
     if figure == "phase_diagram" and len(axes) == 1:
         with pytest.raises(ValueError, match="two axes"):
-            draw(figure, tmp_path / "in.csv", axes, "t", out["png"], out["pdf"], out["csv"])
+            draw(figure, tables, axes, "t", out["png"], out["pdf"], out["csv"])
         return
-    draw(figure, tmp_path / "in.csv", axes, "fixture", out["png"], out["pdf"], out["csv"])
+    draw(figure, tables, axes, "fixture", out["png"], out["pdf"], out["csv"])
     image = np.asarray(Image.open(out["png"]).convert("L"))
     assert image.shape[0] > 200 and image.shape[1] > 200
     assert image.std() > 10, "the image is blank"
@@ -49,6 +95,51 @@ def test_figure_draws_from_a_fixture_table(tmp_path, figure, axes):
     assert len(pd.read_csv(out["csv"])) > 0
 
 
+def test_per_head_figures_get_a_row_per_head(tmp_path):
+    tables = _write_tables(tmp_path, ("T",), heads=2)
+    draw("circuit_metrics", tables, ("T",), "t", tmp_path / "a.png", tmp_path / "a.pdf", tmp_path / "a.csv")
+    plotted = pd.read_csv(tmp_path / "a.csv")
+    assert sorted(plotted["head"].unique()) == [1, 2]
+    assert set(plotted["metric"]) == {"bigram", "label_attn", "chunk"}
+
+
+def test_plateau_table_compares_measured_with_predicted(tmp_path):
+    from icmeta.figures.plateau_predictions import plateau_table
+
+    runs = pd.DataFrame(
+        {
+            "K": [8, 8, 16],
+            "seed": [0, 1, 0],
+            "late_acc": [0.78, 0.80, 0.62],
+            "circuit_prediction": [0.786, 0.786, 0.633],
+            "scc_prediction": [0.7, 0.7, 0.6],
+        }
+    )
+    table = plateau_table(runs, ["K"])
+    assert table["measured"].tolist() == pytest.approx([0.79, 0.62])
+    assert table["gap"].tolist() == pytest.approx([0.79 - 0.786, 0.62 - 0.633])
+    assert table["seeds"].tolist() == [2, 1]
+
+
+def test_delta_acc_reads_the_paper_grid():
+    from icmeta.figures.delta_acc import delta_acc
+
+    run = pd.DataFrame({"step": [0, 50, 100, 150, 200], "acc": [0.1, 0.9, 0.2, 0.9, 0.5]})
+    curve = delta_acc(run, 100)
+    assert curve["step"].tolist() == [0, 100, 200]
+    assert curve["delta_acc"].tolist()[:2] == pytest.approx([0.1, 0.3])
+    assert np.isnan(curve["delta_acc"].iloc[-1])
+
+
+def test_every_figure_has_a_caption_and_the_schema_knows_it():
+    schema = yaml.safe_load(Path("workflow/schemas/config.schema.yaml").read_text())
+    block = schema["properties"]["experiments"]["additionalProperties"]["properties"]
+    assert block["figures"]["items"]["enum"] == list(NAMES)
+    for name in NAMES:
+        assert "Reproduces" in describe(name) and len(describe(name)) > 80
+        assert set(tables_of(name)) <= {"metrics", "runs", "phases", "phase_maps"}
+
+
 def test_unknown_figure_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown figure 'fig99'"):
-        draw("fig99", tmp_path / "x.csv", ("T",), "t", "a.png", "a.pdf", "a.csv")
+        draw("fig99", {}, ("T",), "t", "a.png", "a.pdf", "a.csv")

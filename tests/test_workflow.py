@@ -18,24 +18,27 @@ import yaml
 
 from icmeta.config import RunConfig
 from icmeta.data import load_eval_sets
+from icmeta.figures import NAMES
 from icmeta.train import train
 from snakemake_runs import REPO, TINY, clone_workflow, planned_jobs, snakemake, write_config
 
-FIGURES = ("learning_curves", "final_accuracy", "phase_diagram")
+FIGURES = tuple(NAMES)  # the tiny grid asks for every figure
 
 
 def test_full_default_dag_has_one_job_per_cell_and_run(tmp_path):
     jobs = planned_jobs(tmp_path, REPO / "config.yaml")
-    cells = 6 * 6  # phase_diagram: T x eps; the other blocks are switched off by default
+    cells = 1 + 6 * 6  # main (T = 3) and phase_diagram (T x eps); the other blocks are switched off
     runs = cells * 3
+    per_run_figures = ("accuracy_loss", "attention_maps", "delta_acc", "circuit_metrics", "random_label")
     assert jobs == {
         "eval_sets": runs,
         "train": cells,
         "summarise_run": runs,
-        "aggregate": 1,
-        "learning_curves": 1,
-        "final_accuracy": 1,
+        "aggregate": 2,
+        "learning_curves": 2,
+        "final_accuracy": 2,
         "phase_diagram": 1,
+        **dict.fromkeys(per_run_figures, 1),
         "all": 1,
     }
 
@@ -46,7 +49,7 @@ def test_switching_a_block_on_adds_its_jobs(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(tmp_path / "work", path)
-    assert jobs["train"] == 36 + 6 and jobs["aggregate"] == 2 and jobs["learning_curves"] == 2
+    assert jobs["train"] == 37 + 6 and jobs["aggregate"] == 3 and jobs["learning_curves"] == 3
     assert jobs["phase_diagram"] == 1  # a one-axis block has no phase diagram
 
 
@@ -133,9 +136,7 @@ def test_changing_a_grid_value_reruns_only_affected_cells(tiny_run, tmp_path):
         "train": 2,
         "summarise_run": 4,
         "aggregate": 1,
-        "learning_curves": 1,
-        "final_accuracy": 1,
-        "phase_diagram": 1,
+        **dict.fromkeys(FIGURES, 1),
         "all": 1,
     }
 

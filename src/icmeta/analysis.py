@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from icmeta.circuits import METRICS, layer_means
@@ -30,10 +31,14 @@ def analyse_run(
     )
     jumps = paper_transitions(metrics, **settings["paper_rule"])
     summary = run_summary(metrics, jumps)
+    summary["paper_dt"] = settings["paper_rule"]["dt"]
+    summary["paper_threshold"] = settings["paper_rule"]["threshold"]
     summary["n_phases"] = len(phases)
     summary["circuits"] = ">".join(phases["circuit"]) if len(phases) else ""
     summary["ncc_prediction"] = predictions["NCC"]
     summary["scc_prediction"] = predictions["SCC"]
+    summary["model_circuit"] = cfg.model.circuit
+    summary["circuit_prediction"] = restricted_prediction(cfg.model.circuit, predictions)
     for circuit in CIRCUITS.values():
         first = phases[phases["circuit"] == circuit].head(1)
         key = circuit.lower()
@@ -43,13 +48,27 @@ def analyse_run(
     return summary, phases
 
 
+def restricted_prediction(circuit: str, predictions: Mapping[str, float | None]) -> float | None:
+    """The accuracy a network restricted to `circuit` (config `model.circuit`) should plateau at:
+    1/T for the NCC, the label-multiset bound for the SCC, 1 for the FCC; None when unrestricted."""
+    if circuit == "none":
+        return None
+    return 1.0 if circuit == "fcc" else predictions[circuit.upper()]
+
+
+LATE_FRACTION = 0.1  # the last tenth of training: a plateau estimate steadier than one evaluation
+
+
 def run_summary(metrics: pd.DataFrame, jumps: list[int]) -> dict[str, Any]:
     """One row describing a finished run, given its paper-rule transition steps."""
     last = metrics.iloc[-1]
     reached = metrics.loc[metrics["acc"] >= 0.9, "step"]
+    late = metrics[metrics["step"] >= (1 - LATE_FRACTION) * last["step"]]
     return {
         "steps": int(last["step"]),
         "final_acc": float(last["acc"]),
+        "late_acc": float(late["acc"].mean()),
+        "late_acc_sd": float(late["acc"].std(ddof=0)),
         "max_acc": float(metrics["acc"].max()),
         "final_loss": float(last["loss"]),
         "final_rla_acc": float(last["rla_acc"]),
@@ -67,3 +86,34 @@ def final_circuit_metrics(metrics: pd.DataFrame) -> dict[str, float]:
         for layer, value in layer_means(metrics.tail(1), name).iloc[0].items():
             out[f"final_{name}_L{layer}"] = float(value)
     return out
+
+
+def phase_maps(steps: np.ndarray, maps: np.ndarray, phases: pd.DataFrame) -> pd.DataFrame:
+    """Mean attention map of each layer and head over each phase's plateau, and at the last evaluation.
+
+    maps: (n_eval, layers, heads, S, S) as in a run's attention.npz. One row per map entry, so the
+    paper's Fig. 2 maps can be drawn (and re-drawn) from a table.
+    """
+    windows = [
+        (f"phase {int(r.phase)} ({r.circuit})", (steps >= r.plateau_start) & (steps <= r.plateau_end))
+        for r in phases.itertuples()
+    ]
+    windows.append(("final step", steps == steps[-1]))
+    _, layers, heads, S, _ = maps.shape
+    layer, head, row, col = np.meshgrid(
+        np.arange(1, layers + 1), np.arange(1, heads + 1), np.arange(S), np.arange(S), indexing="ij"
+    )
+    parts = [
+        pd.DataFrame(
+            {
+                "when": when,
+                "layer": layer.ravel(),
+                "head": head.ravel(),
+                "row": row.ravel(),
+                "col": col.ravel(),
+                "weight": maps[sel].mean(0).ravel(),
+            }
+        )
+        for when, sel in windows
+    ]
+    return pd.concat(parts, ignore_index=True)

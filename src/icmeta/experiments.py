@@ -139,7 +139,14 @@ def run_configs(config: Mapping[str, Any], cell: Cell) -> list[RunConfig]:
 
 
 def active_experiments(config: Mapping[str, Any]) -> list[str]:
-    """Blocks switched on with `active: true`, in the order the config lists them."""
+    """The blocks to run: those named by the top-level `only` list if given (a config file laid over
+    config.yaml runs just its own blocks that way), else those with `active: true`, in config order."""
+    only = config.get("only")
+    if only:
+        unknown = [name for name in only if name not in config["experiments"]]
+        if unknown:
+            raise ConfigError(f"only: no experiment block named {', '.join(unknown)}")
+        return [name for name in config["experiments"] if name in only]
     return [name for name, block in config["experiments"].items() if block.get("active", True)]
 
 

@@ -14,6 +14,7 @@ ROOT = Path(workflow.basedir)
 sys.path.insert(0, str(ROOT / "src"))
 
 from icmeta import experiments as grid  # noqa: E402
+from icmeta import figures  # noqa: E402
 from icmeta.config import ConfigError  # noqa: E402
 from icmeta.steps import share_library  # noqa: E402
 
@@ -76,11 +77,14 @@ LIBRARY = {
 
 
 # One library module per figure: editing it re-runs that figure alone.
-for _figure in ("learning_curves", "final_accuracy", "phase_diagram"):
+FIGURE_NAMES = list(figures.NAMES)
+for _figure in FIGURE_NAMES:
     LIBRARY[_figure] = [
         "io.py",
+        "circuits.py",
         "figures/__init__.py",
         "figures/style.py",
+        "figures/panels.py",
         f"figures/{_figure}.py",
     ]
 
@@ -176,11 +180,13 @@ def train_runtime(wildcards, attempt):
 
 
 def figures_of(experiment):
-    """Every experiment gets curves and final accuracy; a grid of 2+ axes also a phase diagram."""
+    """Every experiment gets curves and final accuracy, a grid of 2+ axes also a phase diagram,
+    and each block adds the figures it lists under `figures`."""
     names = ["learning_curves", "final_accuracy"]
     if len(next(iter(CELLS[experiment].values())).axis_values) >= 2:
         names.append("phase_diagram")
-    return names
+    names += config["experiments"][experiment].get("figures", [])
+    return list(dict.fromkeys(names))
 
 
 def get_final_outputs():

@@ -1,76 +1,38 @@
-rule learning_curves:
-    input:
-        f"{TABLES}/metrics.csv.gz",
-    output:
-        png=report(
-            f"{FIGURES}/learning_curves.png",
-            caption="../report/learning_curves.rst",
-            category="{experiment}",
-            labels={"figure": "learning curves"},
-        ),
-        pdf=f"{FIGURES}/learning_curves.pdf",
-        table=f"{FIGURES}/learning_curves.csv",
-    log:
-        "logs/learning_curves/{experiment}.log",
-    localrule: True
-    conda:
-        "../../envs/icmeta.yaml"
-    params:
-        axes=get_axes,
-        title=get_title,
-        figure="learning_curves",
-        code=code_digest("learning_curves", "figure.py"),
-    script:
-        "../scripts/figure.py"
+# One rule per figure module of icmeta.figures; an experiment block lists the figures it wants.
+TABLE_FILES = {
+    "metrics": "metrics.csv.gz",
+    "runs": "runs.csv",
+    "phases": "phases.csv",
+    "phase_maps": "phase_maps.csv.gz",
+}
 
 
-rule final_accuracy:
-    input:
-        f"{TABLES}/runs.csv",
-    output:
-        png=report(
-            f"{FIGURES}/final_accuracy.png",
-            caption="../report/final_accuracy.rst",
-            category="{experiment}",
-            labels={"figure": "final accuracy"},
-        ),
-        pdf=f"{FIGURES}/final_accuracy.pdf",
-        table=f"{FIGURES}/final_accuracy.csv",
-    log:
-        "logs/final_accuracy/{experiment}.log",
-    localrule: True
-    conda:
-        "../../envs/icmeta.yaml"
-    params:
-        axes=get_axes,
-        title=get_title,
-        figure="final_accuracy",
-        code=code_digest("final_accuracy", "figure.py"),
-    script:
-        "../scripts/figure.py"
+for _figure in FIGURE_NAMES:
 
-
-rule phase_diagram:
-    input:
-        f"{TABLES}/runs.csv",
-    output:
-        png=report(
-            f"{FIGURES}/phase_diagram.png",
-            caption="../report/phase_diagram.rst",
-            category="{experiment}",
-            labels={"figure": "phase diagram"},
-        ),
-        pdf=f"{FIGURES}/phase_diagram.pdf",
-        table=f"{FIGURES}/phase_diagram.csv",
-    log:
-        "logs/phase_diagram/{experiment}.log",
-    localrule: True
-    conda:
-        "../../envs/icmeta.yaml"
-    params:
-        axes=get_axes,
-        title=get_title,
-        figure="phase_diagram",
-        code=code_digest("phase_diagram", "figure.py"),
-    script:
-        "../scripts/figure.py"
+    rule:
+        name:
+            _figure
+        input:
+            **{t: f"{TABLES}/{TABLE_FILES[t]}" for t in figures.tables_of(_figure)},
+        output:
+            png=report(
+                f"{FIGURES}/{_figure}.png",
+                caption="../report/figure.rst",
+                category="{experiment}",
+                labels={"figure": _figure.replace("_", " ")},
+            ),
+            pdf=f"{FIGURES}/{_figure}.pdf",
+            table=f"{FIGURES}/{_figure}.csv",
+        log:
+            f"logs/{_figure}/{{experiment}}.log",
+        localrule: True
+        conda:
+            "../../envs/icmeta.yaml"
+        params:
+            axes=get_axes,
+            title=get_title,
+            figure=_figure,
+            caption=figures.describe(_figure),
+            code=code_digest(_figure, "figure.py"),
+        script:
+            "../scripts/figure.py"

@@ -11,7 +11,9 @@ aggregate(
     snakemake.input.metrics,
     snakemake.input.summaries,
     snakemake.input.phases,
+    snakemake.input.maps,
     snakemake.output.metrics,
     snakemake.output.runs,
     snakemake.output.phases,
+    snakemake.output.maps,
 )

@@ -1,8 +1,8 @@
-"""Snakemake adapter: one run's phases and summary row (see icmeta.analysis)."""
+"""Snakemake adapter: one run's phases, summary row and per-phase attention maps (icmeta.analysis)."""
 
 from icmeta.steps import log_to
 from icmeta.steps.tables import summarise_run
 
 log_to(snakemake.log[0])
-p, out = snakemake.params, snakemake.output
-summarise_run(snakemake.input[0], p.run, p.settings, out.summary, out.phases)
+p, inp, out = snakemake.params, snakemake.input, snakemake.output
+summarise_run(inp.metrics, inp.attention, p.run, p.settings, out.summary, out.phases, out.maps)

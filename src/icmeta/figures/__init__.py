@@ -1,27 +1,77 @@
 """Figures from tidy tables, one module per figure so that editing one re-runs only that figure.
 
-Each module's `draw(table, axes, title)` returns the figure and the table it plotted.
+Each module has `draw(tables, axes, title)`, which returns the figure and the table it plotted. The
+tables are those of `icmeta.steps.tables`: metrics (run x eval step), runs (one summary row per run),
+phases (detected phases per run) and phase_maps (mean attention map per run, phase, layer, head).
+This module stays free of plotting imports, so the workflow can read the registry when it parses.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from icmeta.figures.style import save_figure, set_style
 
-NAMES = ("learning_curves", "final_accuracy", "phase_diagram")
+@dataclass(frozen=True)
+class Figure:
+    tables: tuple[str, ...]  # the experiment tables it is drawn from
+    reproduces: str  # the paper's figures it stands for
+
+
+NAMES: dict[str, Figure] = {
+    "learning_curves": Figure(("metrics",), "Fig. 7, 15, 16, 18, 19a, 22"),
+    "final_accuracy": Figure(("runs",), "a summary over the grid"),
+    "phase_diagram": Figure(("runs",), "no figure of the paper (beyond it)"),
+    "accuracy_loss": Figure(("metrics", "phases"), "Fig. 2 left, 18"),
+    "attention_maps": Figure(("phase_maps",), "Fig. 2 right, 8, 12, 19b, 23"),
+    "delta_acc": Figure(("metrics", "runs", "phases"), "Fig. 3"),
+    "circuit_metrics": Figure(("metrics", "phases"), "Fig. 4, 9, 17"),
+    "random_label": Figure(("metrics", "phases"), "Fig. 6"),
+    "per_task": Figure(("metrics",), "Fig. 7e"),
+    "plateau_predictions": Figure(("metrics", "runs"), "Fig. 5, 13"),
+}
+
+
+def tables_of(figure: str) -> tuple[str, ...]:
+    _check(figure)
+    return NAMES[figure].tables
+
+
+def describe(figure: str) -> str:
+    """What the figure shows (its module's and its draw function's docstrings), for report captions."""
+    _check(figure)
+    tree = ast.parse((Path(__file__).parent / f"{figure}.py").read_text())
+    draw_fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "draw")
+    parts = [ast.get_docstring(tree), ast.get_docstring(draw_fn), f"Reproduces: {NAMES[figure].reproduces}."]
+    return "\n\n".join(p for p in parts if p)
 
 
 def draw(
-    figure: str, table: str | Path, axes: Sequence[str], title: str, png: str, pdf: str, csv: str
+    figure: str,
+    tables: Mapping[str, str | Path],
+    axes: Sequence[str],
+    title: str,
+    png: str | Path,
+    pdf: str | Path,
+    csv: str | Path,
 ) -> None:
-    """Draw one named figure from its source table; writes PNG, PDF and the table it plotted."""
+    """Draw one named figure from its source tables; writes PNG, PDF and the table it plotted."""
+    missing = set(tables_of(figure)) - set(tables)
+    if missing:
+        raise ValueError(f"figure '{figure}' needs the tables {sorted(missing)}")
+    from icmeta.figures.style import save_figure, set_style
+
+    set_style()
+    module = importlib.import_module(f"icmeta.figures.{figure}")
+    fig, plotted = module.draw({name: pd.read_csv(tables[name]) for name in tables_of(figure)}, axes, title)
+    save_figure(fig, plotted, png, pdf, csv)
+
+
+def _check(figure: str) -> None:
     if figure not in NAMES:
         raise ValueError(f"unknown figure '{figure}'; known: {', '.join(NAMES)}")
-    set_style()
-    fig, plotted = importlib.import_module(f"icmeta.figures.{figure}").draw(pd.read_csv(table), axes, title)
-    save_figure(fig, plotted, png, pdf, csv)

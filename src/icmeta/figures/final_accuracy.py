@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -11,12 +11,15 @@ import seaborn as sns
 from icmeta.figures.style import PALETTE, SEQUENTIAL
 
 
-def draw(runs: pd.DataFrame, axes: Sequence[str], title: str) -> tuple[plt.Figure, pd.DataFrame]:
+def draw(
+    tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
+) -> tuple[plt.Figure, pd.DataFrame]:
     """Final held-out accuracy over the grid, seeds aggregated (mean, with the seed spread shown).
 
     Two or more axes give a heatmap of the first two (any further axes averaged); one axis gives a
     point plot with the seed standard deviation as error bars.
     """
+    runs = tables["runs"]
     if len(axes) >= 2:
         x, y = axes[1], axes[0]
         table = runs.groupby([y, x])["final_acc"].agg(["mean", "std", "count"]).reset_index()

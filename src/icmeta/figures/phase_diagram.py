@@ -1,4 +1,4 @@
-"""Phase diagram over the first two axes of an experiment, seeds aggregated.
+"""Phase diagram over two axes of an experiment, seeds aggregated.
 
 Panels: how many phases a run goes through; in which fraction of seeds each Tab.-1 circuit appears as
 a phase; the step at which each circuit's phase begins (seed median, log10); the NCC and SCC plateaus'
@@ -8,7 +8,7 @@ comparison, the number of transitions the paper's ΔAcc rule reports.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -54,7 +54,12 @@ def _heatmap(ax, table, y, x, value, title, notes=None, fmt=".2f", **kw) -> None
     ax.set_title(title, fontsize=9)
 
 
-def draw(runs: pd.DataFrame, axes: Sequence[str], title: str) -> tuple[plt.Figure, pd.DataFrame]:
+def draw(
+    tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """The panels of the module docstring over the first two axes (reorder a block's axes to choose
+    the pair); further axes and the seeds are pooled per cell of the diagram."""
+    runs = tables["runs"]
     if len(axes) < 2:
         raise ValueError(f"a phase diagram needs two axes, the experiment has {list(axes)}")
     y, x = axes[0], axes[1]

@@ -6,20 +6,27 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from icmeta.analysis import analyse_run
+from icmeta.analysis import analyse_run, phase_maps
 from icmeta.io import write_table
 
 
 def summarise_run(
     metrics_csv: str | Path,
+    attention_npz: str | Path,
     run: Mapping[str, Any],
     settings: Mapping[str, Any],
     out_summary: str | Path,
     out_phases: str | Path,
+    out_maps: str | Path,
 ) -> None:
+    """A run's summary row, its phases and its mean attention map in each phase."""
     summary, phases = analyse_run(pd.read_csv(metrics_csv), run, settings)
+    with np.load(attention_npz) as saved:
+        maps = phase_maps(saved["steps"], saved["maps"], phases)
+    write_table(maps, out_maps)
     write_table(phases, out_phases)
     write_table(pd.DataFrame([summary]), out_summary)
 
@@ -47,10 +54,19 @@ def aggregate(
     metrics_csvs: Sequence[str | Path],
     summary_csvs: Sequence[str | Path],
     phases_csvs: Sequence[str | Path],
+    maps_csvs: Sequence[str | Path],
     out_metrics: str | Path,
     out_runs: str | Path,
     out_phases: str | Path,
+    out_maps: str | Path,
 ) -> None:
-    """Tidy tables of an experiment: every run x eval step, every run's summary, every run's phases."""
-    for paths, out in ((phases_csvs, out_phases), (summary_csvs, out_runs), (metrics_csvs, out_metrics)):
+    """Tidy tables of an experiment: every run x eval step, every run's summary, every run's phases,
+    every run's mean attention maps per phase."""
+    sources = (
+        (phases_csvs, out_phases),
+        (summary_csvs, out_runs),
+        (maps_csvs, out_maps),
+        (metrics_csvs, out_metrics),
+    )
+    for paths, out in sources:
         write_table(_with_run_columns([pd.read_csv(p) for p in paths], cells, seeds, experiment), out)

@@ -1,0 +1,43 @@
+"""Accuracy and loss against log-step with the detected phases shaded (paper Fig. 2 left, Fig. 18)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from icmeta.figures.panels import (
+    cells,
+    grid,
+    log_steps,
+    mean_with_seeds,
+    phases_of,
+    positive_steps,
+    shade_phases,
+)
+from icmeta.figures.style import PALETTE
+
+
+def draw(
+    tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """One row per cell: held-out accuracy and loss, seeds thin, mean thick, phases shaded (the
+    seed-median span of each detected phase)."""
+    metrics = positive_steps(tables["metrics"])
+    table = metrics[[*axes, "seed", "step", "acc", "loss"]]
+    rows = list(cells(table, axes))
+    fig, panels = grid(len(rows), 2, 4.4, 2.8, sharex=True)
+    blue, red = sns.color_palette(PALETTE, 4)[0], sns.color_palette(PALETTE, 4)[3]
+    for (label, part), (ax_acc, ax_loss) in zip(rows, panels, strict=True):
+        for ax, column, colour in ((ax_acc, "acc", blue), (ax_loss, "loss", red)):
+            shade_phases(ax, phases_of(tables["phases"], part, axes))
+            mean_with_seeds(ax, part, column, colour, None)
+            log_steps(ax)
+        ax_acc.set_ylim(0, 1.02)
+        ax_acc.set_ylabel(f"accuracy\n{label}")
+        ax_loss.set_ylabel("loss")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig, table

@@ -1,0 +1,47 @@
+"""Attention maps of every layer and head, averaged over each detected phase's plateau and at the
+last evaluation (paper Fig. 2 right, 8, 12, 19b, 23)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from icmeta.figures.panels import cells, first_seed, grid
+from icmeta.figures.style import SEQUENTIAL
+
+
+def token_names(size: int) -> list[str]:
+    """x1, l1, ..., xN, lN, q for a (2N+1)-token sequence."""
+    n = (size - 1) // 2
+    return [f"{kind}{k}" for k in range(1, n + 1) for kind in ("x", "ℓ")] + ["q"]
+
+
+def draw(
+    tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """A row per cell and phase (first seed), a column per layer and head; rows attend to columns."""
+    maps = first_seed(tables["phase_maps"])
+    columns = maps[["layer", "head"]].drop_duplicates().sort_values(["layer", "head"]).to_numpy().tolist()
+    row_keys = [(label, when, part[part["when"] == when])
+                for label, part in cells(maps, axes) for when in part["when"].unique()]  # fmt: skip
+    size = int(maps["row"].max()) + 1
+    names = token_names(size)
+    cell = max(1.6, 0.28 * size)
+    fig, panels = grid(len(row_keys), len(columns), cell + 0.4, cell + 0.3)
+    for (label, when, part), row in zip(row_keys, panels, strict=True):
+        for ax, (layer, head) in zip(row, columns, strict=True):
+            sel = part[(part["layer"] == layer) & (part["head"] == head)]
+            matrix = sel.pivot(index="row", columns="col", values="weight").reindex(range(size))
+            sns.heatmap(matrix, ax=ax, cmap=SEQUENTIAL, vmin=0, vmax=1, cbar=False, square=True,
+                        xticklabels=names, yticklabels=names)  # fmt: skip
+            ax.tick_params(labelsize=5 if size > 9 else 6)
+            ax.set_xlabel("")
+            ax.set_ylabel(f"{label}\n{when}" if (layer, head) == tuple(columns[0]) else "", fontsize=7)
+            head_note = f" head {head}" if len(set(h for _, h in columns)) > 1 else ""
+            ax.set_title(f"layer {layer}{head_note}", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig, maps

@@ -1,0 +1,62 @@
+"""Bigram, Label Attention and Chunk Example per layer (and per head) against log-step, with accuracy
+and the detected phases (paper Fig. 4; per head, Fig. 9 and 17)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from icmeta.circuits import METRICS, metric_columns
+from icmeta.figures.panels import cells, first_seed, grid, log_steps, phases_of, positive_steps, shade_phases
+from icmeta.figures.style import PALETTE
+
+TITLES = {"bigram": "Bigram", "label_attn": "Label Attention", "chunk": "Chunk Example"}
+
+
+def _heads(metrics: pd.DataFrame) -> list[int]:
+    return list(range(1, len(next(iter(metric_columns(metrics.columns, "bigram").values()))) + 1))
+
+
+def _long(part: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
+    """step, layer, head, metric, value rows of one run (plus its acc), for plotting and the table."""
+    rows = []
+    for name in METRICS:
+        for layer, cols in metric_columns(part.columns, name).items():
+            for head, col in enumerate(cols, start=1):
+                ident = {"metric": name, "layer": layer, "head": head}
+                rows.append(part[[*axes, "seed", "step", "acc"]].assign(**ident, value=part[col].to_numpy()))
+    return pd.concat(rows, ignore_index=True)
+
+
+def draw(
+    tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """A row per cell and head (first seed), a column per metric; one colour per layer, accuracy
+    dashed. Per-run, because seeds switch circuits at different steps."""
+    metrics = positive_steps(first_seed(tables["metrics"]))
+    heads = _heads(metrics)
+    long = pd.concat([_long(part, axes) for _, part in cells(metrics, axes)], ignore_index=True)
+    layers = sorted(long["layer"].unique())
+    colours = dict(zip(layers, sns.color_palette(PALETTE, len(layers) + 2)[2:], strict=True))
+    row_keys = [(label, part, h) for label, part in cells(long, axes) for h in heads]
+    fig, panels = grid(len(row_keys), len(METRICS), 3.6, 2.6, sharex=True, sharey=True)
+    for (label, part, head), row in zip(row_keys, panels, strict=True):
+        phases = phases_of(tables["phases"], part, axes)
+        for ax, name in zip(row, METRICS, strict=True):
+            shade_phases(ax, phases)
+            sel = part[(part["metric"] == name) & (part["head"] == head)]
+            for layer, line in sel.groupby("layer"):
+                ax.plot(line["step"], line["value"], color=colours[layer], lw=1.3, label=f"layer {layer}")
+            acc = sel[sel["layer"] == layers[0]]
+            ax.plot(acc["step"], acc["acc"], color="0.2", ls="--", lw=1.0, label="accuracy")
+            log_steps(ax)
+            ax.set_ylim(0, 1.02)
+            head_note = f", head {head}" if len(heads) > 1 else ""
+            ax.set_title(f"{TITLES[name]}\n{label}{head_note}", fontsize=8)
+    panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig, long

@@ -1,0 +1,79 @@
+"""Pieces shared by the figures: cells of a grid, phase shading and the log-step axis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+# Light yellow, orange, red, as in the paper's Fig. 2, then darker for any later phase; shading at low
+# alpha stays distinguishable without relying on hue alone (phases are also numbered on the plot).
+PHASE_COLOURS = sns.color_palette("YlOrRd", 6)[:5]
+
+
+def cell_label(row: pd.Series | dict, axes: Sequence[str]) -> str:
+    return ", ".join(f"{a}={row[a]}" for a in axes)
+
+
+def cells(table: pd.DataFrame, axes: Sequence[str]) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(label, rows) of each grid cell, in the order the cells first appear (the config's order)."""
+    for key, rows in table.groupby(list(axes), sort=False):
+        values = key if isinstance(key, tuple) else (key,)
+        yield cell_label(dict(zip(axes, values, strict=True)), axes), rows
+
+
+def first_seed(rows: pd.DataFrame) -> pd.DataFrame:
+    """The cell's first seed: per-run views (maps, ΔAcc, metric switches) are not averaged, because
+    seeds switch circuits at different steps and an average would smear every switch."""
+    return rows[rows["seed"] == rows["seed"].min()]
+
+
+def phase_spans(phases: pd.DataFrame) -> list[tuple[int, float, float]]:
+    """(phase number, start, end) with the seed-median start of the rise and end of the plateau."""
+    if phases.empty:
+        return []
+    spans = phases.groupby("phase").agg(start=("start_step", "median"), end=("plateau_end", "median"))
+    return [(int(n), float(r.start), float(r.end)) for n, r in spans.iterrows()]
+
+
+def shade_phases(ax: plt.Axes, phases: pd.DataFrame) -> None:
+    """Shade and number each detected phase from the start of its rise to the end of its plateau."""
+    for n, start, end in phase_spans(phases):
+        colour = PHASE_COLOURS[min(n, len(PHASE_COLOURS)) - 1]
+        ax.axvspan(max(start, 1), end, color=colour, alpha=0.25, lw=0)
+        ax.text((max(start, 1) * end) ** 0.5, 1.0, str(n), transform=ax.get_xaxis_transform(),
+                ha="center", va="bottom", fontsize=7)  # fmt: skip
+
+
+def log_steps(ax: plt.Axes) -> None:
+    ax.set_xscale("log")
+    ax.set_xlabel("training step")
+
+
+def positive_steps(table: pd.DataFrame) -> pd.DataFrame:
+    """Drop step 0, which a log-step axis cannot show."""
+    return table[table["step"] > 0]
+
+
+def phases_of(phases: pd.DataFrame, rows: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
+    """The phases table restricted to the cell (and seeds) of `rows`."""
+    if phases.empty:
+        return phases
+    keep = phases["seed"].isin(rows["seed"].unique())
+    for a in axes:
+        keep &= phases[a].astype(str) == str(rows[a].iloc[0])
+    return phases[keep]
+
+
+def grid(nrows: int, ncols: int, width: float = 4.0, height: float = 3.0, **kw) -> tuple[plt.Figure, object]:
+    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kw)
+
+
+def mean_with_seeds(ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label: str | None) -> None:
+    """Every seed as a thin line and their mean as a thick one."""
+    for _, run in rows.groupby("seed"):
+        ax.plot(run["step"], run[column], color=colour, lw=0.6, alpha=0.35)
+    mean = rows.groupby("step")[column].mean()
+    ax.plot(mean.index, mean.to_numpy(), color=colour, lw=1.8, label=label)

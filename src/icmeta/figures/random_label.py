@@ -1,0 +1,46 @@
+"""Held-out accuracy against random-label accuracy (paper Fig. 6, RLA: context labels permuted)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from icmeta.figures.panels import (
+    cells,
+    grid,
+    log_steps,
+    mean_with_seeds,
+    phases_of,
+    positive_steps,
+    shade_phases,
+)
+from icmeta.figures.style import PALETTE
+
+
+def draw(
+    tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """One panel per cell. A semi-context circuit reads only the label multiset, which a permutation
+    keeps, so RLA rises with Phase 2; a full-context circuit also uses which item has which label."""
+    table = positive_steps(tables["metrics"])[[*axes, "seed", "step", "acc", "rla_acc"]]
+    rows = list(cells(table, axes))
+    ncols = min(3, len(rows))
+    fig, panels = grid(-(-len(rows) // ncols), ncols, 4.2, 3.0, sharey=True)
+    colours = sns.color_palette(PALETTE, 3)
+    for (label, part), ax in zip(rows, panels.flat, strict=False):
+        shade_phases(ax, phases_of(tables["phases"], part, axes))
+        mean_with_seeds(ax, part, "acc", colours[0], "held-out (in-distribution)")
+        mean_with_seeds(ax, part, "rla_acc", colours[2], "random labels (RLA)")
+        log_steps(ax)
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel("accuracy")
+        ax.set_title(label, fontsize=9)
+    for ax in list(panels.flat)[len(rows) :]:
+        ax.set_visible(False)
+    panels.flat[0].legend(loc="upper left", fontsize=7, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig, table
