@@ -1,0 +1,6 @@
+"""The paper's circuits in pretrained language models: attention metrics on few-shot SST-2 prompts
+(Minegishi et al. 2025, Sec. 6 and Fig. 10; `paper.md` §3 "LLM version" and §7 on the protocol)."""
+
+
+class ProbeError(RuntimeError):
+    """The probe cannot run as configured; the message names the config key that fixes it."""

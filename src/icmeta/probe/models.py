@@ -1,0 +1,61 @@
+"""Loading a Hugging Face causal LM (a hub name, a hub name at a revision, or a local directory) with
+eager attention, so that attention weights are returned, and failing clearly when it cannot be had."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from icmeta.probe import ProbeError
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # hub id or local directory
+    revision: str | None = None  # hub revision, e.g. Pythia's "step1000"
+    step: int | None = None  # the pre-training step of a checkpoint, for plots
+    config_key: str = "probe.models"  # where the spec came from, named in errors
+
+
+def _from_pretrained(loader, spec: ModelSpec, **kwargs):
+    """Local directory or hub cache first; the network only if that fails and it is allowed."""
+    if Path(spec.name).is_dir():
+        return loader.from_pretrained(spec.name, **kwargs)
+    try:
+        return loader.from_pretrained(spec.name, revision=spec.revision, local_files_only=True, **kwargs)
+    except OSError:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
+        raise ProbeError(_missing(spec, "HF_HUB_OFFLINE is set and it is not in the local cache"))
+    try:
+        return loader.from_pretrained(spec.name, revision=spec.revision, **kwargs)
+    except OSError as err:
+        raise ProbeError(_missing(spec, str(err).splitlines()[0])) from None
+
+
+def _missing(spec: ModelSpec, why: str) -> str:
+    at = f" at revision {spec.revision}" if spec.revision else ""
+    return (
+        f"cannot load model '{spec.name}'{at}: {why}. Without network, set {spec.config_key} to a "
+        f"local directory written by save_pretrained (model and tokenizer), or fill the Hugging "
+        f"Face cache first"
+    )
+
+
+def load(spec: ModelSpec, dtype: str, device: torch.device):
+    """(model, tokenizer), the model in eval mode on `device`; the tokenizer must be a fast one,
+    because prompt positions come from its character offsets."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if dtype not in DTYPES:
+        raise ProbeError(f"probe.dtype = {dtype!r}; use one of {', '.join(DTYPES)}")
+    tokenizer = _from_pretrained(AutoTokenizer, spec)
+    if not tokenizer.is_fast:
+        raise ProbeError(f"model '{spec.name}' has no fast tokenizer; the probe needs character offsets")
+    model = _from_pretrained(AutoModelForCausalLM, spec, dtype=DTYPES[dtype], attn_implementation="eager")
+    return model.to(device).eval(), tokenizer
