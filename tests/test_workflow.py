@@ -20,6 +20,7 @@ from icmeta.config import RunConfig
 from icmeta.data import load_eval_sets
 from icmeta.figures import NAMES
 from icmeta.train import train
+from probe_fixtures import tiny_gpt2, write_sst2
 from snakemake_runs import REPO, TINY, clone_workflow, planned_jobs, snakemake, write_config
 
 FIGURES = tuple(NAMES)  # the tiny grid asks for every figure
@@ -39,6 +40,10 @@ def test_full_default_dag_has_one_job_per_cell_and_run(tmp_path):
         "final_accuracy": 2,
         "phase_diagram": 1,
         **dict.fromkeys(per_run_figures, 1),
+        "sst2_data": 1,  # the SST-2 probe of gpt2-xl: data, probe, table, per-layer and per-head figures
+        "probe": 1,
+        "probe_tables": 1,
+        "probe_figure": 2,
         "all": 1,
     }
 
@@ -174,6 +179,8 @@ def test_changing_execution_settings_reruns_nothing(tiny_run, tmp_path):
         ({"experiments.grid.axes.B": [3]}, "task.B"),  # B must divide N = 4: a cross-field rule
         ({"experiments.grid.axes.colour": [1]}, "colour"),
         ({"execution.device": "tpu"}, "device"),
+        ({"probe": {"active": True, "data": {"path": "/no/such/dir"}}}, "probe.data.path"),
+        ({"probe": {"active": True, "checkpoints": {"steps": [5]}}}, "probe.checkpoints.name is empty"),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, changes, message):
@@ -183,6 +190,36 @@ def test_bad_config_stops_before_any_job(tmp_path, changes, message):
     assert out.returncode != 0
     assert message in out.stdout + out.stderr
     assert not (work / "results").exists()
+
+
+def test_probe_stage_runs_end_to_end_with_a_tiny_model(tmp_path):
+    """Two tiny GPT-2s as 'models' and two as checkpoints of one model, on a small SST-2 in GLUE's
+    layout, through the workflow's probe rules to the tables and all three probe figures."""
+    fixture = tmp_path / "fixture"
+    tiny_gpt2(fixture / "model")
+    for step in (0, 10):
+        tiny_gpt2(fixture / "ckpt" / f"step{step}", layers=3)
+    write_sst2(fixture / "sst2")
+    probe = {
+        "active": True,
+        "data": {"path": str(fixture / "sst2")},
+        "prompts": {"queries": 6},
+        "models": [str(fixture / "model")],
+        "checkpoints": {"name": str(fixture / "ckpt" / "step{step}"), "revision": None, "steps": [0, 10]},
+        "batch_size": 4,
+    }
+    config = write_config(tmp_path / "c.yaml", probe=probe)
+    work = tmp_path / "work"
+    figures = [f"results/probe/figures/{n}.png" for n in ("probe_layers", "probe_heads", "probe_checkpoints")]
+    snakemake(work, config, "--cores", "2", *figures)
+    summary = pd.read_csv(work / "results" / "probe" / "tables" / "summary.csv")
+    assert sorted(summary["step"].fillna(-1)) == [-1, 0, 10]
+    assert summary["accuracy"].between(0, 1).all() and (summary["prompts"] == 6).all()
+    metrics = pd.read_csv(work / "results" / "probe" / "tables" / "metrics.csv")
+    assert len(metrics) == 3 * 2 * 2 + 2 * (3 * 3 * 2)  # metrics x layers x heads, per run
+    for figure in figures:
+        assert (work / figure).stat().st_size > 1000
+    assert not (work / "resources").exists(), "a local copy of SST-2 is read in place, never downloaded"
 
 
 def _training_process(workdir):

@@ -16,6 +16,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from icmeta import experiments as grid  # noqa: E402
 from icmeta import figures  # noqa: E402
 from icmeta.config import ConfigError  # noqa: E402
+from icmeta.probe import ProbeError  # noqa: E402
+from icmeta.probe.models import probe_runs as _probe_runs  # noqa: E402
 from icmeta.steps import share_library  # noqa: E402
 
 share_library(ROOT / "src")
@@ -27,6 +29,10 @@ except ConfigError as err:
     raise WorkflowError(f"invalid config: {err}") from None
 
 SEEDS = config["seeds"]
+if "probe" in config["experiments"]:
+    raise WorkflowError(
+        "invalid config: 'probe' names the SST-2 probe's outputs; rename that experiment block"
+    )
 EXPERIMENTS = grid.active_experiments(config)
 if not EXPERIMENTS:
     raise WorkflowError(
@@ -73,6 +79,24 @@ LIBRARY = {
         "steps/tables.py",
     ],
     "tables": ["io.py", "steps/tables.py"],
+    "probe": [
+        "io.py",
+        "train.py",
+        "probe/__init__.py",
+        "probe/sst2.py",
+        "probe/prompts.py",
+        "probe/attention.py",
+        "probe/models.py",
+        "probe/run.py",
+        "steps/probe.py",
+    ],
+    "probe_tables": ["io.py", "steps/probe.py"],
+    "probe_figures": [
+        "io.py",
+        "figures/style.py",
+        "probe/attention.py",
+        "probe/figures.py",
+    ],
 }
 
 
@@ -179,6 +203,33 @@ def train_runtime(wildcards, attempt):
     return max(10, round(1.5 * steps * len(SEEDS) / 60 / 60))
 
 
+def probe_runs(settings):
+    try:
+        return _probe_runs(settings)
+    except ProbeError as err:
+        raise WorkflowError(f"invalid config: {err}") from None
+
+
+def get_sst2_files(wildcards):
+    """A local copy (config probe.data.path) or the copy the workflow downloads into resources/."""
+    local = config["probe"]["data"]["path"]
+    if not local:
+        return {"train": "resources/sst2/train.tsv", "dev": "resources/sst2/dev.tsv"}
+    files = {"train": Path(local) / "train.tsv", "dev": Path(local) / "dev.tsv"}
+    missing = [str(f) for f in files.values() if not f.is_file()]
+    if missing:
+        raise WorkflowError(
+            f"probe.data.path = {local!r} lacks {', '.join(missing)}; point it at a directory with "
+            f"GLUE's SST-2 train.tsv and dev.tsv, or leave it empty to download"
+        )
+    return {k: str(v) for k, v in files.items()}
+
+
+def probe_mem_mb(wildcards, attempt):
+    """GPT2-XL (1.5B parameters) in float32 with its attention maps fits in 16 GB; grows per retry."""
+    return 16000 * attempt
+
+
 def figures_of(experiment):
     """Every experiment gets curves and final accuracy, a grid of 2+ axes also a phase diagram,
     and each block adds the figures it lists under `figures`."""
@@ -190,9 +241,14 @@ def figures_of(experiment):
 
 
 def get_final_outputs():
-    return [
+    outputs = [
         f"results/{experiment}/figures/{name}.{ext}"
         for experiment in EXPERIMENTS
         for name in figures_of(experiment)
         for ext in ("png", "pdf")
     ]
+    if config["probe"]["active"]:
+        outputs += expand(
+            "results/probe/figures/{name}.{ext}", name=PROBE_FIGURES, ext=("png", "pdf")
+        )
+    return outputs

@@ -4,8 +4,11 @@ eager attention, so that attention weights are returned, and failing clearly whe
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -59,3 +62,34 @@ def load(spec: ModelSpec, dtype: str, device: torch.device):
         raise ProbeError(f"model '{spec.name}' has no fast tokenizer; the probe needs character offsets")
     model = _from_pretrained(AutoModelForCausalLM, spec, dtype=DTYPES[dtype], attn_implementation="eager")
     return model.to(device).eval(), tokenizer
+
+
+def slug(name: str) -> str:
+    """A model name or path as one directory name: `EleutherAI/pythia-160m` -> `EleutherAI--pythia-160m`."""
+    return re.sub(r"[^\w.-]+", "-", name.replace("/", "--")).strip("-.") or "model"
+
+
+def probe_runs(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Run id (its directory under results/probe/) -> ModelSpec fields, from config key `probe`.
+
+    `models` lists hub names or local directories. `checkpoints` is one model at several pre-training
+    steps: `name` and `revision` may contain `{step}` (Pythia: revision `step{step}`; a local series:
+    name `/ckpts/step{step}`, revision null).
+    """
+    runs = {
+        f"models/{slug(name)}": {"name": name, "config_key": "probe.models"} for name in settings["models"]
+    }
+    if len(runs) != len(settings["models"]):
+        raise ProbeError("probe.models: two model names map to the same directory; list each model once")
+    ckpt = settings["checkpoints"]
+    for step in ckpt["steps"]:
+        if not ckpt["name"]:
+            raise ProbeError("probe.checkpoints.steps is set but probe.checkpoints.name is empty")
+        revision = ckpt["revision"].format(step=step) if ckpt["revision"] else None
+        runs[f"checkpoints/{slug(ckpt['name'].replace('{step}', ''))}/step~{step}"] = {
+            "name": ckpt["name"].format(step=step),
+            "revision": revision,
+            "step": step,
+            "config_key": "probe.checkpoints.name",
+        }
+    return runs
