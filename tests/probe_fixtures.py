@@ -75,11 +75,20 @@ def tiny_gpt2(directory: Path, layers: int = 2, heads: int = 2) -> Path:
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     corpus = [" ".join(WORDS), "Review: the film\nSentiment: good"] * 20
     trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=600, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tok.train_from_iterator(corpus, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    config = GPT2Config(vocab_size=fast.vocab_size, n_positions=512, n_embd=32, n_layer=layers, n_head=heads)
+    eos = fast.eos_token_id
+    config = GPT2Config(
+        vocab_size=fast.vocab_size,
+        n_positions=512,
+        n_embd=32,
+        n_layer=layers,
+        n_head=heads,
+        bos_token_id=eos,
+        eos_token_id=eos,
+    )
     model = GPT2LMHeadModel(config)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)

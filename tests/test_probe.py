@@ -9,7 +9,7 @@ import torch
 from icmeta.probe import ProbeError, models, sst2
 from icmeta.probe.attention import prompt_metrics
 from icmeta.probe.prompts import Positions, build_prompt, locate, make_prompts, tokens_in
-from icmeta.probe.run import probe
+from icmeta.probe.run import _continuation_logprob, probe
 from probe_fixtures import sst2_zip, tiny_gpt2, write_sst2
 
 LABELS = ["Negative", "Positive"]
@@ -94,6 +94,24 @@ def test_probe_runs_end_to_end_and_batching_does_not_change_it(tiny):
     assert one["mean"].between(0, 1).all() and (one["prompts"] == 5).all()
     assert len(preds) == 5 and set(preds["predicted"]) <= {0, 1}
     assert preds["correct"].equals(preds["query_label"] == preds["predicted"])
+
+
+def test_single_token_labels_are_scored_like_multi_token_ones(tiny):
+    """The shortcut for one-token labels (the prompt's own next-token logits, as for GPT-2's
+    ' Positive') must agree with scoring the continuation in a second pass."""
+    model, tokenizer, data_dir = tiny
+    data = sst2.load(data_dir)
+    single = ["good", "bad"]  # whole words of the fixture's vocabulary
+    assert all(len(tokenizer(" " + w, add_special_tokens=False)["input_ids"]) == 1 for w in single)
+    prompts = make_prompts(data.train, data.validation.head(4), 2, "random", 1, single)
+    _, fast = probe(model, tokenizer, prompts, single, 2, torch.device("cpu"))
+    ids = [tokenizer(p.text, add_special_tokens=False)["input_ids"] for p in prompts]
+    for word in single:
+        cont = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+        slow = _continuation_logprob(model, ids, cont, tokenizer.pad_token_id, torch.device("cpu"))
+        assert torch.allclose(
+            torch.tensor(fast[f"logp_{word}"].to_numpy(), dtype=slow.dtype), slow, atol=1e-4
+        )
 
 
 def test_a_missing_model_without_network_names_the_config_key(monkeypatch):

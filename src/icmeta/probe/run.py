@@ -66,13 +66,15 @@ def probe(
             stacked = torch.stack([values[m] for m in METRICS]).double().cpu()  # (metric, layers, heads)
             sums = stacked if sums is None else sums + stacked
             sq = stacked**2 if sq is None else sq + stacked**2
-        scores = torch.stack(
-            [
-                _continuation_logprob(model, [e["input_ids"] for e in enc], c, pad_id, device)
-                for c in candidates
-            ],
-            1,
-        ).cpu()
+        prompt_ids = [e["input_ids"] for e in enc]
+        if all(len(c) == 1 for c in candidates):  # one token each: the prompt's own logits suffice
+            last = torch.tensor([len(r) - 1 for r in prompt_ids], device=device)
+            logp = out.logits[torch.arange(len(batch), device=device), last].float().log_softmax(-1)
+            scores = logp[:, [c[0] for c in candidates]].cpu()
+        else:
+            scores = torch.stack(
+                [_continuation_logprob(model, prompt_ids, c, pad_id, device) for c in candidates], 1
+            ).cpu()
         for prompt, score in zip(batch, scores, strict=True):
             rows.append(
                 {
