@@ -208,9 +208,17 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     seed: int = 0
+    # Train-time clamps (icmeta.interventions.Intervention); left out of to_dict() when empty, so
+    # that runs without any keep the hash they had before interventions existed.
+    interventions: tuple = ()
 
     def __post_init__(self) -> None:
         _check_int("seed", self.seed, 0, 2**31 - 1)
+        if self.interventions:
+            from icmeta.interventions import check_all
+
+            m, t = self.model, self.task
+            check_all(self.interventions, m.layers, m.heads, t.N, self.optim.steps, "interventions")
         if not self.model.w_o and self.model.d_qkv != self.task.d_model:
             _fail(
                 "model.d_qkv",
@@ -223,12 +231,12 @@ class RunConfig:
     def from_dict(cls, data: Mapping[str, Any] | None) -> RunConfig:
         """Build from nested plain data (`{task: {...}, model: {...}, optim: {...}, seed: 0}`)."""
         data = dict(data or {})
-        unknown = set(data) - set(SECTIONS) - {"seed"}
+        unknown = set(data) - set(SECTIONS) - {"seed", "interventions"}
         if unknown:
             _fail(
                 sorted(unknown)[0],
                 data[sorted(unknown)[0]],
-                f"unknown key; known: {', '.join([*SECTIONS, 'seed'])}",
+                f"unknown key; known: {', '.join([*SECTIONS, 'seed', 'interventions'])}",
             )
         parts: dict[str, Any] = {}
         for name, section in SECTIONS.items():
@@ -240,7 +248,7 @@ class RunConfig:
                 if key not in known:
                     _fail(f"{name}.{key}", values[key], f"unknown key; known: {', '.join(sorted(known))}")
             parts[name] = section(**_coerce(section, values))
-        return cls(**parts, seed=data.get("seed", 0))
+        return cls(**parts, seed=data.get("seed", 0), interventions=_interventions(data.get("interventions")))
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:
@@ -250,7 +258,11 @@ class RunConfig:
         return cls.from_dict(yaml.safe_load(path.read_text()))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["interventions"] = [dict(i) for i in out["interventions"]]
+        if not out["interventions"]:
+            del out["interventions"]
+        return out
 
     def hash(self) -> str:
         """A stable 12-hex-digit content hash: equal for equal values, whatever their source."""
@@ -267,6 +279,19 @@ class RunConfig:
                 node = node[p]
             node[leaf] = value
         return RunConfig.from_dict(data)
+
+
+def _interventions(specs: Any) -> tuple:
+    if not specs:
+        return ()
+    if not isinstance(specs, list | tuple):
+        _fail("interventions", specs, "must be a list of interventions (see icmeta.interventions)")
+    from icmeta.interventions import Intervention
+
+    return tuple(
+        s if isinstance(s, Intervention) else Intervention.from_dict(s, f"interventions[{i}]")
+        for i, s in enumerate(specs)
+    )
 
 
 def _coerce(section: type, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -291,6 +316,7 @@ def check_ensemble(configs: list[RunConfig]) -> None:
     def shape_key(c: RunConfig) -> dict[str, Any]:
         d = c.to_dict()
         d.pop("seed")
+        d.pop("interventions", None)  # members may carry different clamps
         for name in DATA_VALUE_FIELDS:
             d["task"].pop(name)
         return d

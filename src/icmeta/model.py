@@ -34,10 +34,16 @@ class AttentionControl:
     override[l]: (pattern, where); where `where` is true, the post-softmax attention is replaced by
         `pattern` (both broadcastable to (E, n, H, S, S)). The replaced entries pass no gradient to
         the query/key parameters, as in Singh et al.'s clamps.
+    mix[l]: (pattern, strength); attention becomes attn + strength * (pattern - attn), strength
+        broadcastable to (E, n, H, S, 1) (0 leaves a row alone, 1 forces it).
+    ablate[l]: (keep, mean); each head's output row becomes keep * out + (1 - keep) * mean * (its
+        batch mean), both broadcastable to (E, n, H, S, 1): zero ablation where mean = 0.
     """
 
     allowed: dict[int, torch.Tensor] = field(default_factory=dict)
     override: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    mix: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    ablate: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
 
 def circuit_mask(circuit: str, N: int, layers: int) -> list[torch.Tensor | None]:
@@ -193,9 +199,15 @@ class EnsembleICL(nn.Module):
             attn = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
             if override is not None:
                 attn = torch.where(override[1], override[0].to(attn.dtype), attn)
+            if control is not None and l in control.mix:
+                target, strength = control.mix[l]
+                attn = attn + strength * (target - attn)
             if record:
                 patterns.append(attn)
-            out = (attn @ v).transpose(2, 3).reshape(E, n * S, self.dq)
+            heads = attn @ v  # (E, n, H, S, dh)
+            if control is not None and l in control.ablate:
+                heads = _ablated(heads, *control.ablate[l], batch_dim=1)
+            out = heads.transpose(2, 3).reshape(E, n * S, self.dq)
             if self.use_w_o:
                 out = torch.bmm(out, self.wo[l])
             x = x + out.view(E, n, S, Dm)
@@ -236,9 +248,16 @@ class EnsembleICL(nn.Module):
         attn = torch.softmax(scores.masked_fill(~allowed[..., -1, :], float("-inf")), dim=-1)
         if override is not None:
             attn = torch.where(override[1][..., -1, :], override[0][..., -1, :].to(attn.dtype), attn)
+        if control is not None and l in control.mix:
+            target, strength = control.mix[l]
+            attn = attn + strength[..., -1, :] * (target[..., -1, :] - attn)
         z = (attn @ h).transpose(1, 2)  # (E, H, n, Dm)
         wv = w[..., 2 * dq :].reshape(E, Dm, H, dh).transpose(1, 2)  # (E, H, Dm, dh)
-        out = (z @ wv).permute(0, 2, 1, 3).reshape(E, n, dq)
+        heads = z @ wv  # (E, H, n, dh)
+        if control is not None and l in control.ablate:
+            keep, mean = (t[..., -1, :].transpose(1, 2) for t in control.ablate[l])  # (E, H, 1|n, 1)
+            heads = _ablated(heads, keep, mean, batch_dim=2)
+        out = heads.permute(0, 2, 1, 3).reshape(E, n, dq)
         if self.use_w_o:
             out = torch.bmm(out, self.wo[l])
         return out
@@ -249,3 +268,10 @@ class EnsembleICL(nn.Module):
             if i < len(self.mlp_w) - 1:
                 hq = torch.relu(hq)
         return hq
+
+
+def _ablated(heads: torch.Tensor, keep: torch.Tensor, mean: torch.Tensor, batch_dim: int) -> torch.Tensor:
+    """Head outputs with ablated rows replaced by zero or by their batch mean (a constant: no
+    gradient flows through the mean)."""
+    replacement = mean * heads.detach().mean(batch_dim, keepdim=True)
+    return keep * heads + (1 - keep) * replacement

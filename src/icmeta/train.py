@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from icmeta.circuits import circuit_metrics, context_label_accuracy, matching_label_attention
 from icmeta.config import ConfigError, RunConfig, check_ensemble
 from icmeta.data import Batch, TaskSampler, make_eval_sets
+from icmeta.interventions import Schedule
 from icmeta.io import write_npz, write_table, write_torch, write_yaml
 from icmeta.model import AttentionControl, EnsembleICL
 from icmeta.rng import STREAM_TRAIN, stream_keys
@@ -116,7 +117,8 @@ class Trainer:
         self.device = resolve_device(device)
         self.state_every_s = state_every_s
         self.progress_every_s = progress_every_s
-        self.control = control
+        self.schedule = _schedule(configs, control, self.device)
+        self.control = self.schedule.control if self.schedule else control
         opt = configs[0].optim
         self.steps, self.eval_every, self.lr, self.batch = opt.steps, opt.eval_every, opt.lr, opt.batch
         self.E = len(configs)
@@ -197,11 +199,17 @@ class Trainer:
 
     def advance(self) -> None:
         """One training step of every member."""
+        self._sync_interventions()
         if self._graph is not None:
             self._graph.replay()
         else:
             self._train_step()
         self.step += 1
+
+    def _sync_interventions(self) -> None:
+        """Switch clamps on and off at their windows' edges (in place, so a CUDA graph follows)."""
+        if self.schedule is not None:
+            self.schedule.apply(self.step)
 
     # Evaluation ------------------------------------------------------------------------------
 
@@ -261,6 +269,7 @@ class Trainer:
     def record_eval(self) -> None:
         """Evaluate now and append the results to the run's metrics and attention series."""
         self._flush_partial_log()
+        self._sync_interventions()
         rows, maps = self.evaluate()
         recent = self._recent_train(self.eval_every)
         for e, row in enumerate(rows):
@@ -442,6 +451,17 @@ class Trainer:
             acc,
             self.E,
         )
+
+
+def _schedule(
+    configs: list[RunConfig], control: AttentionControl | None, device: torch.device
+) -> Schedule | None:
+    """The interventions of the members' configs as one schedule, or None if no member has any."""
+    if not any(c.interventions for c in configs):
+        return None
+    if control is not None:
+        raise ValueError("pass either an explicit AttentionControl or configs with interventions, not both")
+    return Schedule([c.interventions for c in configs], configs[0].task.N, configs[0].model.heads, device)
 
 
 def train(

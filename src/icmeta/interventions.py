@@ -1,0 +1,227 @@
+"""Train-time interventions on attention, in the style of Singh et al. 2024 (`related-work.md`):
+clamp a head's pattern for a window of steps and see which phases still form.
+
+An intervention acts on one layer (1-based, as in the paper), one head or all heads, and a set of
+rows (the attending tokens: the query, the label tokens, the item tokens, or all):
+- force: the rows' attention is replaced by a pattern; no gradient reaches the head's query and key
+  parameters through the replaced entries, so the clamp is causal, not a nudge;
+- block: positions are removed before the softmax, so they receive exactly zero attention;
+- scale: the attention moves toward a pattern by `strength` in [0, 1] (1 is force, 0 nothing);
+- ablate: the head's output on the rows is replaced by zero or by its batch mean.
+Each acts on steps [start, end); several combine (blocks first, then forcing, then scaling).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from icmeta.config import ConfigError
+from icmeta.model import AttentionControl
+
+KINDS = ("force", "block", "scale", "ablate")
+ROWS = ("query", "labels", "items", "all")
+# Patterns to force or scale toward; `block` takes the position sets among them.
+PATTERNS = ("self", "labels", "items", "own_item", "uniform", "random")
+BLOCKABLE = ("self", "labels", "items", "own_item")
+ABLATIONS = ("zero", "mean")
+
+
+@dataclass(frozen=True)
+class Intervention:
+    kind: str
+    layer: int
+    head: int | None = None  # 1-based; None: every head of the layer
+    rows: str = "all"
+    pattern: str | None = None  # force/scale: the pattern; block: the positions
+    strength: float = 1.0  # scale only
+    ablation: str = "zero"  # ablate only
+    start: int = 0
+    end: int | None = None  # exclusive; None: to the end of training
+    seed: int = 0  # the `random` pattern's draw
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> Intervention:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key '{unknown[0]}'; known: {', '.join(sorted(known))}")
+        if "kind" not in data or "layer" not in data:
+            raise ConfigError(f"{where}: an intervention needs 'kind' ({', '.join(KINDS)}) and 'layer'")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def check(self, layers: int, heads: int, N: int, steps: int, where: str) -> None:
+        """Raise ConfigError naming `where` and the field if the intervention cannot apply."""
+
+        def fail(field: str, allowed: str) -> None:
+            raise ConfigError(f"{where}.{field} = {getattr(self, field)!r} is invalid: {allowed}")
+
+        if self.kind not in KINDS:
+            fail("kind", f"must be one of {', '.join(KINDS)}")
+        if not isinstance(self.layer, int) or not 1 <= self.layer <= layers:
+            fail("layer", f"the model has layers 1..{layers}")
+        if self.head is not None and (not isinstance(self.head, int) or not 1 <= self.head <= heads):
+            fail("head", f"the model has heads 1..{heads} per layer (or leave it out for all)")
+        if self.rows not in ROWS:
+            fail("rows", f"must be one of {', '.join(ROWS)}")
+        if self.kind in ("force", "scale") and self.pattern not in PATTERNS:
+            fail("pattern", f"{self.kind} needs one of {', '.join(PATTERNS)}")
+        if self.kind == "block" and self.pattern not in BLOCKABLE:
+            fail("pattern", f"block needs the positions to block: one of {', '.join(BLOCKABLE)}")
+        if self.kind == "ablate" and self.ablation not in ABLATIONS:
+            fail("ablation", f"must be one of {', '.join(ABLATIONS)}")
+        if self.kind == "scale" and not 0.0 <= self.strength <= 1.0:
+            fail("strength", "must lie in [0, 1]")
+        if self.pattern == "own_item" and self.kind != "ablate" and self.rows != "labels":
+            fail("rows", "the own_item pattern exists only for label rows (label k -> item k)")
+        if not isinstance(self.start, int) or not 0 <= self.start < steps:
+            fail("start", f"must be a step in [0, {steps})")
+        if self.end is not None and (not isinstance(self.end, int) or not self.start < self.end <= steps):
+            fail("end", f"must lie in ({self.start}, {steps}] or be left out (end of training)")
+        if self.kind in ("force", "scale"):
+            rows = row_mask(self.rows, N)
+            if not positions(self.pattern, N)[rows].any(-1).all():
+                fail(
+                    "rows", f"some {self.rows} rows have no {self.pattern} position before them to attend to"
+                )
+        if self.kind == "block":
+            rows = row_mask(self.rows, N)
+            left = causal(N) & ~positions(self.pattern, N)
+            if not left[rows].any(-1).all():
+                fail("pattern", f"blocking {self.pattern} leaves some {self.rows} rows nothing to attend to")
+
+
+def causal(N: int) -> torch.Tensor:
+    S = 2 * N + 1
+    return torch.ones(S, S, dtype=torch.bool).tril()
+
+
+def row_mask(rows: str, N: int) -> torch.Tensor:
+    """(S,) the attending tokens an intervention applies to (items at even, labels at odd indices)."""
+    S = 2 * N + 1
+    index = torch.arange(S)
+    return {
+        "query": index == S - 1,
+        "labels": (index % 2 == 1),
+        "items": (index % 2 == 0) & (index < S - 1),
+        "all": torch.ones(S, dtype=torch.bool),
+    }[rows]
+
+
+def positions(name: str, N: int) -> torch.Tensor:
+    """(S, S) the key positions a pattern covers in each row, within the causal mask."""
+    S = 2 * N + 1
+    index = torch.arange(S)
+    if name == "self":
+        out = torch.eye(S, dtype=torch.bool)
+    elif name == "labels":
+        out = (index % 2 == 1).expand(S, S).clone()
+    elif name == "items":
+        out = ((index % 2 == 0) & (index < S - 1)).expand(S, S).clone()
+    elif name == "own_item":
+        out = torch.zeros(S, S, dtype=torch.bool)
+        labels = index[1 : 2 * N : 2]
+        out[labels, labels - 1] = True
+    elif name in ("uniform", "random"):
+        out = torch.ones(S, S, dtype=torch.bool)
+    else:
+        raise ValueError(f"unknown pattern {name!r}")
+    return out & causal(N)
+
+
+def pattern(name: str, N: int, seed: int = 0) -> torch.Tensor:
+    """(S, S) attention weights: uniform over the pattern's positions in each row (random: a fixed
+    Dirichlet(1) draw over the causal positions, the control for 'any clamp at all'). Rows where the
+    pattern has no position (e.g. the query row of 'labels' when N = 0) are left at zero."""
+    where = positions(name, N).float()
+    if name == "random":
+        gen = torch.Generator().manual_seed(seed)
+        where = where * -torch.log(torch.rand(where.shape, generator=gen))
+    total = where.sum(-1, keepdim=True)
+    return torch.where(total > 0, where / total.clamp(min=1e-12), where)
+
+
+def check_all(
+    interventions: Sequence[Intervention], layers: int, heads: int, N: int, steps: int, where: str
+) -> None:
+    for i, spec in enumerate(interventions):
+        spec.check(layers, heads, N, steps, f"{where}[{i}]")
+
+
+class Schedule:
+    """The attention controls of an ensemble whose members carry interventions, allocated once and
+    rewritten in place at each window boundary, so a captured CUDA graph sees the change."""
+
+    def __init__(
+        self, members: Sequence[Sequence[Intervention]], N: int, heads: int, device: torch.device
+    ) -> None:
+        self.members, self.N, self.H = [list(m) for m in members], N, heads
+        E, S = len(members), 2 * N + 1
+        every = [i for m in self.members for i in m]
+        layers = {kind: sorted({i.layer - 1 for i in every if i.kind == kind}) for kind in KINDS}
+        full = (E, 1, heads, S, S)
+        row = (E, 1, heads, S, 1)
+        zeros = {"device": device}
+        self.control = AttentionControl(
+            allowed={l: torch.ones(full, dtype=torch.bool, **zeros) for l in layers["block"]},
+            override={
+                l: (torch.zeros(full, **zeros), torch.zeros(full, dtype=torch.bool, **zeros))
+                for l in layers["force"]
+            },
+            mix={l: (torch.zeros(full, **zeros), torch.zeros(row, **zeros)) for l in layers["scale"]},
+            ablate={l: (torch.ones(row, **zeros), torch.zeros(row, **zeros)) for l in layers["ablate"]},
+        )
+        self.boundaries = sorted({b for i in every for b in (i.start, i.end) if b is not None})
+        self._state: int | None = None
+
+    def apply(self, step: int) -> None:
+        """Write the controls of the interventions active at `step` (a no-op inside a window)."""
+        key = sum(b <= step for b in self.boundaries)
+        if key == self._state:
+            return
+        self._state = key
+        c = self.control
+        for t in c.allowed.values():
+            t.fill_(True)
+        for target, where in c.override.values():
+            target.zero_()
+            where.fill_(False)
+        for target, strength in c.mix.values():
+            target.zero_()
+            strength.zero_()
+        for keep, mean in c.ablate.values():
+            keep.fill_(1.0)
+            mean.zero_()
+        for e, member in enumerate(self.members):
+            for spec in member:
+                if spec.start <= step and (spec.end is None or step < spec.end):
+                    self._write(e, spec)
+
+    def _write(self, e: int, spec: Intervention) -> None:
+        l = spec.layer - 1
+        heads = slice(None) if spec.head is None else slice(spec.head - 1, spec.head)
+        rows = row_mask(spec.rows, self.N)
+        c = self.control
+        if spec.kind == "block":
+            blocked = positions(spec.pattern, self.N) & rows.unsqueeze(-1)
+            c.allowed[l][e, 0, heads] &= ~blocked.to(c.allowed[l].device)
+        elif spec.kind == "force":
+            target, where = c.override[l]
+            values = pattern(spec.pattern, self.N, spec.seed).to(target.device)
+            target[e, 0, heads, rows] = values[rows]
+            where[e, 0, heads, rows] = True
+        elif spec.kind == "scale":
+            target, strength = c.mix[l]
+            values = pattern(spec.pattern, self.N, spec.seed).to(target.device)
+            target[e, 0, heads, rows] = values[rows]
+            strength[e, 0, heads, rows] = spec.strength
+        else:
+            keep, mean = c.ablate[l]
+            keep[e, 0, heads, rows] = 0.0
+            mean[e, 0, heads, rows] = 1.0 if spec.ablation == "mean" else 0.0

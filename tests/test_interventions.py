@@ -1,0 +1,176 @@
+"""Train-time interventions: forced patterns are the attention used, blocked positions get none,
+clamped query/key parameters do not learn until the window ends, ablation removes a head."""
+
+import pytest
+import torch
+
+from conftest import small
+from icmeta.config import ConfigError, RunConfig
+from icmeta.data import TaskSampler
+from icmeta.interventions import Schedule, pattern, positions
+from icmeta.model import EnsembleICL
+from icmeta.rng import stream_keys
+from icmeta.train import Trainer
+
+
+def _with(*specs, **changes) -> RunConfig:
+    """The default run (with dotted `changes`) carrying the given intervention specifications."""
+    return RunConfig.from_dict({**RunConfig().replace(**changes).to_dict(), "interventions": list(specs)})
+
+
+def _tokens(cfg: RunConfig, n: int = 32):
+    sampler = TaskSampler([cfg])
+    return sampler.sample(stream_keys(sampler.seeds, 1, 0), n)
+
+
+def _control(cfg: RunConfig, step: int = 0):
+    schedule = Schedule([cfg.interventions], cfg.task.N, cfg.model.heads, torch.device("cpu"))
+    schedule.apply(step)
+    return schedule.control
+
+
+def test_a_forced_pattern_is_exactly_the_attention_used():
+    cfg = _with({"kind": "force", "layer": 1, "rows": "query", "pattern": "labels"})
+    model = EnsembleICL([cfg])
+    tok = model.embed(_tokens(cfg))
+    _, pats = model(tok, _control(cfg), record=True)
+    query_row = pats[0][0, :, 0, -1]  # (n, S) layer 1, the query's row
+    assert torch.equal(query_row, pattern("labels", 4)[-1].expand_as(query_row))
+    assert torch.allclose(query_row[0, 1:8:2], torch.full((4,), 0.25))
+    _, free = model(tok, record=True)
+    assert torch.equal(pats[0][..., :-1, :], free[0][..., :-1, :]), "other rows are untouched"
+
+
+def test_blocked_positions_receive_zero_attention():
+    cfg = _with({"kind": "block", "layer": 2, "rows": "query", "pattern": "labels"})
+    model = EnsembleICL([cfg])
+    _, pats = model(model.embed(_tokens(cfg)), _control(cfg), record=True)
+    assert (pats[1][0, :, 0, -1, 1:8:2] == 0).all()
+    assert torch.allclose(pats[1][0, :, 0, -1].sum(-1), torch.ones(32))
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"kind": "force", "layer": 2, "rows": "query", "pattern": "random", "seed": 3},
+        {"kind": "block", "layer": 2, "rows": "query", "pattern": "labels"},
+        {"kind": "scale", "layer": 2, "rows": "all", "pattern": "self", "strength": 0.5},
+        {"kind": "ablate", "layer": 2, "ablation": "mean"},
+        {"kind": "ablate", "layer": 1, "rows": "labels"},
+    ],
+)
+def test_the_fast_query_path_applies_every_intervention_like_the_full_layer(spec):
+    cfg = _with(spec, **{"model.heads": 2, "model.w_o": True, "model.d_qkv": 64})
+    model = EnsembleICL([cfg])
+    tok = model.embed(_tokens(cfg))
+    control = _control(cfg)
+    fast, _ = model(tok, control)
+    full, _ = model(tok, control, record=True)
+    plain, _ = model(tok)
+    assert torch.allclose(fast, full, atol=1e-5)
+    assert not torch.allclose(fast, plain, atol=1e-4), "the intervention changes the output"
+
+
+def test_scaling_moves_attention_part_of_the_way():
+    cfg = _with({"kind": "scale", "layer": 1, "rows": "all", "pattern": "self", "strength": 0.25})
+    model = EnsembleICL([cfg])
+    tok = model.embed(_tokens(cfg))
+    _, scaled = model(tok, _control(cfg), record=True)
+    _, free = model(tok, record=True)
+    assert torch.allclose(scaled[0], 0.75 * free[0] + 0.25 * torch.eye(9), atol=1e-6)
+
+
+def test_zero_ablation_equals_a_head_without_values():
+    cfg = _with({"kind": "ablate", "layer": 1})
+    model = EnsembleICL([cfg])
+    tok = model.embed(_tokens(cfg))
+    ablated, _ = model(tok, _control(cfg))
+    with torch.no_grad():
+        model.wqkv[0][..., 2 * model.dq :] = 0  # layer 1 writes nothing
+    silent, _ = model(tok)
+    assert torch.allclose(ablated, silent, atol=1e-6)
+
+
+def test_mean_ablation_of_identical_sequences_changes_nothing():
+    cfg = _with({"kind": "ablate", "layer": 1, "ablation": "mean"})
+    model = EnsembleICL([cfg])
+    tok = model.embed(_tokens(cfg, 1)).expand(1, 8, -1, -1).contiguous()
+    ablated, _ = model(tok, _control(cfg))
+    plain, _ = model(tok)
+    assert torch.allclose(ablated, plain, atol=1e-6)
+
+
+def _qk(trainer: Trainer, layer: int) -> torch.Tensor:
+    return trainer.model.wqkv[layer][..., : 2 * trainer.model.dq].detach().clone()
+
+
+def test_clamped_query_key_weights_do_not_learn_until_the_window_ends(tmp_path):
+    clamp = {"kind": "force", "layer": 1, "rows": "all", "pattern": "self", "end": 30}
+    free = small()
+    cfg = RunConfig.from_dict({**free.to_dict(), "interventions": [clamp]})
+    trainer = Trainer([cfg, free], [tmp_path / "a", tmp_path / "b"], tmp_path / "state.pt", device="cpu")
+    start = _qk(trainer, 0)
+    for _ in range(30):
+        trainer.advance()
+    during = _qk(trainer, 0)
+    assert torch.equal(during[0], start[0]), "no gradient reaches a fully clamped head"
+    assert not torch.equal(during[1], start[1]), "the unclamped member learns"
+    for _ in range(10):
+        trainer.advance()
+    assert not torch.equal(_qk(trainer, 0)[0], during[0]), "learning resumes after the window"
+
+
+def test_a_member_without_clamps_trains_as_it_would_alone(tmp_path):
+    free = small()
+    clamped = RunConfig.from_dict(
+        {
+            **free.to_dict(),
+            "interventions": [{"kind": "block", "layer": 2, "rows": "query", "pattern": "labels"}],
+        }
+    )
+    pair = Trainer([clamped, free], [tmp_path / "a", tmp_path / "b"], tmp_path / "s1.pt", device="cpu")
+    alone = Trainer([free], [tmp_path / "c"], tmp_path / "s2.pt", device="cpu")
+    for _ in range(20):
+        pair.advance()
+        alone.advance()
+    for p, q in zip(pair.params, alone.params, strict=True):
+        assert torch.allclose(p[1], q[0], atol=1e-5)
+    changed = [
+        not torch.allclose(p[0], q[0], atol=1e-6) for p, q in zip(pair.params, alone.params, strict=True)
+    ]
+    assert any(changed), "the clamped member trains differently"
+
+
+def test_runs_without_interventions_keep_their_hash():
+    assert "interventions" not in RunConfig().to_dict()
+    cfg = _with({"kind": "ablate", "layer": 2})
+    assert cfg.hash() != RunConfig().hash()
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"kind": "force", "layer": 3, "rows": "query", "pattern": "labels"}, "layer = 3"),
+        ({"kind": "force", "layer": 1, "head": 2, "rows": "query", "pattern": "labels"}, "head = 2"),
+        ({"kind": "force", "layer": 1, "rows": "nothing", "pattern": "labels"}, "rows = 'nothing'"),
+        ({"kind": "force", "layer": 1, "rows": "items", "pattern": "labels"}, "no labels position"),
+        ({"kind": "force", "layer": 1, "rows": "query", "pattern": "own_item"}, "only for label rows"),
+        ({"kind": "block", "layer": 1, "rows": "items", "pattern": "self"}, "nothing to attend to"),
+        ({"kind": "scale", "layer": 1, "pattern": "self", "strength": 1.5}, "strength"),
+        ({"kind": "ablate", "layer": 1, "start": 200_000}, "start = 200000"),
+        ({"kind": "ablate", "layer": 1, "start": 10, "end": 5}, "end = 5"),
+        ({"kind": "ablate", "layer": 1, "end": 300_000}, "end = 300000"),
+        ({"kind": "clamp", "layer": 1}, "kind = 'clamp'"),
+        ({"kind": "ablate", "layer": 1, "colour": 1}, "unknown key 'colour'"),
+    ],
+)
+def test_invalid_specifications_are_refused_with_the_field_named(spec, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        _with(spec)
+
+
+def test_position_sets():
+    assert positions("own_item", 2).nonzero().tolist() == [[1, 0], [3, 2]]
+    assert positions("labels", 2)[4].tolist() == [False, True, False, True, False]
+    assert torch.allclose(pattern("random", 2, seed=1).sum(-1), torch.ones(5))
