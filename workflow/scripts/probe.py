@@ -9,4 +9,6 @@ log_to(snakemake.log[0])
 p, out = snakemake.params, snakemake.output
 device = snakemake.config["execution"]["device"]
 data_dir = Path(snakemake.input.train).parent
-probe_model(p.spec, data_dir, p.prompts, p.dtype, p.batch_size, device, out.metrics, out.predictions, out.summary)
+probe_model(
+    p.spec, data_dir, p.prompts, p.dtype, p.batch_size, device, out.metrics, out.predictions, out.summary
+)
