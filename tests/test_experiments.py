@@ -36,6 +36,23 @@ def test_tied_fields_follow_their_axis_without_entering_the_path():
     assert [(r.task.K, r.task.L) for c in grid for r in run_configs(config, c)[:1]] == [(8, 8), (16, 16)]
 
 
+def test_the_clamp_axis_gives_each_cell_its_named_interventions():
+    config = _config(g={"axes": {"clamp": ["none", "no_l2"]}})
+    config["clamps"] = {"no_l2": [{"kind": "ablate", "layer": 2, "end": 500}]}
+    grid = cells(config, "g")
+    assert [c.path for c in grid] == ["clamp~none", "clamp~no_l2"]
+    plain, clamped = (run_configs(config, c)[0] for c in grid)
+    assert plain.interventions == () and "interventions" not in plain.to_dict()
+    assert clamped.interventions[0].kind == "ablate" and clamped.interventions[0].end == 500
+    config["experiments"]["g"]["axes"]["clamp"] = ["typo"]
+    with pytest.raises(ConfigError, match="no clamp named 'typo'"):
+        check(config)
+    config["clamps"]["bad"] = [{"kind": "ablate", "layer": 9}]
+    config["experiments"]["g"]["axes"]["clamp"] = ["bad"]
+    with pytest.raises(ConfigError, match=r"cell clamp~bad: interventions\[0\]\.layer = 9"):
+        check(config)
+
+
 def test_values_format_stably_for_paths():
     assert [format_value(v) for v in (0.1, 1e-05, 3, True, "scc")] == ["0.1", "1e-05", "3", "true", "scc"]
 

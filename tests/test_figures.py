@@ -31,7 +31,7 @@ def _run_tables(T, eps, seed, heads, rng):
          "plateau_end": [1000, 3000], "plateau_acc": [1 / T, 1.0], "circuit": ["NCC", "FCC"]}
     )  # fmt: skip
     run = {**ident, "final_acc": acc[-1], "late_acc": acc[-3:].mean(), "n_phases": 2,
-           "n_transitions": 3, "transition_steps": "1000;1200;1500", "paper_dt": 100,
+           "n_transitions": 3, "transition_steps": "1000;1200;1500", "paper_dt": 100, "step_acc_0.9": 2400,
            "paper_threshold": 0.025, "ncc_prediction": 1 / T, "scc_prediction": 0.8,
            "circuit_prediction": 1 / T if eps == 0.0 else np.nan}  # fmt: skip
     for c in ("ncc", "scc", "fcc"):

@@ -58,6 +58,17 @@ def test_switching_a_block_on_adds_its_jobs(tmp_path):
     assert jobs["phase_diagram"] == 1  # a one-axis block has no phase diagram
 
 
+def test_the_clamps_block_plans_one_training_job_per_clamp(tmp_path):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["only"] = ["clamps"]
+    config["probe"]["active"] = False
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(tmp_path / "work", path)
+    assert jobs["train"] == len(config["experiments"]["clamps"]["axes"]["clamp"]) == 10
+    assert jobs["onset_shifts"] == 1 and jobs["circuit_metrics"] == 1
+
+
 def test_slurm_profile_parses_and_sets_training_resources(tmp_path):
     out = snakemake(tmp_path, TINY, "-n", "--workflow-profile", str(REPO / "profiles" / "slurm"))
     text = out.stdout + out.stderr

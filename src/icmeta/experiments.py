@@ -22,6 +22,10 @@ FIELD_PATHS: dict[str, str] = {
     f.name: f"{sec}.{f.name}" for sec, cls in SECTIONS.items() for f in fields(cls)
 }
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")
+# The axis over named sets of train-time interventions (top-level config key `clamps`); "none" is
+# the unclamped run.
+CLAMP_AXIS = "clamp"
+NO_CLAMP = "none"
 
 
 def field_path(name: str, where: str) -> str:
@@ -90,8 +94,11 @@ def cells(config: Mapping[str, Any], experiment: str) -> list[Cell]:
         where = f"experiments.{experiment}.axes.{name}"
         if name == "seed":
             raise ConfigError(f"{where}: seeds are not an axis; list them under the top-level 'seeds' key")
-        dotted = field_path(name, where)
-        coerced = [_coerce_axis_value(dotted, v) for v in vals]
+        if name == CLAMP_AXIS:
+            dotted, coerced = CLAMP_AXIS, [_clamp_name(config, v, where) for v in vals]
+        else:
+            dotted = field_path(name, where)
+            coerced = [_coerce_axis_value(dotted, v) for v in vals]
         for v in coerced:
             if not _SAFE_VALUE.match(format_value(v)):
                 raise ConfigError(f"{where}: value {v!r} cannot be part of a path (letters, digits, _.+-)")
@@ -126,10 +133,23 @@ def _ties(
     return out
 
 
+def _clamp_name(config: Mapping[str, Any], value: Any, where: str) -> str:
+    clamps = config.get("clamps") or {}
+    if value != NO_CLAMP and value not in clamps:
+        known = ", ".join([NO_CLAMP, *clamps])
+        raise ConfigError(
+            f"{where}: no clamp named {value!r} under the top-level 'clamps' key (known: {known})"
+        )
+    return str(value)
+
+
 def run_configs(config: Mapping[str, Any], cell: Cell) -> list[RunConfig]:
     """One run configuration per seed; raises ConfigError naming the block and cell if invalid."""
     base = base_run_dict(config, cell.experiment)
     for dotted, value in cell.overrides:
+        if dotted == CLAMP_AXIS:
+            base["interventions"] = [] if value == NO_CLAMP else list(config["clamps"][value])
+            continue
         section, leaf = dotted.split(".")
         base[section][leaf] = value
     try:

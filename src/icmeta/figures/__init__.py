@@ -34,6 +34,7 @@ NAMES: dict[str, Figure] = {
     "random_label": Figure(("metrics", "phases"), "Fig. 6"),
     "per_task": Figure(("metrics",), "Fig. 7e"),
     "plateau_predictions": Figure(("metrics", "runs"), "Fig. 5, 13"),
+    "onset_shifts": Figure(("runs",), "no figure of the paper (train-time clamps, issue 6)"),
 }
 
 
