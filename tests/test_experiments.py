@@ -89,6 +89,17 @@ def test_only_runs_the_named_blocks_whatever_their_active_flag():
         active_experiments({**config, "only": ["zz"]})
 
 
+def test_only_also_decides_whether_the_probe_runs():
+    from icmeta.experiments import active_experiments, probe_active
+
+    config = {**_config(a={"axes": {"T": [2]}}), "probe": {"active": True}}
+    assert probe_active(config)
+    assert not probe_active({**config, "only": ["a"]})
+    assert probe_active({**config, "only": ["a", "probe"]})
+    assert active_experiments({**config, "only": ["a", "probe"]}) == ["a"]
+    assert not probe_active({**config, "probe": {"active": False}})
+
+
 def _metrics(acc, every=100):
     steps = np.arange(len(acc)) * every
     return pd.DataFrame({"step": steps, "acc": acc})

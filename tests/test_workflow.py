@@ -69,6 +69,16 @@ def test_the_clamps_block_plans_one_training_job_per_clamp(tmp_path):
     assert jobs["onset_shifts"] == 1 and jobs["circuit_metrics"] == 1
 
 
+@pytest.mark.parametrize(("example", "trains"), [("quick_look.yaml", 2), ("circuits.yaml", 6)])
+def test_example_configs_laid_over_config_yaml_run_only_their_own_blocks(tmp_path, example, trains):
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(REPO / "config.yaml", work / "config.yaml")  # as in a checkout: the overlay applies
+    jobs = planned_jobs(work, REPO / "examples" / example)
+    assert jobs["train"] == trains and jobs["eval_sets"] == 2 * trains  # 2 seeds, no other block
+    assert "probe" not in jobs and "sst2_data" not in jobs
+
+
 def test_slurm_profile_parses_and_sets_training_resources(tmp_path):
     out = snakemake(tmp_path, TINY, "-n", "--workflow-profile", str(REPO / "profiles" / "slurm"))
     text = out.stdout + out.stderr
@@ -253,6 +263,7 @@ def test_killed_training_job_is_retried_and_resumes_to_the_same_result(tmp_path)
         tmp_path / "c.yaml",
         **{
             "experiments.grid.axes": {"T": [2], "eps": [0.1]},
+            "experiments.grid.figures": [],  # this test is about training; spare it the extra figures
             "defaults.optim.steps": 1500,
             "execution.save_state_every_s": 0.3,
         },

@@ -26,6 +26,7 @@ _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")
 # the unclamped run.
 CLAMP_AXIS = "clamp"
 NO_CLAMP = "none"
+PROBE = "probe"  # the SST-2 probe's name in `only` lists
 
 
 def field_path(name: str, where: str) -> str:
@@ -158,12 +159,19 @@ def run_configs(config: Mapping[str, Any], cell: Cell) -> list[RunConfig]:
         raise ConfigError(f"experiments.{cell.experiment} cell {cell.path}: {err}") from None
 
 
+def probe_active(config: Mapping[str, Any]) -> bool:
+    """Whether the SST-2 probe runs: `probe.active`, unless an `only` list leaves out "probe"."""
+    only = config.get("only")
+    return bool(config.get("probe", {}).get("active")) and (not only or PROBE in only)
+
+
 def active_experiments(config: Mapping[str, Any]) -> list[str]:
     """The blocks to run: those named by the top-level `only` list if given (a config file laid over
-    config.yaml runs just its own blocks that way), else those with `active: true`, in config order."""
+    config.yaml runs just its own blocks that way; "probe" there keeps the SST-2 probe), else those
+    with `active: true`, in config order."""
     only = config.get("only")
     if only:
-        unknown = [name for name in only if name not in config["experiments"]]
+        unknown = [name for name in only if name not in config["experiments"] and name != PROBE]
         if unknown:
             raise ConfigError(f"only: no experiment block named {', '.join(unknown)}")
         return [name for name in config["experiments"] if name in only]

@@ -247,7 +247,7 @@ def get_final_outputs():
         for name in figures_of(experiment)
         for ext in ("png", "pdf")
     ]
-    if config["probe"]["active"]:
+    if grid.probe_active(config):
         outputs += expand(
             "results/probe/figures/{name}.{ext}", name=PROBE_FIGURES, ext=("png", "pdf")
         )
