@@ -53,6 +53,15 @@ def test_the_clamp_axis_gives_each_cell_its_named_interventions():
         check(config)
 
 
+def test_tables_keep_a_run_column_that_shares_an_axis_name(tmp_path):
+    from icmeta.steps.tables import _with_run_columns
+
+    phases = pd.DataFrame({"phase": [1], "circuit": ["NCC"]})
+    cells_ = [{"path": "circuit~scc", "axes": {"circuit": "scc"}}]
+    table = _with_run_columns([phases], cells_, [0], "circuit_restricted")
+    assert table["circuit"].tolist() == ["scc"] and table["run_circuit"].tolist() == ["NCC"]
+
+
 def test_values_format_stably_for_paths():
     assert [format_value(v) for v in (0.1, 1e-05, 3, True, "scc")] == ["0.1", "1e-05", "3", "true", "scc"]
 

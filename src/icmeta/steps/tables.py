@@ -43,6 +43,9 @@ def _with_run_columns(
     parts = []
     for (cell, seed), frame in zip(runs, frames, strict=True):
         ident = {"experiment": experiment, "cell": cell["path"], **cell["axes"], "seed": int(seed)}
+        # A run's own column named like an identity column (the phases' `circuit` label in a block
+        # with a `circuit` axis) keeps its values as `run_<name>`; the identity column wins the name.
+        frame = frame.rename(columns={c: f"run_{c}" for c in frame.columns if c in ident})
         parts.append(frame.assign(**ident)[[*ident, *frame.columns]])
     return pd.concat(parts, ignore_index=True)
 
