@@ -13,8 +13,8 @@ from icmeta.figures.panels import (
     grid,
     log_steps,
     mean_with_seeds,
-    phases_of,
     positive_steps,
+    rows_of,
     shade_phases,
 )
 from icmeta.figures.style import PALETTE
@@ -32,7 +32,7 @@ def draw(
     blue, red = sns.color_palette(PALETTE, 4)[0], sns.color_palette(PALETTE, 4)[3]
     for (label, part), (ax_acc, ax_loss) in zip(rows, panels, strict=True):
         for ax, column, colour in ((ax_acc, "acc", blue), (ax_loss, "loss", red)):
-            shade_phases(ax, phases_of(tables["phases"], part, axes))
+            shade_phases(ax, rows_of(tables["phases"], part, axes))
             mean_with_seeds(ax, part, column, colour, None)
             log_steps(ax)
         ax_acc.set_ylim(0, 1.02)

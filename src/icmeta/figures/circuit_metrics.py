@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from icmeta.circuits import METRICS, metric_columns
-from icmeta.figures.panels import cells, first_seed, grid, log_steps, phases_of, positive_steps, shade_phases
+from icmeta.figures.panels import cells, first_seed, grid, log_steps, positive_steps, rows_of, shade_phases
 from icmeta.figures.style import PALETTE
 
 TITLES = {"bigram": "Bigram", "label_attn": "Label Attention", "chunk": "Chunk Example"}
@@ -44,7 +44,7 @@ def draw(
     row_keys = [(label, part, h) for label, part in cells(long, axes) for h in heads]
     fig, panels = grid(len(row_keys), len(METRICS), 3.6, 2.6, sharex=True, sharey=True)
     for (label, part, head), row in zip(row_keys, panels, strict=True):
-        phases = phases_of(tables["phases"], part, axes)
+        phases = rows_of(tables["phases"], part, axes)
         for ax, name in zip(row, METRICS, strict=True):
             shade_phases(ax, phases)
             sel = part[(part["metric"] == name) & (part["head"] == head)]

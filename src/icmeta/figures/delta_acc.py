@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.figures.panels import cells, first_seed, grid, log_steps, phases_of, shade_phases
+from icmeta.figures.panels import cells, first_seed, grid, log_steps, rows_of, shade_phases
 from icmeta.figures.style import PALETTE
 
 
@@ -31,13 +31,11 @@ def draw(
     blue, green = sns.color_palette(PALETTE, 3)[0], sns.color_palette(PALETTE, 3)[2]
     plotted = []
     for (label, part), ax in zip(rows, panels.flat, strict=True):
-        run = runs[(runs["seed"] == part["seed"].iloc[0])]
-        for a in axes:
-            run = run[run[a].astype(str) == str(part[a].iloc[0])]
+        run = rows_of(runs, part, axes)
         dt, threshold = int(run["paper_dt"].iloc[0]), float(run["paper_threshold"].iloc[0])
         curve = delta_acc(part, dt)
         curve = curve[curve["step"] > 0]
-        shade_phases(ax, phases_of(tables["phases"], part, axes))
+        shade_phases(ax, rows_of(tables["phases"], part, axes))
         ax.plot(curve["step"], curve["acc"], color=blue, lw=1.2, label="accuracy")
         ax.plot(curve["step"], curve["delta_acc"], color=green, lw=0.8, label=f"ΔAcc (Δt = {dt})")
         ax.axhline(threshold, color=green, ls=":", lw=0.8)

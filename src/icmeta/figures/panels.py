@@ -57,14 +57,14 @@ def positive_steps(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["step"] > 0]
 
 
-def phases_of(phases: pd.DataFrame, rows: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
-    """The phases table restricted to the cell (and seeds) of `rows`."""
-    if phases.empty:
-        return phases
-    keep = phases["seed"].isin(rows["seed"].unique())
+def rows_of(table: pd.DataFrame, rows: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
+    """Any experiment table (phases, runs) restricted to the cell and seeds of `rows`."""
+    if table.empty:
+        return table
+    keep = table["seed"].isin(rows["seed"].unique())
     for a in axes:
-        keep &= phases[a].astype(str) == str(rows[a].iloc[0])
-    return phases[keep]
+        keep &= table[a].astype(str) == str(rows[a].iloc[0])
+    return table[keep]
 
 
 def grid(nrows: int, ncols: int, width: float = 4.0, height: float = 3.0, **kw) -> tuple[plt.Figure, object]:

@@ -13,8 +13,8 @@ from icmeta.figures.panels import (
     grid,
     log_steps,
     mean_with_seeds,
-    phases_of,
     positive_steps,
+    rows_of,
     shade_phases,
 )
 from icmeta.figures.style import PALETTE
@@ -31,7 +31,7 @@ def draw(
     fig, panels = grid(-(-len(rows) // ncols), ncols, 4.2, 3.0, sharey=True)
     colours = sns.color_palette(PALETTE, 3)
     for (label, part), ax in zip(rows, panels.flat, strict=False):
-        shade_phases(ax, phases_of(tables["phases"], part, axes))
+        shade_phases(ax, rows_of(tables["phases"], part, axes))
         mean_with_seeds(ax, part, "acc", colours[0], "held-out (in-distribution)")
         mean_with_seeds(ax, part, "rla_acc", colours[2], "random labels (RLA)")
         log_steps(ax)
