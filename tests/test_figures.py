@@ -34,7 +34,7 @@ def _run_tables(T, eps, seed, heads, rng):
            "n_transitions": 3, "transition_steps": "1000;1200;1500", "paper_dt": 100, "step_acc_0.9": 2400,
            "paper_threshold": 0.025, "ncc_prediction": 1 / T, "scc_prediction": 0.8,
            "circuit_prediction": 1 / T if eps == 0.0 else np.nan}  # fmt: skip
-    for c in ("ncc", "scc", "fcc"):
+    for c in ("ncc", "scc", "fcc", "phase1", "phase2"):
         seen = rng.random() < 0.7
         run[f"{c}_onset"] = float(rng.integers(100, 10**5)) if seen else np.nan
         run[f"{c}_acc"] = 1 / T + rng.normal(0, 0.02) if seen else np.nan
@@ -119,6 +119,43 @@ def test_plateau_table_compares_measured_with_predicted(tmp_path):
     assert table["measured"].tolist() == pytest.approx([0.79, 0.62])
     assert table["gap"].tolist() == pytest.approx([0.79 - 0.786, 0.62 - 0.633])
     assert table["seeds"].tolist() == [2, 1]
+
+
+def test_onset_table_measures_shifts_against_the_reference_setting():
+    from icmeta.figures.onset_shifts import onset_table, onsets_long
+
+    runs = pd.DataFrame(
+        {
+            "clamp": ["none", "none", "none", "a", "a", "a"],
+            "seed": [0, 1, 2, 0, 1, 2],
+            "phase1_onset": [100, 200, 300, np.nan, np.nan, np.nan],
+            "phase2_onset": [1000, 1200, 1400, 500, 700, np.nan],
+            "scc_onset": [np.nan] * 6,
+            "step_acc_0.9": [2000, 2100, 2200, 900, -1, -1],
+        }
+    )
+    table = onset_table(onsets_long(runs, "clamp"), "clamp").set_index(["clamp", "onset"])
+    assert "scc_onset" not in table.index.get_level_values("onset"), "no run reached it: no panel"
+    assert table.loc[("a", "phase2_onset"), "median"] == 600
+    assert table.loc[("a", "phase2_onset"), "shift_vs_reference"] == 600 - 1200
+    assert table.loc[("a", "phase2_onset"), ["seeds", "runs"]].tolist() == [2, 3]
+    assert table.loc[("a", "step_acc_0.9"), "seeds"] == 1, "-1 means never reached"
+    assert table.loc[("a", "phase1_onset"), "seeds"] == 0
+    assert table.loc[("none", "phase1_onset"), "shift_vs_reference"] == 0
+
+
+def test_clamp_curves_compare_each_cell_with_its_reference(tmp_path):
+    tables = _write_tables(tmp_path, ("T", "eps"))
+    out = [tmp_path / f"c.{ext}" for ext in ("png", "pdf", "csv")]
+    draw("clamp_curves", tables, ("T", "eps"), "t", *out)
+    plotted = pd.read_csv(out[2])
+    metrics = pd.read_csv(tables["metrics"])
+    for (cell, curve), part in plotted[plotted["quantity"] == "acc"].groupby(["cell", "curve"]):
+        T, eps = (float(v.split("=")[1]) for v in cell.split(", "))
+        source = metrics[(metrics["T"] == (1 if curve == "reference" else T)) & (metrics["eps"] == eps)]
+        expected = source[source["step"] > 0].groupby("step")["acc"].mean()
+        assert part.set_index("step")["value"].to_numpy() == pytest.approx(expected.to_numpy())
+    assert {"bigram_L1", "label_attn_L2", "chunk_L1"} <= set(plotted["quantity"])
 
 
 def test_delta_acc_reads_the_paper_grid():

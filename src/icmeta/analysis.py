@@ -40,12 +40,25 @@ def analyse_run(
     summary["model_circuit"] = cfg.model.circuit
     summary["circuit_prediction"] = restricted_prediction(cfg.model.circuit, predictions)
     for circuit in CIRCUITS.values():
-        first = phases[phases["circuit"] == circuit].head(1)
-        key = circuit.lower()
-        summary[f"{key}_onset"] = int(first["start_step"].iloc[0]) if len(first) else None
-        summary[f"{key}_plateau_start"] = int(first["plateau_start"].iloc[0]) if len(first) else None
-        summary[f"{key}_acc"] = float(first["plateau_acc"].iloc[0]) if len(first) else None
+        summary.update(_phase_columns(circuit.lower(), phases[phases["circuit"] == circuit].head(1)))
+    for n in range(1, ORDERED_PHASES + 1):
+        summary.update(_phase_columns(f"phase{n}", phases[phases["phase"] == n]))
     return summary, phases
+
+
+# Phases are also summarised by their order, because a run whose phase no Tab.-1 circuit explains
+# (the default run's last phase, or a clamped run's) still has an onset worth comparing.
+ORDERED_PHASES = 3
+
+
+def _phase_columns(key: str, phase: pd.DataFrame) -> dict[str, Any]:
+    """Onset, plateau start and plateau accuracy of one phase (a one-row table, or empty: None)."""
+    found = len(phase) > 0
+    return {
+        f"{key}_onset": int(phase["start_step"].iloc[0]) if found else None,
+        f"{key}_plateau_start": int(phase["plateau_start"].iloc[0]) if found else None,
+        f"{key}_acc": float(phase["plateau_acc"].iloc[0]) if found else None,
+    }
 
 
 def restricted_prediction(circuit: str, predictions: Mapping[str, float | None]) -> float | None:

@@ -1,0 +1,83 @@
+"""Accuracy and circuit metrics of each setting of the first axis against the reference setting (its
+first value: the unclamped run of the `clamps` block), with the setting's detected phases shaded
+(issue 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from icmeta.circuits import METRICS, layer_means, metric_columns
+from icmeta.figures.circuit_metrics import TITLES
+from icmeta.figures.panels import (
+    cells,
+    grid,
+    log_steps,
+    mean_with_seeds,
+    positive_steps,
+    rows_of,
+    shade_phases,
+)
+from icmeta.figures.style import PALETTE
+
+
+def seed_means(rows: pd.DataFrame) -> pd.DataFrame:
+    """step, quantity, value: the seed mean of accuracy and of each metric's head mean per layer."""
+    per_layer = [rows[["seed", "step", "acc"]]]
+    for name in METRICS:
+        means = layer_means(rows, name)
+        per_layer.append(means.set_axis([f"{name}_L{layer}" for layer in means.columns], axis=1))
+    wide = pd.concat(per_layer, axis=1).groupby("step").mean().drop(columns="seed")
+    return wide.reset_index().melt(id_vars="step", var_name="quantity", value_name="value")
+
+
+def reference_rows(metrics: pd.DataFrame, part: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
+    """The reference cell matching `part` on every axis but the first."""
+    keep = metrics[axes[0]].astype(str) == str(metrics[axes[0]].iloc[0])
+    for a in axes[1:]:
+        keep &= metrics[a].astype(str) == str(part[a].iloc[0])
+    return metrics[keep]
+
+
+def draw(
+    tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """A row per cell: accuracy (seeds thin, mean thick) and, per layer, Bigram, Label Attention and
+    Chunk Example (seed mean of the head mean), the reference dashed in grey. Shading marks the
+    cell's own phases (seed-median spans)."""
+    metrics = positive_steps(tables["metrics"])
+    rows = list(cells(metrics, axes))
+    fig, panels = grid(len(rows), 1 + len(METRICS), 3.4, 2.5, sharex=True, sharey=True)
+    colours = sns.color_palette(PALETTE, 4)
+    plotted = []
+    for (label, part), row in zip(rows, panels, strict=True):
+        reference = reference_rows(metrics, part, axes)
+        own, ref = seed_means(part), seed_means(reference)
+        plotted += [own.assign(cell=label, curve="setting"), ref.assign(cell=label, curve="reference")]
+        phases = rows_of(tables["phases"], part, axes)
+        for ax in row:
+            shade_phases(ax, phases)
+            log_steps(ax)
+        mean_with_seeds(row[0], part, "acc", colours[0], "setting")
+        _line(row[0], ref, "acc", "0.45", "--", "reference")
+        row[0].set_ylabel(f"accuracy\n{label}")
+        row[0].set_ylim(0, 1.02)
+        for ax, name in zip(row[1:], METRICS, strict=True):
+            for layer in metric_columns(part.columns, name):
+                colour = colours[1 + layer % 3]
+                _line(ax, own, f"{name}_L{layer}", colour, "-", f"layer {layer}")
+                _line(ax, ref, f"{name}_L{layer}", colour, "--", f"layer {layer}, reference")
+            ax.set_title(TITLES[name], fontsize=9, pad=12)
+    panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False)
+    panels[0, 1].legend(loc="upper left", fontsize=6, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig, pd.concat(plotted, ignore_index=True)
+
+
+def _line(ax: plt.Axes, curves: pd.DataFrame, quantity: str, colour, style: str, label: str) -> None:
+    line = curves[curves["quantity"] == quantity]
+    ax.plot(line["step"], line["value"], color=colour, ls=style, lw=1.4 if style == "-" else 1.0, label=label)
