@@ -134,6 +134,15 @@ def test_run_summary_reads_final_values_and_circuits():
         s["final_acc"] == 0.95 and s["step_acc_0.9"] == 200 and s["n_transitions"] == 1
     )  # one jump spanning two evals
     assert s["final_bigram_L1"] == pytest.approx(0.3) and s["final_label_attn_L2"] == 0.7
+    assert s["step_acc_0.5"] == 100
+
+
+def test_steps_near_a_level_count_each_evaluation_until_the_next():
+    from icmeta.analysis import steps_near
+
+    m = pd.DataFrame({"step": [0, 100, 300, 400, 1000], "acc": [0.05, 0.33, 0.36, 0.5, 0.34]})
+    assert steps_near(m, 1 / 3, 0.05) == 200 + 100  # 100..300 and 300..400; the last has no length
+    assert steps_near(m, 0.9, 0.05) == 0
 
 
 def test_saved_eval_sets_train_exactly_like_internal_ones(tmp_path):

@@ -32,8 +32,8 @@ def _run_tables(T, eps, seed, heads, rng):
     )  # fmt: skip
     run = {**ident, "final_acc": acc[-1], "late_acc": acc[-3:].mean(), "n_phases": 2,
            "n_transitions": 3, "transition_steps": "1000;1200;1500", "paper_dt": 100, "step_acc_0.9": 2400,
-           "paper_threshold": 0.025, "ncc_prediction": 1 / T, "scc_prediction": 0.8,
-           "circuit_prediction": 1 / T if eps == 0.0 else np.nan}  # fmt: skip
+           "paper_threshold": 0.025, "ncc_prediction": 1 / T, "scc_prediction": 0.8, "step_acc_0.5": 1200,
+           "circuit_prediction": 1 / T if eps == 0.0 else np.nan, "ncc_dwell": 700 * seed}  # fmt: skip
     for c in ("ncc", "scc", "fcc", "phase1", "phase2"):
         seen = rng.random() < 0.7
         run[f"{c}_onset"] = float(rng.integers(100, 10**5)) if seen else np.nan
@@ -132,6 +132,7 @@ def test_onset_table_measures_shifts_against_the_reference_setting():
             "phase2_onset": [1000, 1200, 1400, 500, 700, np.nan],
             "scc_onset": [np.nan] * 6,
             "step_acc_0.9": [2000, 2100, 2200, 900, -1, -1],
+            "ncc_dwell": [3000, 3400, 2600, 0, 0, 100],
         }
     )
     table = onset_table(onsets_long(runs, "clamp"), "clamp").set_index(["clamp", "onset"])
@@ -142,6 +143,7 @@ def test_onset_table_measures_shifts_against_the_reference_setting():
     assert table.loc[("a", "step_acc_0.9"), "seeds"] == 1, "-1 means never reached"
     assert table.loc[("a", "phase1_onset"), "seeds"] == 0
     assert table.loc[("none", "phase1_onset"), "shift_vs_reference"] == 0
+    assert table.loc[("a", "ncc_dwell"), ["median", "shift_vs_reference"]].tolist() == [0, -3000]
 
 
 def test_clamp_curves_compare_each_cell_with_its_reference(tmp_path):

@@ -1,5 +1,6 @@
-"""When each phase begins under each setting of the first axis, against the reference setting (its
-first value: the unclamped run of the `clamps` block), with the seed spread (issue 6)."""
+"""When each phase begins, and how long a run sits at the NCC's accuracy, under each setting of the
+first axis against the reference setting (its first value: the unclamped run of the `clamps` block),
+with the seed spread (issue 6)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from icmeta.analysis import REACHED
 from icmeta.figures.style import PALETTE
 
 ONSETS = {
@@ -19,14 +21,18 @@ ONSETS = {
     "ncc_onset": "NCC phase begins",
     "scc_onset": "SCC phase begins",
     "fcc_onset": "FCC phase begins",
+    "step_acc_0.5": "accuracy first ≥ 0.5",
     "step_acc_0.9": "accuracy first ≥ 0.9",
+    "ncc_dwell": "steps at the NCC's accuracy (1/T)",
 }
+DURATIONS = {"ncc_dwell"}  # drawn on a linear axis: a duration may be 0
 
 
 def onsets_long(runs: pd.DataFrame, axis: str) -> pd.DataFrame:
     """axis, seed, onset, step rows for every onset column that any run reaches (NaN: not reached)."""
     runs = runs.assign(**{axis: runs[axis].astype(str)})
-    runs["step_acc_0.9"] = runs["step_acc_0.9"].where(runs["step_acc_0.9"] >= 0)
+    for column in (f"step_acc_{level}" for level in REACHED if f"step_acc_{level}" in runs):
+        runs[column] = runs[column].where(runs[column] >= 0)  # -1: never reached
     present = [c for c in ONSETS if c in runs and runs[c].notna().any()]
     return runs.melt(id_vars=[axis, "seed"], value_vars=present, var_name="onset", value_name="step")
 
@@ -68,7 +74,7 @@ def draw(
         ax.scatter(med.to_numpy(), np.arange(len(order)), marker="|", s=300, color="0.2", zorder=3)
         if not np.isnan(reference.get(onset, np.nan)):
             ax.axvline(reference[onset], color="0.4", ls="--", lw=0.8)
-        ax.set_xscale("log")
+        ax.set_xscale("linear" if onset in DURATIONS else "log")
         ax.set_xlabel("training step")
         ax.set_title(ONSETS[onset], fontsize=9)
     panels[0, 0].set_ylabel(axis)
