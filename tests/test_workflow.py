@@ -69,13 +69,16 @@ def test_the_clamps_block_plans_one_training_job_per_clamp(tmp_path):
     assert jobs["onset_shifts"] == 1 and jobs["circuit_metrics"] == 1
 
 
-@pytest.mark.parametrize(("example", "trains"), [("quick_look.yaml", 2), ("circuits.yaml", 6)])
-def test_example_configs_laid_over_config_yaml_run_only_their_own_blocks(tmp_path, example, trains):
+@pytest.mark.parametrize(
+    ("example", "trains", "seeds"),
+    [("quick_look.yaml", 2, 2), ("circuits.yaml", 6, 2), ("clamps.yaml", 10, 3)],
+)
+def test_example_configs_laid_over_config_yaml_run_only_their_own_blocks(tmp_path, example, trains, seeds):
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(REPO / "config.yaml", work / "config.yaml")  # as in a checkout: the overlay applies
     jobs = planned_jobs(work, REPO / "examples" / example)
-    assert jobs["train"] == trains and jobs["eval_sets"] == 2 * trains  # 2 seeds, no other block
+    assert jobs["train"] == trains and jobs["eval_sets"] == seeds * trains  # no other block
     assert "probe" not in jobs and "sst2_data" not in jobs
 
 
