@@ -135,15 +135,19 @@ def test_onset_table_measures_shifts_against_the_reference_setting():
             "ncc_dwell": [3000, 3400, 2600, 0, 0, 100],
         }
     )
-    table = onset_table(onsets_long(runs, "clamp"), "clamp").set_index(["clamp", "onset"])
+    table = onset_table(onsets_long(runs[::-1], "clamp"), "clamp").set_index(["clamp", "onset"])
     assert "scc_onset" not in table.index.get_level_values("onset"), "no run reached it: no panel"
-    assert table.loc[("a", "phase2_onset"), "median"] == 600
-    assert table.loc[("a", "phase2_onset"), "shift_vs_reference"] == 600 - 1200
-    assert table.loc[("a", "phase2_onset"), ["seeds", "runs"]].tolist() == [2, 3]
+    a2 = table.loc[("a", "phase2_onset")]
+    assert a2["median"] == 700, "the unreached seed counts as latest, not as absent"
+    assert a2["shift_vs_reference"] == 700 - 1200, "the reference is 'none' wherever it stands"
+    assert (a2["paired_shift"], a2["pairs"]) == (-500, 2)  # 500 - 1000 and 700 - 1200
+    assert a2[["seeds", "runs"]].tolist() == [2, 3]
     assert table.loc[("a", "step_acc_0.9"), "seeds"] == 1, "-1 means never reached"
+    assert np.isnan(table.loc[("a", "step_acc_0.9"), "median"]), "most seeds never got there"
     assert table.loc[("a", "phase1_onset"), "seeds"] == 0
     assert table.loc[("none", "phase1_onset"), "shift_vs_reference"] == 0
-    assert table.loc[("a", "ncc_dwell"), ["median", "shift_vs_reference"]].tolist() == [0, -3000]
+    dwell = table.loc[("a", "ncc_dwell")]
+    assert (dwell["median"], dwell["shift_vs_reference"], dwell["paired_shift"]) == (0, -3000, -3000)
 
 
 def test_clamp_curves_compare_each_cell_with_its_reference(tmp_path):

@@ -1,6 +1,6 @@
 """When each phase begins, and how long a run sits at the NCC's accuracy, under each setting of the
-first axis against the reference setting (its first value: the unclamped run of the `clamps` block),
-with the seed spread (issue 6)."""
+first axis against the reference setting (on the clamp axis the unclamped run, otherwise the axis's
+first value), with the seed spread (issue 6)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pandas as pd
 import seaborn as sns
 
 from icmeta.analysis import REACHED
+from icmeta.experiments import CLAMP_AXIS, NO_CLAMP
 from icmeta.figures.style import PALETTE
 
 ONSETS = {
@@ -37,32 +38,55 @@ def onsets_long(runs: pd.DataFrame, axis: str) -> pd.DataFrame:
     return runs.melt(id_vars=[axis, "seed"], value_vars=present, var_name="onset", value_name="step")
 
 
+def reference_setting(values: Sequence[str], axis: str) -> str:
+    """The setting others are compared with: no clamp on the clamp axis, otherwise the first value."""
+    return NO_CLAMP if axis == CLAMP_AXIS and NO_CLAMP in values else values[0]
+
+
+def _censored_quantile(steps: pd.Series, q: float) -> float:
+    """A quantile over every run, counting a run that never reached the onset as later than all that
+    did (NaN when the quantile falls on such a run): medians over the reached runs alone would make an
+    onset that most seeds miss look early."""
+    ordered = np.sort(steps.fillna(np.inf).to_numpy())
+    at = q * (len(ordered) - 1)
+    low, high = ordered[int(np.floor(at))], ordered[int(np.ceil(at))]
+    value = low if low == high else low + (at - np.floor(at)) * (high - low)  # linear, as np.quantile
+    return float(value) if np.isfinite(value) else np.nan
+
+
 def onset_table(long: pd.DataFrame, axis: str) -> pd.DataFrame:
-    """Median and quartiles of each onset per setting of `axis`, how many seeds reached it, and the
-    median's shift against the reference setting (the axis's first value)."""
+    """Per setting of `axis` and onset: the median and quartiles over seeds (censoring-aware), how
+    many seeds reached it, the median's shift against the reference setting, and the median of the
+    per-seed shifts (same seed: same initial weights and data, so the pairing removes most of the
+    seed-to-seed spread) over the seeds where both reached it."""
     summary = (
         long.groupby([axis, "onset"], sort=False)["step"]
-        .agg(median="median", q25=lambda s: s.quantile(0.25), q75=lambda s: s.quantile(0.75),
-             seeds="count", runs="size")
+        .agg(median=lambda s: _censored_quantile(s, 0.5), q25=lambda s: _censored_quantile(s, 0.25),
+             q75=lambda s: _censored_quantile(s, 0.75), seeds="count", runs="size")
         .reset_index()
     )  # fmt: skip
-    reference = summary[summary[axis] == long[axis].iloc[0]].set_index("onset")["median"]
+    ref = reference_setting(list(dict.fromkeys(long[axis])), axis)
+    reference = summary[summary[axis] == ref].set_index("onset")["median"]
     summary["shift_vs_reference"] = summary["median"] - summary["onset"].map(reference)
-    return summary
+    per_seed = long.pivot_table(index=["onset", "seed"], columns=axis, values="step", dropna=False)
+    paired = per_seed.sub(per_seed[ref], axis=0).stack().rename("shift").reset_index()
+    paired = paired.groupby([axis, "onset"])["shift"].agg(paired_shift="median", pairs="count")
+    return summary.join(paired, on=[axis, "onset"])
 
 
 def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """One panel per onset that any run reaches (phases by order and by circuit label, accuracy 0.9):
-    every seed as a dot, the seed median as a bar, the reference's median dashed. A setting whose
-    runs never reach an onset shows no dot there; the table says how many seeds did."""
+    """One panel per onset that any run reaches (phases by order and by circuit label, accuracy 0.5
+    and 0.9) and for the steps spent at 1/T: every seed as a dot, the median as a bar (none where most
+    seeds never reach the onset), the reference's median dashed. The table adds quartiles, how many
+    seeds reached each onset, and the shift against the reference, of medians and paired by seed."""
     axis = axes[0]
     long = onsets_long(tables["runs"], axis)
     summary = onset_table(long, axis)
     order = list(dict.fromkeys(long[axis]))
     onsets = list(dict.fromkeys(long["onset"]))
-    reference = summary[summary[axis] == order[0]].set_index("onset")["median"]
+    reference = summary[summary[axis] == reference_setting(order, axis)].set_index("onset")["median"]
     fig, panels = plt.subplots(
         1, len(onsets), figsize=(3.4 * len(onsets), 0.45 * len(order) + 1.8), sharey=True, squeeze=False
     )
@@ -70,8 +94,9 @@ def draw(
     for ax, onset in zip(panels[0], onsets, strict=True):
         part = long[long["onset"] == onset].dropna(subset=["step"])
         sns.stripplot(part, x="step", y=axis, order=order, ax=ax, color=colour, size=4, jitter=0.15)
-        med = summary[summary["onset"] == onset].set_index(axis)["median"].reindex(order)
-        ax.scatter(med.to_numpy(), np.arange(len(order)), marker="|", s=300, color="0.2", zorder=3)
+        med = summary[summary["onset"] == onset].set_index(axis)["median"].reindex(order).to_numpy()
+        shown = np.isfinite(med)
+        ax.scatter(med[shown], np.arange(len(order))[shown], marker="|", s=300, color="0.2", zorder=3)
         if not np.isnan(reference.get(onset, np.nan)):
             ax.axvline(reference[onset], color="0.4", ls="--", lw=0.8)
         ax.set_xscale("linear" if onset in DURATIONS else "log")
