@@ -8,7 +8,7 @@ from conftest import small
 from icmeta.config import ConfigError, RunConfig
 from icmeta.data import TaskSampler
 from icmeta.interventions import Schedule, pattern, positions
-from icmeta.model import EnsembleICL
+from icmeta.model import EnsembleICL, _ablated
 from icmeta.rng import stream_keys
 from icmeta.train import Trainer
 
@@ -100,6 +100,70 @@ def test_mean_ablation_of_identical_sequences_changes_nothing():
     assert torch.allclose(ablated, plain, atol=1e-6)
 
 
+def test_mean_ablation_replaces_only_the_chosen_head_and_rows_by_their_batch_mean():
+    heads = torch.randn(2, 5, 2, 9, 3)  # (E, n, H, S, dh)
+    keep, mean = torch.ones(2, 1, 2, 9, 1), torch.zeros(2, 1, 2, 9, 1)
+    keep[0, 0, 1, -1] = 0.0  # member 0, head 2, the query row
+    mean[0, 0, 1, -1] = 1.0
+    expected = heads.clone()
+    expected[0, :, 1, -1] = heads[0, :, 1, -1].mean(0)
+    assert torch.allclose(_ablated(heads, keep, mean, batch_dim=1), expected)
+
+
+def test_a_mean_ablated_member_sees_its_own_batch_and_no_other_member():
+    ablated = _with({"kind": "ablate", "layer": 1, "head": 1, "ablation": "mean"}, **{"model.heads": 2})
+    free = ablated.replace(seed=1, interventions=())
+    model = EnsembleICL([ablated, free])
+    schedule = Schedule([ablated.interventions, ()], 4, 2, torch.device("cpu"))
+    schedule.apply(0)
+    sampler = TaskSampler([ablated, free])
+    tok = model.embed(sampler.sample(stream_keys(sampler.seeds, 1, 0), 8))  # (2, 8, S, D)
+    base, _ = model(tok, schedule.control)
+    shuffled, _ = model(tok[:, [0, 3, 1, 2, 7, 6, 5, 4]], schedule.control)
+    assert torch.allclose(shuffled[:, 0], base[:, 0], atol=1e-6), "a batch mean ignores the order"
+    others = tok.clone()
+    others[0, 1:] = tok[0, 1:].flip(-1)  # member 0's other sequences change
+    changed, _ = model(others, schedule.control)
+    assert not torch.allclose(changed[0, 0], base[0, 0], atol=1e-5), "the mean is over member 0's batch"
+    others = tok.clone()
+    others[1, 1:] = tok[1, 1:].flip(-1)  # only member 1's batch changes
+    changed, _ = model(others, schedule.control)
+    assert torch.allclose(changed[0], base[0], atol=1e-6), "no member's mean leaks into another"
+
+
+def test_an_intervention_on_one_head_leaves_the_others_alone():
+    cfg = _with(
+        {"kind": "force", "layer": 1, "head": 2, "rows": "all", "pattern": "self"}, **{"model.heads": 2}
+    )
+    model = EnsembleICL([cfg])
+    tok = model.embed(_tokens(cfg))
+    _, pats = model(tok, _control(cfg), record=True)
+    _, free = model(tok, record=True)
+    assert torch.equal(pats[0][:, :, 0], free[0][:, :, 0])
+    assert torch.equal(pats[0][:, :, 1], torch.eye(9).expand_as(pats[0][:, :, 1]))
+
+
+def test_the_schedule_rewrites_its_tensors_in_place_so_a_captured_graph_follows():
+    cfg = _with(
+        {"kind": "block", "layer": 2, "rows": "query", "pattern": "labels", "end": 10},
+        {"kind": "force", "layer": 1, "rows": "labels", "pattern": "own_item", "start": 5},
+        {"kind": "ablate", "layer": 2, "ablation": "mean", "start": 3, "end": 8},
+    )
+    schedule = Schedule([cfg.interventions], 4, 1, torch.device("cpu"))
+    c = schedule.control
+    tensors = [*c.allowed.values(), *(t for pair in [*c.override.values(), *c.ablate.values()] for t in pair)]
+    pointers = [t.data_ptr() for t in tensors]
+    seen = []
+    for step in range(12):
+        schedule.apply(step)
+        assert [t.data_ptr() for t in tensors] == pointers
+        seen.append(
+            (bool(c.allowed[1].all()), bool(c.override[0][1].any()), bool((c.ablate[1][0] == 0).any()))
+        )
+    assert seen[0] == (False, False, False) and seen[4] == (False, False, True)
+    assert seen[9] == (False, True, False) and seen[11] == (True, True, False)
+
+
 def _qk(trainer: Trainer, layer: int) -> torch.Tensor:
     return trainer.model.wqkv[layer][..., : 2 * trainer.model.dq].detach().clone()
 
@@ -115,9 +179,8 @@ def test_clamped_query_key_weights_do_not_learn_until_the_window_ends(tmp_path):
     during = _qk(trainer, 0)
     assert torch.equal(during[0], start[0]), "no gradient reaches a fully clamped head"
     assert not torch.equal(during[1], start[1]), "the unclamped member learns"
-    for _ in range(10):
-        trainer.advance()
-    assert not torch.equal(_qk(trainer, 0)[0], during[0]), "learning resumes after the window"
+    trainer.advance()  # step 30: the first outside [0, 30)
+    assert not torch.equal(_qk(trainer, 0)[0], during[0]), "learning resumes right after the window"
 
 
 def test_a_member_without_clamps_trains_as_it_would_alone(tmp_path):
@@ -163,11 +226,47 @@ def test_runs_without_interventions_keep_their_hash():
         ({"kind": "ablate", "layer": 1, "end": 300_000}, "end = 300000"),
         ({"kind": "clamp", "layer": 1}, "kind = 'clamp'"),
         ({"kind": "ablate", "layer": 1, "colour": 1}, "unknown key 'colour'"),
+        ({"kind": "force", "layer": 1, "rows": "query", "pattern": "self", "strength": 0.3}, "only scale"),
+        ({"kind": "ablate", "layer": 1, "pattern": "labels"}, "pattern is invalid for kind 'ablate'"),
+        ({"kind": "block", "layer": 1, "rows": "query", "pattern": "self", "ablation": "mean"}, "ablation"),
+        ({"kind": "force", "layer": 1, "rows": "query", "pattern": "self", "seed": 2}, "only the random"),
+        ({"kind": "scale", "layer": 1, "pattern": "self", "strength": "0.3"}, "must be a number"),
+        ("block_L2_query_labels", "is a mapping such as"),
     ],
 )
 def test_invalid_specifications_are_refused_with_the_field_named(spec, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         _with(spec)
+
+
+@pytest.mark.parametrize(
+    ("specs", "changes"),
+    [
+        (  # each leaves label rows something (items, themselves); together, nothing
+            [
+                {"kind": "block", "layer": 1, "rows": "labels", "pattern": "self"},
+                {"kind": "block", "layer": 1, "rows": "labels", "pattern": "items", "start": 50, "end": 100},
+            ],
+            {},
+        ),
+        ([{"kind": "block", "layer": 2, "rows": "query", "pattern": "self"}], {"model.circuit": "ncc"}),
+    ],
+)
+def test_blocks_that_together_leave_a_row_nothing_to_attend_to_are_refused(specs, changes):
+    with pytest.raises(ConfigError, match="nothing to attend to from step"):
+        _with(*specs, **changes)
+
+
+def test_blocks_that_never_overlap_in_time_are_accepted():
+    _with(
+        {"kind": "block", "layer": 1, "rows": "labels", "pattern": "self", "end": 50},
+        {"kind": "block", "layer": 1, "rows": "labels", "pattern": "items", "start": 50},
+    )
+
+
+def test_an_integer_strength_is_the_same_run_as_its_float():
+    spec = {"kind": "scale", "layer": 1, "pattern": "self"}
+    assert _with({**spec, "strength": 1}).hash() == _with({**spec, "strength": 1.0}).hash()
 
 
 def test_position_sets():

@@ -218,7 +218,9 @@ class RunConfig:
             from icmeta.interventions import check_all
 
             m, t = self.model, self.task
-            check_all(self.interventions, m.layers, m.heads, t.N, self.optim.steps, "interventions")
+            check_all(
+                self.interventions, m.layers, m.heads, t.N, self.optim.steps, "interventions", m.circuit
+            )
         if not self.model.w_o and self.model.d_qkv != self.task.d_model:
             _fail(
                 "model.d_qkv",

@@ -8,19 +8,24 @@ rows (the attending tokens: the query, the label tokens, the item tokens, or all
 - block: positions are removed before the softmax, so they receive exactly zero attention;
 - scale: the attention moves toward a pattern by `strength` in [0, 1] (1 is force, 0 nothing);
 - ablate: the head's output on the rows is replaced by zero or by its batch mean.
-Each acts on steps [start, end); several combine (blocks first, then forcing, then scaling).
+Each acts on steps [start, end); several combine (blocks first, then forcing, then scaling; of two
+forces or two scales on the same rows, the later in the list wins). Blocks are checked together, with
+the run's circuit mask, so that no combination leaves a row nothing to attend to.
+
+Evaluation at step s runs under the interventions active at step s: during a force window the recorded
+attention maps and circuit metrics are the imposed pattern, not what the head's query and key learned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from icmeta.config import ConfigError
-from icmeta.model import AttentionControl
+from icmeta.model import AttentionControl, circuit_mask
 
 KINDS = ("force", "block", "scale", "ablate")
 ROWS = ("query", "labels", "items", "all")
@@ -28,6 +33,8 @@ ROWS = ("query", "labels", "items", "all")
 PATTERNS = ("self", "labels", "items", "own_item", "uniform", "random")
 BLOCKABLE = ("self", "labels", "items", "own_item")
 ABLATIONS = ("zero", "mean")
+# Fields that only some kinds read; setting one for another kind is refused rather than ignored.
+ONLY_FOR = {"strength": ("scale",), "ablation": ("ablate",), "pattern": ("force", "block", "scale")}
 
 
 @dataclass(frozen=True)
@@ -45,16 +52,29 @@ class Intervention:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> Intervention:
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                f"{where} = {data!r} is invalid: an intervention is a mapping such as "
+                "{kind: block, layer: 2, rows: query, pattern: labels}"
+            )
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{where}: unknown key '{unknown[0]}'; known: {', '.join(sorted(known))}")
         if "kind" not in data or "layer" not in data:
             raise ConfigError(f"{where}: an intervention needs 'kind' ({', '.join(KINDS)}) and 'layer'")
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        defaults = {name: f.default for name, f in cls.__dataclass_fields__.items()}
+        for key, kinds in ONLY_FOR.items():
+            if data.get(key, defaults[key]) != defaults[key] and data["kind"] not in kinds:
+                raise ConfigError(
+                    f"{where}.{key} is invalid for kind {data['kind']!r}: only {' and '.join(kinds)} use it"
+                )
+        if data.get("seed", 0) != 0 and data.get("pattern") != "random":
+            raise ConfigError(f"{where}.seed is invalid: only the random pattern is drawn from a seed")
+        strength = data.get("strength", 1.0)
+        if isinstance(strength, bool) or not isinstance(strength, int | float):
+            raise ConfigError(f"{where}.strength = {strength!r} is invalid: must be a number in [0, 1]")
+        return cls(**{**data, "strength": float(strength)})  # 1 and 1.0: one run, one hash
 
     def check(self, layers: int, heads: int, N: int, steps: int, where: str) -> None:
         """Raise ConfigError naming `where` and the field if the intervention cannot apply."""
@@ -137,8 +157,9 @@ def positions(name: str, N: int) -> torch.Tensor:
 
 def pattern(name: str, N: int, seed: int = 0) -> torch.Tensor:
     """(S, S) attention weights: uniform over the pattern's positions in each row (random: a fixed
-    Dirichlet(1) draw over the causal positions, the control for 'any clamp at all'). Rows where the
-    pattern has no position (e.g. the query row of 'labels' when N = 0) are left at zero."""
+    Dirichlet(1) draw over the causal positions, the control for 'any clamp at all'; one draw per
+    intervention `seed`, the same for every training seed). Rows where the pattern has no position
+    (the first item's row under 'labels') are left at zero; `check` refuses to apply a pattern there."""
     where = positions(name, N).float()
     if name == "random":
         gen = torch.Generator().manual_seed(seed)
@@ -148,10 +169,35 @@ def pattern(name: str, N: int, seed: int = 0) -> torch.Tensor:
 
 
 def check_all(
-    interventions: Sequence[Intervention], layers: int, heads: int, N: int, steps: int, where: str
+    interventions: Sequence[Intervention],
+    layers: int,
+    heads: int,
+    N: int,
+    steps: int,
+    where: str,
+    circuit: str = "none",
 ) -> None:
+    """Check each intervention, then every head at every step where a block begins: the blocks
+    active together, and the run's circuit mask, must leave each row something to attend to."""
     for i, spec in enumerate(interventions):
         spec.check(layers, heads, N, steps, f"{where}[{i}]")
+    masks = circuit_mask(circuit, N, layers)
+    blocks = [(i, s) for i, s in enumerate(interventions) if s.kind == "block"]
+    for _, first in blocks:
+        at = first.start
+        active = [(i, s) for i, s in blocks if s.start <= at and (s.end is None or at < s.end)]
+        for layer in {s.layer for _, s in active}:
+            for head in range(1, heads + 1):
+                mine = [(i, s) for i, s in active if s.layer == layer and s.head in (None, head)]
+                allowed = causal(N) if masks[layer - 1] is None else causal(N) & masks[layer - 1]
+                for _, s in mine:
+                    allowed &= ~(positions(s.pattern, N) & row_mask(s.rows, N).unsqueeze(-1))
+                if not allowed.any(-1).all():
+                    names = ", ".join(f"{where}[{i}]" for i, _ in mine)
+                    raise ConfigError(
+                        f"{names}: together (with model.circuit = {circuit!r}) these blocks leave some "
+                        f"rows of layer {layer}, head {head} nothing to attend to from step {at}"
+                    )
 
 
 class Schedule:
