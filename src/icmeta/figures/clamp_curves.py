@@ -1,6 +1,6 @@
-"""Accuracy and circuit metrics of each setting of the first axis against the reference setting (its
-first value: the unclamped run of the `clamps` block), with the setting's detected phases shaded
-(issue 6)."""
+"""Accuracy and circuit metrics of each setting of the first axis against the reference setting (on
+the clamp axis the unclamped run, otherwise the axis's first value), with the setting's detected
+phases shaded (issue 6)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from icmeta.figures.panels import (
     log_steps,
     mean_with_seeds,
     positive_steps,
+    reference_setting,
     rows_of,
     shade_phases,
 )
@@ -35,8 +36,9 @@ def seed_means(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def reference_rows(metrics: pd.DataFrame, part: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
-    """The reference cell matching `part` on every axis but the first."""
-    keep = metrics[axes[0]].astype(str) == str(metrics[axes[0]].iloc[0])
+    """The reference cell (`reference_setting` of the first axis) matching `part` on the other axes."""
+    first = metrics[axes[0]].astype(str)
+    keep = first == reference_setting(list(dict.fromkeys(first)), axes[0])
     for a in axes[1:]:
         keep &= metrics[a].astype(str) == str(part[a].iloc[0])
     return metrics[keep]
@@ -50,7 +52,7 @@ def draw(
     cell's own phases (seed-median spans)."""
     metrics = positive_steps(tables["metrics"])
     rows = list(cells(metrics, axes))
-    fig, panels = grid(len(rows), 1 + len(METRICS), 3.4, 2.5, sharex=True, sharey=True)
+    fig, panels = grid(len(rows), 1 + len(METRICS), 3.4, 2.3, sharex=True, sharey=True)
     colours = sns.color_palette(PALETTE, 4)
     plotted = []
     for (label, part), row in zip(rows, panels, strict=True):
@@ -61,20 +63,23 @@ def draw(
         for ax in row:
             shade_phases(ax, phases)
             log_steps(ax)
+            if row is not panels[-1]:
+                ax.set_xlabel("")
         mean_with_seeds(row[0], part, "acc", colours[0], "setting")
         _line(row[0], ref, "acc", "0.45", "--", "reference")
-        row[0].set_ylabel(f"accuracy\n{label}")
+        row[0].set_ylabel(label, fontsize=8)
         row[0].set_ylim(0, 1.02)
         for ax, name in zip(row[1:], METRICS, strict=True):
             for layer in metric_columns(part.columns, name):
                 colour = colours[1 + layer % 3]
                 _line(ax, own, f"{name}_L{layer}", colour, "-", f"layer {layer}")
                 _line(ax, ref, f"{name}_L{layer}", colour, "--", f"layer {layer}, reference")
-            ax.set_title(TITLES[name], fontsize=9, pad=12)
+    for ax, name in zip(panels[0], ["accuracy", *(TITLES[m] for m in METRICS)], strict=True):
+        ax.set_title(name, fontsize=10, pad=12)
     panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False)
     panels[0, 1].legend(loc="upper left", fontsize=6, frameon=False)
-    fig.suptitle(title)
     fig.tight_layout()
+    fig.suptitle(title, y=1.0, va="bottom")  # above the column titles; saved with a tight box
     return fig, pd.concat(plotted, ignore_index=True)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 
 from icmeta.analysis import REACHED
-from icmeta.experiments import CLAMP_AXIS, NO_CLAMP
+from icmeta.figures.panels import reference_setting
 from icmeta.figures.style import PALETTE
 
 ONSETS = {
@@ -36,11 +36,6 @@ def onsets_long(runs: pd.DataFrame, axis: str) -> pd.DataFrame:
         runs[column] = runs[column].where(runs[column] >= 0)  # -1: never reached
     present = [c for c in ONSETS if c in runs and runs[c].notna().any()]
     return runs.melt(id_vars=[axis, "seed"], value_vars=present, var_name="onset", value_name="step")
-
-
-def reference_setting(values: Sequence[str], axis: str) -> str:
-    """The setting others are compared with: no clamp on the clamp axis, otherwise the first value."""
-    return NO_CLAMP if axis == CLAMP_AXIS and NO_CLAMP in values else values[0]
 
 
 def _censored_quantile(steps: pd.Series, q: float) -> float:

@@ -8,6 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from icmeta.experiments import CLAMP_AXIS, NO_CLAMP
+
 # Light yellow, orange, red, as in the paper's Fig. 2, then darker for any later phase; shading at low
 # alpha stays distinguishable without relying on hue alone (phases are also numbered on the plot).
 PHASE_COLOURS = sns.color_palette("YlOrRd", 6)[:5]
@@ -77,3 +79,8 @@ def mean_with_seeds(ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label
         ax.plot(run["step"], run[column], color=colour, lw=0.6, alpha=0.35)
     mean = rows.groupby("step")[column].mean()
     ax.plot(mean.index, mean.to_numpy(), color=colour, lw=1.8, label=label)
+
+
+def reference_setting(values: Sequence[str], axis: str) -> str:
+    """The setting others are compared with: no clamp on the clamp axis, otherwise the first value."""
+    return NO_CLAMP if axis == CLAMP_AXIS and NO_CLAMP in values else values[0]
