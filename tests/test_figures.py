@@ -33,7 +33,8 @@ def _run_tables(T, eps, seed, heads, rng):
     run = {**ident, "final_acc": acc[-1], "late_acc": acc[-3:].mean(), "n_phases": 2,
            "n_transitions": 3, "transition_steps": "1000;1200;1500", "paper_dt": 100, "step_acc_0.9": 2400,
            "paper_threshold": 0.025, "ncc_prediction": 1 / T, "scc_prediction": 0.8, "step_acc_0.5": 1200,
-           "circuit_prediction": 1 / T if eps == 0.0 else np.nan, "ncc_dwell": 700 * seed}  # fmt: skip
+           "circuit_prediction": 1 / T if eps == 0.0 else np.nan, "ncc_dwell": 700 * seed,
+           "clamp_switches": "1500" if seed == 0 else np.nan}  # fmt: skip
     for c in ("ncc", "scc", "fcc", "phase1", "phase2"):
         seen = rng.random() < 0.7
         run[f"{c}_onset"] = float(rng.integers(100, 10**5)) if seen else np.nan
@@ -162,6 +163,10 @@ def test_clamp_curves_compare_each_cell_with_its_reference(tmp_path):
         expected = source[source["step"] > 0].groupby("step")["acc"].mean()
         assert part.set_index("step")["value"].to_numpy() == pytest.approx(expected.to_numpy())
     assert {"bigram_L1", "label_attn_L2", "chunk_L1"} <= set(plotted["quantity"])
+    from icmeta.figures.clamp_curves import _switches
+
+    runs = pd.DataFrame({"clamp_switches": ["1500", np.nan, "200;1500", 40.0]})
+    assert _switches(runs) == [40, 200, 1500]
 
 
 def test_delta_acc_reads_the_paper_grid():

@@ -269,6 +269,17 @@ def test_an_integer_strength_is_the_same_run_as_its_float():
     assert _with({**spec, "strength": 1}).hash() == _with({**spec, "strength": 1.0}).hash()
 
 
+def test_clamp_switches_are_the_window_edges_inside_the_run():
+    from icmeta.analysis import clamp_switches
+
+    cfg = _with(
+        {"kind": "block", "layer": 2, "rows": "query", "pattern": "labels", "end": 50},
+        {"kind": "ablate", "layer": 1, "start": 20, "end": RunConfig().optim.steps},  # the run's end
+    )
+    assert clamp_switches(cfg) == [20, 50]
+    assert clamp_switches(RunConfig()) == []
+
+
 def test_position_sets():
     assert positions("own_item", 2).nonzero().tolist() == [[1, 0], [3, 2]]
     assert positions("labels", 2)[4].tolist() == [False, True, False, True, False]

@@ -38,6 +38,7 @@ def analyse_run(
     summary["ncc_prediction"] = predictions["NCC"]
     summary["scc_prediction"] = predictions["SCC"]
     summary["model_circuit"] = cfg.model.circuit
+    summary["clamp_switches"] = ";".join(map(str, clamp_switches(cfg)))
     summary["circuit_prediction"] = restricted_prediction(cfg.model.circuit, predictions)
     summary["ncc_dwell"] = steps_near(metrics, predictions["NCC"], settings["circuit_acc_tolerance"])
     for circuit in CIRCUITS.values():
@@ -60,6 +61,12 @@ def _phase_columns(key: str, phase: pd.DataFrame) -> dict[str, Any]:
         f"{key}_plateau_start": int(phase["plateau_start"].iloc[0]) if found else None,
         f"{key}_acc": float(phase["plateau_acc"].iloc[0]) if found else None,
     }
+
+
+def clamp_switches(cfg: RunConfig) -> list[int]:
+    """Steps inside the run where an intervention switches on or off, for figures to mark."""
+    edges = {b for i in cfg.interventions for b in (i.start, i.end) if b is not None}
+    return sorted(b for b in edges if 0 < b < cfg.optim.steps)
 
 
 def restricted_prediction(circuit: str, predictions: Mapping[str, float | None]) -> float | None:

@@ -35,7 +35,9 @@ NAMES: dict[str, Figure] = {
     "per_task": Figure(("metrics",), "Fig. 7e"),
     "plateau_predictions": Figure(("metrics", "runs"), "Fig. 5, 13"),
     "onset_shifts": Figure(("runs",), "no figure of the paper (train-time clamps, issue 6)"),
-    "clamp_curves": Figure(("metrics", "phases"), "no figure of the paper (train-time clamps, issue 6)"),
+    "clamp_curves": Figure(
+        ("metrics", "phases", "runs"), "no figure of the paper (train-time clamps, issue 6)"
+    ),
 }
 
 

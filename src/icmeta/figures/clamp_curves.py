@@ -49,7 +49,7 @@ def draw(
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """A row per cell: accuracy (seeds thin, mean thick) and, per layer, Bigram, Label Attention and
     Chunk Example (seed mean of the head mean), the reference dashed in grey. Shading marks the
-    cell's own phases (seed-median spans)."""
+    cell's own phases (seed-median spans), a dotted line each step where a clamp switches on or off."""
     metrics = positive_steps(tables["metrics"])
     rows = list(cells(metrics, axes))
     fig, panels = grid(len(rows), 1 + len(METRICS), 3.4, 2.3, sharex=True, sharey=True)
@@ -60,8 +60,11 @@ def draw(
         own, ref = seed_means(part), seed_means(reference)
         plotted += [own.assign(cell=label, curve="setting"), ref.assign(cell=label, curve="reference")]
         phases = rows_of(tables["phases"], part, axes)
+        switches = _switches(rows_of(tables["runs"], part, axes))
         for ax in row:
             shade_phases(ax, phases)
+            for step in switches:
+                ax.axvline(step, color="0.2", ls=":", lw=1.0)
             log_steps(ax)
             if row is not panels[-1]:
                 ax.set_xlabel("")
@@ -81,6 +84,14 @@ def draw(
     fig.tight_layout()
     fig.suptitle(title, y=1.0, va="bottom")  # above the column titles; saved with a tight box
     return fig, pd.concat(plotted, ignore_index=True)
+
+
+def _switches(runs: pd.DataFrame) -> list[int]:
+    """Steps where a clamp of these runs switches on or off (summary column `clamp_switches`)."""
+    if "clamp_switches" not in runs:
+        return []
+    cells = runs["clamp_switches"].dropna().astype(str)
+    return sorted({int(float(v)) for cell in cells for v in cell.split(";") if v})
 
 
 def _line(ax: plt.Axes, curves: pd.DataFrame, quantity: str, colour, style: str, label: str) -> None:
