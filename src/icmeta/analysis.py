@@ -10,6 +10,7 @@ import pandas as pd
 
 from icmeta.circuits import METRICS, layer_means
 from icmeta.config import RunConfig
+from icmeta.interventions import switch_steps
 from icmeta.phases import CIRCUITS, PlateauDetector, detect_phases, paper_transitions
 from icmeta.theory import ncc_prediction, scc_bound, scc_bound_supported
 
@@ -65,8 +66,7 @@ def _phase_columns(key: str, phase: pd.DataFrame) -> dict[str, Any]:
 
 def clamp_switches(cfg: RunConfig) -> list[int]:
     """Steps inside the run where an intervention switches on or off, for figures to mark."""
-    edges = {b for i in cfg.interventions for b in (i.start, i.end) if b is not None}
-    return sorted(b for b in edges if 0 < b < cfg.optim.steps)
+    return [b for b in switch_steps(cfg.interventions) if 0 < b < cfg.optim.steps]
 
 
 def restricted_prediction(circuit: str, predictions: Mapping[str, float | None]) -> float | None:

@@ -110,11 +110,6 @@ class Intervention:
                 fail(
                     "rows", f"some {self.rows} rows have no {self.pattern} position before them to attend to"
                 )
-        if self.kind == "block":
-            rows = row_mask(self.rows, N)
-            left = causal(N) & ~positions(self.pattern, N)
-            if not left[rows].any(-1).all():
-                fail("pattern", f"blocking {self.pattern} leaves some {self.rows} rows nothing to attend to")
 
 
 def causal(N: int) -> torch.Tensor:
@@ -200,6 +195,11 @@ def check_all(
                     )
 
 
+def switch_steps(interventions: Sequence[Intervention]) -> list[int]:
+    """The steps where any of the interventions switches on or off (window edges), in order."""
+    return sorted({b for i in interventions for b in (i.start, i.end) if b is not None})
+
+
 class Schedule:
     """The attention controls of an ensemble whose members carry interventions, allocated once and
     rewritten in place at each window boundary, so a captured CUDA graph sees the change."""
@@ -223,7 +223,7 @@ class Schedule:
             mix={l: (torch.zeros(full, **zeros), torch.zeros(row, **zeros)) for l in layers["scale"]},
             ablate={l: (torch.ones(row, **zeros), torch.zeros(row, **zeros)) for l in layers["ablate"]},
         )
-        self.boundaries = sorted({b for i in every for b in (i.start, i.end) if b is not None})
+        self.boundaries = switch_steps(every)
         self._state: int | None = None
 
     def apply(self, step: int) -> None:

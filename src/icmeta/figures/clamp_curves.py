@@ -35,15 +35,6 @@ def seed_means(rows: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index().melt(id_vars="step", var_name="quantity", value_name="value")
 
 
-def reference_rows(metrics: pd.DataFrame, part: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
-    """The reference cell (`reference_setting` of the first axis) matching `part` on the other axes."""
-    first = metrics[axes[0]].astype(str)
-    keep = first == reference_setting(list(dict.fromkeys(first)), axes[0])
-    for a in axes[1:]:
-        keep &= metrics[a].astype(str) == str(part[a].iloc[0])
-    return metrics[keep]
-
-
 def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
 ) -> tuple[plt.Figure, pd.DataFrame]:
@@ -55,8 +46,10 @@ def draw(
     fig, panels = grid(len(rows), 1 + len(METRICS), 3.4, 2.3, sharex=True, sharey=True)
     colours = sns.color_palette(PALETTE, 4)
     plotted = []
+    ref_setting = reference_setting(metrics[axes[0]], axes[0])
     for (label, part), row in zip(rows, panels, strict=True):
-        reference = reference_rows(metrics, part, axes)
+        # the reference cell: the reference setting of the first axis, this cell's other axes and seeds
+        reference = rows_of(metrics, part.assign(**{axes[0]: ref_setting}), axes)
         own, ref = seed_means(part), seed_means(reference)
         plotted += [own.assign(cell=label, curve="setting"), ref.assign(cell=label, curve="reference")]
         phases = rows_of(tables["phases"], part, axes)

@@ -60,7 +60,7 @@ def onset_table(long: pd.DataFrame, axis: str) -> pd.DataFrame:
              q75=lambda s: _censored_quantile(s, 0.75), seeds="count", runs="size")
         .reset_index()
     )  # fmt: skip
-    ref = reference_setting(list(dict.fromkeys(long[axis])), axis)
+    ref = reference_setting(long[axis], axis)
     reference = summary[summary[axis] == ref].set_index("onset")["median"]
     summary["shift_vs_reference"] = summary["median"] - summary["onset"].map(reference)
     per_seed = long.pivot_table(index=["onset", "seed"], columns=axis, values="step", dropna=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -81,6 +81,8 @@ def mean_with_seeds(ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label
     ax.plot(mean.index, mean.to_numpy(), color=colour, lw=1.8, label=label)
 
 
-def reference_setting(values: Sequence[str], axis: str) -> str:
-    """The setting others are compared with: no clamp on the clamp axis, otherwise the first value."""
-    return NO_CLAMP if axis == CLAMP_AXIS and NO_CLAMP in values else values[0]
+def reference_setting(values: Iterable, axis: str) -> str:
+    """The setting others are compared with (as a string): no clamp on the clamp axis, otherwise the
+    first value in table order."""
+    settings = list(dict.fromkeys(map(str, values)))
+    return NO_CLAMP if axis == CLAMP_AXIS and NO_CLAMP in settings else settings[0]
