@@ -1,7 +1,12 @@
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 import torch
 
 from icmeta.config import RunConfig
+from probe_fixtures import tiny_gpt2, write_sst2
+from snakemake_runs import run_recording_imports, write_config
 
 
 @pytest.fixture(autouse=True)
@@ -14,3 +19,30 @@ def small(**changes) -> RunConfig:
     base = {"optim.steps": 60, "optim.eval_every": 20, "optim.eval_size": 128, "optim.n_checkpoints": 5}
     base.update(changes)
     return RunConfig().replace(**base)
+
+
+@dataclass(frozen=True)
+class FinishedGrid:
+    work: Path  # the workflow's work directory, every output made
+    config: Path  # the config it ran with
+    jobs: list[dict]  # per job process: its rule, its script and the icmeta modules it loaded
+
+
+@pytest.fixture(scope="session")
+def finished_grid(tmp_path_factory) -> FinishedGrid:
+    """The tiny grid (2 seeds x 2 T x 2 eps, 300 steps, every figure) and the SST-2 probe of one tiny
+    GPT-2, run once for the session with every job's imports recorded. Tests copy it before changing
+    its files; dry runs may use it in place with --nolock."""
+    root = tmp_path_factory.mktemp("finished")
+    model = tiny_gpt2(root / "fixture" / "model")
+    probe = {
+        "active": True,
+        "data": {"path": str(write_sst2(root / "fixture" / "sst2"))},
+        "prompts": {"queries": 4},
+        "models": [str(model)],
+        "batch_size": 4,
+    }
+    config = write_config(root / "config.yaml", probe=probe)
+    work = root / "work"
+    jobs = run_recording_imports(work, config, root / "imports", "--cores", "2")
+    return FinishedGrid(work, config, jobs)

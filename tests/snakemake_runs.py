@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -41,7 +43,13 @@ def write_config(path: Path, **changes: object) -> Path:
 
 
 def snakemake(
-    workdir: Path, config: Path, *args: str, code: Path = REPO, check: bool = True, timeout: float = 900
+    workdir: Path,
+    config: Path,
+    *args: str,
+    code: Path = REPO,
+    check: bool = True,
+    timeout: float = 900,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run snakemake on the workflow at `code` with outputs in `workdir` (the default profile applies)."""
     cmd = [
@@ -56,7 +64,7 @@ def snakemake(
         str(config),
         *args,
     ]
-    proc = subprocess.run(cmd, cwd=code, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=code, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -70,3 +78,35 @@ def planned_jobs(workdir: Path, config: Path, *args: str, code: Path = REPO) -> 
         return {}
     table = text.split("Job stats:", 1)[1]
     return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M) if rule != "total"}
+
+
+# Imported by every Python process whose PYTHONPATH holds its directory: at exit, a workflow job's
+# process writes its rule and the icmeta modules it has loaded. This observes imports as they happen,
+# so it sees what static analysis of the code could miss (a dynamic import, say).
+IMPORT_RECORDER = """
+import atexit, json, os, sys
+
+def _record():
+    main = sys.modules.get("__main__")
+    job = getattr(main, "snakemake", None)
+    if job is None:
+        return
+    loaded = sorted(m for m in sys.modules if m == "icmeta" or m.startswith("icmeta."))
+    script = os.path.basename(sys.argv[0]).split(".", 1)[1]  # Snakemake runs tmpXXXX.<script>
+    out = os.path.join(os.environ["ICMETA_IMPORT_RECORDS"], f"{os.getpid()}.json")
+    with open(out, "w") as fh:
+        json.dump({"rule": job.rule, "script": script, "modules": loaded}, fh)
+
+atexit.register(_record)
+"""
+
+
+def run_recording_imports(workdir: Path, config: Path, records: Path, *args: str) -> list[dict]:
+    """Run the workflow with every job recording its rule, script and loaded icmeta modules."""
+    hook = records / "hook"
+    hook.mkdir(parents=True)
+    (hook / "sitecustomize.py").write_text(IMPORT_RECORDER)
+    env = {**os.environ, "ICMETA_IMPORT_RECORDS": str(records)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p)
+    snakemake(workdir, config, *args, env=env)
+    return [json.loads(p.read_text()) for p in sorted(records.glob("*.json"))]

@@ -12,7 +12,8 @@ import yaml
 
 from conftest import small
 from icmeta.config import RunConfig
-from icmeta.train import Trainer, log_spaced_steps, metric_columns, resolve_device, train
+from icmeta.device import resolve_device
+from icmeta.train import Trainer, log_spaced_steps, metric_columns, train
 
 
 def test_outputs_and_columns(tmp_path):

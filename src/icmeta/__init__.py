@@ -1,6 +1,7 @@
-"""icmeta: in-context meta-learning circuits (Minegishi et al. 2025), reproducible and fast."""
+"""icmeta: in-context meta-learning circuits (Minegishi et al. 2025), reproducible and fast.
 
-from icmeta.config import ConfigError, ModelConfig, OptimConfig, RunConfig, TaskConfig
+The package itself imports nothing: a workflow step that uses one module does not run, and so does
+not depend on, the others.
+"""
 
-__all__ = ["ConfigError", "ModelConfig", "OptimConfig", "RunConfig", "TaskConfig"]
 __version__ = "0.1.0"

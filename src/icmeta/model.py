@@ -38,12 +38,19 @@ class AttentionControl:
         broadcastable to (E, n, H, S, 1) (0 leaves a row alone, 1 forces it).
     ablate[l]: (keep, mean); each head's output row becomes keep * out + (1 - keep) * mean * (its
         batch mean), both broadcastable to (E, n, H, S, 1): zero ablation where mean = 0.
+    ablate_mean[l]: (E, 1, H, S, dh), the value mean ablation uses instead of the batch mean. Evaluation
+        sets it to the mean over a whole evaluation set, so that its numbers do not depend on how the
+        set is cut into chunks (which depends on the ensemble size and the device).
+    head_sums[l]: float64 (E, 1, H, S, dh); when present, forward adds the batch sum of the layer's head
+        outputs (before ablation) to it, which is how those whole-set means are gathered chunk by chunk.
     """
 
     allowed: dict[int, torch.Tensor] = field(default_factory=dict)
     override: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     mix: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     ablate: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    ablate_mean: dict[int, torch.Tensor] = field(default_factory=dict)
+    head_sums: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
 def circuit_mask(circuit: str, N: int, layers: int) -> list[torch.Tensor | None]:
@@ -205,8 +212,11 @@ class EnsembleICL(nn.Module):
             if record:
                 patterns.append(attn)
             heads = attn @ v  # (E, n, H, S, dh)
+            if control is not None and l in control.head_sums:
+                # float64: the sum is exact whatever the chunking, so the whole-set mean is too
+                control.head_sums[l] += heads.sum(1, keepdim=True, dtype=torch.float64)
             if control is not None and l in control.ablate:
-                heads = _ablated(heads, *control.ablate[l], batch_dim=1)
+                heads = _ablated(heads, *control.ablate[l], batch_dim=1, fixed=control.ablate_mean.get(l))
             out = heads.transpose(2, 3).reshape(E, n * S, self.dq)
             if self.use_w_o:
                 out = torch.bmm(out, self.wo[l])
@@ -256,7 +266,10 @@ class EnsembleICL(nn.Module):
         heads = z @ wv  # (E, H, n, dh)
         if control is not None and l in control.ablate:
             keep, mean = (t[..., -1, :].transpose(1, 2) for t in control.ablate[l])  # (E, H, 1|n, 1)
-            heads = _ablated(heads, keep, mean, batch_dim=2)
+            fixed = control.ablate_mean.get(l)
+            if fixed is not None:
+                fixed = fixed[..., -1, :].transpose(1, 2)  # (E, H, 1, dh)
+            heads = _ablated(heads, keep, mean, batch_dim=2, fixed=fixed)
         out = heads.permute(0, 2, 1, 3).reshape(E, n, dq)
         if self.use_w_o:
             out = torch.bmm(out, self.wo[l])
@@ -270,8 +283,15 @@ class EnsembleICL(nn.Module):
         return hq
 
 
-def _ablated(heads: torch.Tensor, keep: torch.Tensor, mean: torch.Tensor, batch_dim: int) -> torch.Tensor:
+def _ablated(
+    heads: torch.Tensor,
+    keep: torch.Tensor,
+    mean: torch.Tensor,
+    batch_dim: int,
+    fixed: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Head outputs with ablated rows replaced by zero or by their batch mean (a constant: no
-    gradient flows through the mean)."""
-    replacement = mean * heads.detach().mean(batch_dim, keepdim=True)
+    gradient flows through the mean), or by `fixed` where it is given (a mean taken elsewhere)."""
+    average = heads.detach().mean(batch_dim, keepdim=True) if fixed is None else fixed
+    replacement = mean * average
     return keep * heads + (1 - keep) * replacement

@@ -14,6 +14,7 @@ Per run directory (see README "Run outputs"):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import shutil
@@ -30,8 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from icmeta.circuits import circuit_metrics, context_label_accuracy, matching_label_attention
-from icmeta.config import ConfigError, RunConfig, check_ensemble
+from icmeta.config import RunConfig, check_ensemble
 from icmeta.data import Batch, TaskSampler, make_eval_sets
+from icmeta.device import EAGER_CUDA, GRAPH, planned_path, resolve_device
 from icmeta.interventions import Schedule
 from icmeta.io import write_npz, write_table, write_torch, write_yaml
 from icmeta.model import AttentionControl, EnsembleICL
@@ -41,25 +43,12 @@ log = logging.getLogger("icmeta.train")
 
 # Evaluation chunk (sequences per member times members): large chunks keep a GPU busy, small ones
 # stay in a CPU's cache (measured on 2 cores: 512 evaluates the default sets in 0.24 s, 16384 in 0.44 s).
+# The chunk size never changes the numbers: mean ablation uses whole-set means (`Trainer._forward_set`).
 EVAL_CHUNK_SEQUENCES = {"cuda": 16384, "cpu": 512}
 
 
 class TrainingInterrupted(RuntimeError):
     """Raised after a SIGTERM/SIGINT once the training state is saved; rerun the command to resume."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' takes CUDA when present; asking for CUDA without one is an error, not a silent CPU run."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"device '{name}' was requested but no CUDA GPU is visible to PyTorch "
-            f"(torch {torch.__version__}); use device 'auto' or 'cpu'"
-        )
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ConfigError(f"device '{name}' is not supported; use 'auto', 'cpu' or 'cuda[:i]'")
-    return torch.device(name)
 
 
 def log_spaced_steps(total: int, count: int) -> list[int]:
@@ -142,7 +131,8 @@ class Trainer:
         self._buf = torch.zeros(self.eval_every, 2, self.E, device=self.device)
         self._step_t = torch.zeros((), dtype=torch.int64, device=self.device)
         self._graph: torch.cuda.CUDAGraph | None = None
-        self._use_graph = cuda_graphs and self.device.type == "cuda"
+        # Which path trains and why, kept so that a silent fall-back to eager can be noticed and tested.
+        self.execution_path, self.path_reason = planned_path(self.device, cuda_graphs)
         self._stop_requested = False
 
     # The hot path ------------------------------------------------------------------------------
@@ -188,14 +178,23 @@ class Trainer:
                 self._step_t.copy_(saved_step)
 
     def prepare(self) -> None:
-        """Capture the CUDA graph where one is used; training is eager otherwise."""
-        if not self._use_graph or self._graph is not None:
+        """Capture the CUDA graph where one is planned, and log which path trains and why.
+
+        A step that cannot be captured trains eagerly with the same numbers, only slower; the log line
+        at the start of training is where that shows.
+        """
+        if self._graph is not None:
             return
-        try:
-            self._capture_graph()
-        except RuntimeError as err:  # an op that cannot be captured: same numbers, eagerly
-            log.warning("CUDA graph capture failed (%s); training eagerly", err)
-            self._graph = None
+        level = logging.INFO
+        if self.execution_path == GRAPH:
+            try:
+                self._capture_graph()
+                self.path_reason = "whole training step captured (sampling, forward, backward, update)"
+            except RuntimeError as err:  # an op that cannot be captured: same numbers, eagerly
+                self.execution_path = EAGER_CUDA
+                self.path_reason = f"CUDA graph capture failed: {err}; training eagerly"
+                level = logging.WARNING
+        log.log(level, "training path: %s (%s)", self.execution_path, self.path_reason)
 
     def advance(self) -> None:
         """One training step of every member."""
@@ -217,18 +216,51 @@ class Trainer:
     def _forward_set(
         self, batch: Batch, record: bool
     ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """Per-sequence loss (E, n), logits argmax (E, n) and, if record, patterns, chunked."""
-        n = batch.target.shape[1]
-        chunk = max(1, EVAL_CHUNK_SEQUENCES[self.device.type] // self.E)
+        """Per-sequence loss (E, n), logits argmax (E, n) and, if record, patterns, chunked.
+
+        The chunk size depends on the device and the ensemble size, so nothing may depend on it: mean
+        ablation replaces a head's output by its mean over the whole set (`_whole_set_control`), not
+        over a chunk, and a run's numbers stay the same alone, with any companions and on any device.
+        """
+        control = self._whole_set_control(batch)
         losses, preds, pats = [], [], []
-        for start in range(0, n, chunk):
-            part = batch.select(torch.arange(start, min(n, start + chunk), device=self.device))
-            logits, p = self.model(self.model.embed(part), self.control, record=record)
+        for part in self._chunks(batch):
+            logits, p = self.model(self.model.embed(part), control, record=record)
             losses.append(F.cross_entropy(logits.transpose(1, 2), part.target, reduction="none"))
             preds.append(logits.argmax(-1))
             pats.append(p)
         patterns = [torch.cat([p[l] for p in pats], dim=1) for l in range(len(pats[0]))] if record else []
         return torch.cat(losses, 1), torch.cat(preds, 1), patterns
+
+    def _chunks(self, batch: Batch) -> Iterator[Batch]:
+        """The set in chunks sized for the device: large ones keep a GPU busy, small ones a CPU's cache."""
+        n = batch.target.shape[1]
+        chunk = max(1, EVAL_CHUNK_SEQUENCES[self.device.type] // self.E)
+        for start in range(0, n, chunk):
+            yield batch.select(torch.arange(start, min(n, start + chunk), device=self.device))
+
+    @torch.no_grad()
+    def _whole_set_control(self, batch: Batch) -> AttentionControl | None:
+        """The control for evaluating `batch`: training's, with each mean-ablated head's replacement
+        fixed to its mean over the whole set (per member) instead of a chunk's batch mean.
+
+        A layer's mean depends on the ablations below it, so the means are gathered one mean-ablated
+        layer at a time, each in one extra pass over the chunks; only while a mean ablation is active.
+        Training keeps its batch mean (the batch is the member's own), and its control is not changed.
+        """
+        control = self.control
+        if control is None:
+            return None
+        layers = [l for l, (_, mean) in sorted(control.ablate.items()) if bool(mean.any())]
+        m = self.model
+        means: dict[int, torch.Tensor] = {}
+        for l in layers:
+            sums = torch.zeros(m.E, 1, m.H, m.S, m.dh, dtype=torch.float64, device=self.device)
+            gather = dataclasses.replace(control, ablate_mean=dict(means), head_sums={l: sums})
+            for part in self._chunks(batch):
+                m(m.embed(part), gather, record=l == m.n_layers - 1)  # the last layer: all rows
+            means[l] = (sums / batch.target.shape[1]).float()
+        return dataclasses.replace(control, ablate_mean=means) if means else control
 
     @torch.no_grad()
     def evaluate(self) -> tuple[list[dict[str, float]], np.ndarray]:

@@ -14,7 +14,7 @@ rule summarise_run:
     params:
         run=get_run,
         settings=config["analysis"],
-        code=code_digest("summary", "summarise_run.py"),
+        code=code_digest("summarise_run.py"),
     script:
         "../scripts/summarise_run.py"
 
@@ -40,6 +40,6 @@ rule aggregate:
     params:
         cells=get_cells,
         seeds=SEEDS,
-        code=code_digest("tables", "aggregate.py"),
+        code=code_digest("aggregate.py"),
     script:
         "../scripts/aggregate.py"

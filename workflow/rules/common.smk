@@ -1,6 +1,5 @@
 # Grid helpers, paths, provenance digests and wildcard constraints shared by every rule.
 import functools
-import hashlib
 import shutil
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ ROOT = Path(workflow.basedir)
 sys.path.insert(0, str(ROOT / "src"))
 
 from icmeta import experiments as grid  # noqa: E402
-from icmeta import figures  # noqa: E402
+from icmeta import figures, provenance  # noqa: E402
 from icmeta.config import ConfigError  # noqa: E402
 from icmeta.probe import ProbeError  # noqa: E402
 from icmeta.probe.models import probe_runs as _probe_runs  # noqa: E402
@@ -52,75 +51,25 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-# Provenance: each step's outputs record a digest of the code that makes them (its script and the
-# library modules it relies on). A changed digest re-runs the step through the `params` trigger; a
-# fresh clone or checkout of unchanged code has the same digest, so nothing re-runs (the default
-# profile drops the mtime-based `code` trigger for that reason).
-LIBRARY = {
-    "data": ["config.py", "rng.py", "data.py", "io.py", "steps/training.py"],
-    "train": [
-        "config.py",
-        "rng.py",
-        "data.py",
-        "model.py",
-        "circuits.py",
-        "train.py",
-        "io.py",
-        "steps/training.py",
-    ],
-    "summary": [
-        "analysis.py",
-        "phases.py",
-        "theory.py",
-        "config.py",
-        "rng.py",
-        "data.py",
-        "io.py",
-        "steps/tables.py",
-    ],
-    "tables": ["io.py", "steps/tables.py"],
-    "probe": [
-        "io.py",
-        "train.py",
-        "probe/__init__.py",
-        "probe/sst2.py",
-        "probe/prompts.py",
-        "probe/attention.py",
-        "probe/models.py",
-        "probe/run.py",
-        "steps/probe.py",
-    ],
-    "probe_tables": ["io.py", "steps/probe.py"],
-    "probe_figures": [
-        "io.py",
-        "figures/style.py",
-        "probe/attention.py",
-        "probe/figures.py",
-    ],
-}
-
-
-# One library module per figure: editing it re-runs that figure alone.
-FIGURE_NAMES = list(figures.NAMES)
-for _figure in FIGURE_NAMES:
-    LIBRARY[_figure] = [
-        "io.py",
-        "circuits.py",
-        "figures/__init__.py",
-        "figures/style.py",
-        "figures/panels.py",
-        f"figures/{_figure}.py",
-    ]
-
-
+# Provenance: each step's outputs record a digest of the code that makes them: its script and every
+# library module the script imports, followed through the package (icmeta.provenance), each taken by
+# meaning (its syntax tree without docstrings), so a comment or layout edit re-runs nothing. A changed
+# digest re-runs the step through the `params` trigger; a fresh clone or checkout of unchanged code
+# has the same digest, so nothing re-runs (the default profile drops the mtime-based `code` trigger).
 @functools.cache
-def code_digest(stage, script):
-    files = [ROOT / "src" / "icmeta" / f for f in LIBRARY[stage]]
-    files.append(ROOT / "workflow" / "scripts" / script)
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+def code_digest(script, *modules):
+    """`modules`: what the step's script imports dynamically (a figure rule's figure module)."""
+    try:
+        return provenance.step_digest(
+            ROOT / "src", ROOT / "workflow" / "scripts" / script, modules
+        )
+    except provenance.ProvenanceError as err:
+        raise WorkflowError(
+            f"cannot derive the code provenance of {script}: {err}"
+        ) from None
+
+
+FIGURE_NAMES = list(figures.NAMES)
 
 
 def get_cell(wildcards):

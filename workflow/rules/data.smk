@@ -8,6 +8,6 @@ rule eval_sets:
         "../../envs/icmeta.yaml"
     params:
         run=get_run,
-        code=code_digest("data", "eval_sets.py"),
+        code=code_digest("eval_sets.py"),
     script:
         "../scripts/eval_sets.py"

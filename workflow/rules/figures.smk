@@ -33,6 +33,6 @@ for _figure in FIGURE_NAMES:
             title=get_title,
             figure=_figure,
             caption=figures.describe(_figure),
-            code=code_digest(_figure, "figure.py"),
+            code=code_digest("figure.py", f"icmeta.figures.{_figure}"),
         script:
             "../scripts/figure.py"

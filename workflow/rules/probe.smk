@@ -23,7 +23,7 @@ rule sst2_data:
     params:
         url=PROBE["data"]["url"],
         md5=PROBE["data"]["md5"],
-        code=code_digest("probe", "sst2_data.py"),
+        code=code_digest("sst2_data.py"),
     script:
         "../scripts/sst2_data.py"
 
@@ -49,7 +49,7 @@ rule probe:
         prompts=PROBE["prompts"],
         dtype=PROBE["dtype"],
         batch_size=PROBE["batch_size"],
-        code=code_digest("probe", "probe.py"),
+        code=code_digest("probe.py"),
     script:
         "../scripts/probe.py"
 
@@ -68,7 +68,7 @@ rule probe_tables:
         "../../envs/icmeta.yaml"
     params:
         runs=list(PROBE_RUNS),
-        code=code_digest("probe_tables", "probe_tables.py"),
+        code=code_digest("probe_tables.py"),
     script:
         "../scripts/probe_tables.py"
 
@@ -92,6 +92,6 @@ rule probe_figure:
     conda:
         "../../envs/icmeta.yaml"
     params:
-        code=code_digest("probe_figures", "probe_figure.py"),
+        code=code_digest("probe_figure.py"),
     script:
         "../scripts/probe_figure.py"

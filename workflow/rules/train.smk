@@ -24,6 +24,6 @@ rule train:
         run=get_run,
         seeds=SEEDS,
         cell_dir=get_cell_dir,
-        code=code_digest("train", "train.py"),
+        code=code_digest("train.py"),
     script:
         "../scripts/train.py"

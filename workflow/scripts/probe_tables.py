@@ -1,7 +1,7 @@
-"""Snakemake adapter: stack every probed model's metrics and summary (icmeta.steps.probe)."""
+"""Snakemake adapter: stack every probed model's metrics and summary (icmeta.steps.probe_tables)."""
 
 from icmeta.steps import log_to
-from icmeta.steps.probe import aggregate_probe
+from icmeta.steps.probe_tables import aggregate_probe
 
 log_to(snakemake.log[0])
 inp, out = snakemake.input, snakemake.output

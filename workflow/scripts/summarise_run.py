@@ -1,7 +1,7 @@
 """Snakemake adapter: one run's phases, summary row and per-phase attention maps (icmeta.analysis)."""
 
 from icmeta.steps import log_to
-from icmeta.steps.tables import summarise_run
+from icmeta.steps.summary import summarise_run
 
 log_to(snakemake.log[0])
 p, inp, out = snakemake.params, snakemake.input, snakemake.output

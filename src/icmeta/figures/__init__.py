@@ -71,7 +71,7 @@ def draw(
     from icmeta.figures.style import save_figure, set_style
 
     set_style()
-    module = importlib.import_module(f"icmeta.figures.{figure}")
+    module = importlib.import_module(f"icmeta.figures.{figure}")  # provenance: each figure rule names it
     fig, plotted = module.draw({name: pd.read_csv(tables[name]) for name in tables_of(figure)}, axes, title)
     save_figure(fig, plotted, png, pdf, csv)
 

@@ -8,13 +8,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from icmeta.probe import ProbeError
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+if TYPE_CHECKING:
+    import torch
+
+# torch's names; torch itself is imported only to load a model, because the workflow reads
+# `probe_runs` from this module every time it parses.
+DTYPES = ("float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ def _missing(spec: ModelSpec, why: str) -> str:
 def load(spec: ModelSpec, dtype: str, device: torch.device):
     """(model, tokenizer), the model in eval mode on `device`; the tokenizer must be a fast one,
     because prompt positions come from its character offsets."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if dtype not in DTYPES:
@@ -60,7 +64,8 @@ def load(spec: ModelSpec, dtype: str, device: torch.device):
     tokenizer = _from_pretrained(AutoTokenizer, spec)
     if not tokenizer.is_fast:
         raise ProbeError(f"model '{spec.name}' has no fast tokenizer; the probe needs character offsets")
-    model = _from_pretrained(AutoModelForCausalLM, spec, dtype=DTYPES[dtype], attn_implementation="eager")
+    weights = getattr(torch, dtype)
+    model = _from_pretrained(AutoModelForCausalLM, spec, dtype=weights, attn_implementation="eager")
     return model.to(device).eval(), tokenizer
 
 

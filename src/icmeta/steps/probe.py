@@ -1,26 +1,19 @@
-"""Workflow steps of the SST-2 probe: get the data, probe one model, stack the results."""
+"""The workflow step that probes one pretrained model (or checkpoint) on SST-2: what the probe rule calls."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
 
+from icmeta.device import resolve_device
 from icmeta.io import write_table
 from icmeta.probe import ProbeError, models, sst2
 from icmeta.probe.prompts import make_prompts
 from icmeta.probe.run import probe
-from icmeta.train import resolve_device
-
-
-def fetch_sst2(url: str, md5: str, out_train: str | Path, out_dev: str | Path) -> None:
-    out_dir = Path(out_train).parent
-    if Path(out_dev).parent != out_dir:
-        raise ValueError("train.tsv and dev.tsv must share a directory")
-    sst2.download(url, md5, out_dir)
 
 
 def probe_model(
@@ -66,17 +59,3 @@ def probe_model(
     del model
     if dev.type == "cuda":
         torch.cuda.empty_cache()
-
-
-def aggregate_probe(
-    runs: Sequence[str],
-    metrics_csvs: Sequence[str | Path],
-    summary_csvs: Sequence[str | Path],
-    out_metrics: str | Path,
-    out_summaries: str | Path,
-) -> None:
-    """Stack every probed model's metrics and summary, each row naming its run."""
-    for paths, out in ((metrics_csvs, out_metrics), (summary_csvs, out_summaries)):
-        frames = [pd.read_csv(p).assign(run=run) for run, p in zip(runs, paths, strict=True)]
-        table = pd.concat(frames, ignore_index=True)
-        write_table(table[["run", *[c for c in table.columns if c != "run"]]], out)

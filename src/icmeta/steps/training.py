@@ -1,4 +1,4 @@
-"""Workflow steps that make data and train: what the eval_sets and train rules call."""
+"""The workflow step that trains one grid cell: what the train rule calls."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from icmeta.config import RunConfig
-from icmeta.data import load_eval_sets, save_eval_sets
-from icmeta.train import resolve_device, train
+from icmeta.data import load_eval_sets
+from icmeta.device import resolve_device
+from icmeta.train import train
 
 log = logging.getLogger(__name__)
 STATE_PREFIX = ".train_state-"
@@ -29,10 +30,6 @@ def _drop_stale_states(keep: Path) -> None:
         if stale.name not in (keep.name, keep.name + ".checkpoints"):
             log.warning("removing %s: it belongs to settings this cell no longer has", stale)
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-
-
-def make_eval_sets(run: Mapping[str, Any], seed: int, out: str | Path) -> None:
-    save_eval_sets(RunConfig.from_dict({**run, "seed": int(seed)}), out)
 
 
 def train_cell(
