@@ -1,7 +1,10 @@
 import pytest
 import yaml
 
+from conftest import small
 from icmeta.config import ConfigError, RunConfig, check_ensemble
+from icmeta.experiments import check
+from icmeta.train import train
 
 
 def test_defaults_are_the_papers():
@@ -83,3 +86,70 @@ def test_ensemble_compatibility():
         check_ensemble([base, base.replace(**{"task.K": 32})])
     with pytest.raises(ConfigError, match=r"optim\.lr"):
         check_ensemble([base, base.replace(**{"optim.lr": 0.1})])
+
+
+# Configs that once passed validation and then crashed mid-run or trained on NaN/garbage; each must
+# now stop at construction with a message naming the field and what to change.
+K_TOO_SMALL = r"'task\.K' = 2 is invalid: each sequence draws N/B = 2 distinct context classes plus one"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # p_B = 1 still draws the outside query class (torch.where evaluates both branches).
+        ({"task": {"T": 2, "K": 2, "L": 32, "N": 4, "B": 2, "p_B": 1.0}}, K_TOO_SMALL),
+        ({"task": {"K": 2, "N": 4, "B": 2, "p_B": 0.5, "p_B_semantics": "code"}}, K_TOO_SMALL),
+        ({"task": {"T": 2, "K": 2, "L": 32, "N": 4, "B": 2, "p_B": 0.25}}, r"at least N/B \+ 1 = 3"),
+        ({"task": {"alpha": float("inf")}}, r"'task\.alpha' = inf is invalid: must be a finite number"),
+        ({"task": {"alpha": float("nan")}}, r"'task\.alpha' = nan is invalid: must be a finite number"),
+        ({"task": {"beta": float("inf")}}, r"'task\.beta' = inf is invalid: must be a finite number"),
+        ({"task": {"eps": float("nan")}}, r"'task\.eps' = nan is invalid: must be a finite number"),
+        ({"task": {"p_B": float("nan")}}, r"'task\.p_B' = nan is invalid: must be a finite number"),
+        ({"optim": {"lr": float("inf")}}, r"'optim\.lr' = inf is invalid: must be a finite number"),
+        ({"task": {"eps": 1e20}}, r"'task\.eps' = 1e\+20 is invalid: .*every item becomes 0"),
+        ({"optim": {"eval_size": 2}}, r"'optim\.eval_size' = 2 is invalid: .*at least task\.T = 3"),
+    ],
+)
+def test_configs_that_would_crash_or_train_on_garbage_are_refused(data, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        {"T": 2, "K": 3, "L": 32, "N": 4, "B": 2, "p_B": 0.25},  # K = N/B + 1 < N + 1
+        {"T": 2, "K": 3, "L": 32, "N": 4, "B": 2, "p_B": 1.0},
+        {"T": 2, "K": 3, "L": 32, "N": 4, "B": 2, "p_B": 0.5, "p_B_semantics": "code"},
+        {"T": 2, "K": 2, "L": 2, "N": 4, "B": 4, "p_B": 0.5, "alpha": 1.0},  # one context class
+    ],
+)
+def test_the_fewest_classes_allowed_train(tmp_path, task):
+    """K = N/B + 1 is enough: the sampler draws no more classes than that when K is so small."""
+    changes = {f"task.{k}": v for k, v in task.items()}
+    cfg = small(**{"optim.steps": 10, "optim.eval_every": 5, "optim.eval_size": 32, **changes})
+    frame = train([cfg], [tmp_path / "run"], tmp_path / "state.pt", device="cpu")[0]
+    assert frame["loss"].notna().all() and frame["step"].tolist() == [0, 5, 10]
+
+
+def test_edge_values_that_work_stay_valid():
+    """Only broken values are refused: large finite Zipf exponents and noise still sample fine."""
+    RunConfig.from_dict({"task": {"alpha": 1e300, "beta": 1e300, "eps": 1e19}})
+    RunConfig.from_dict({"task": {"T": 3}, "optim": {"eval_size": 3}})
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        # The cell T~1 would train T = 3 under the path that says T = 1.
+        ({"axes": {"T": [1, 2], "task.T": [3]}}, r"axes\.task\.T: 'task\.T' is already the axis 'T'"),
+        ({"axes": {"K": [8]}, "tie": {"L": "K", "task.L": "K"}}, r"'task\.L' is already tied"),
+        (
+            {"axes": {"K": [8]}, "set": {"T": 1, "task.T": 2}},
+            r"set\.task\.T: 'task\.T' is already set as 'T'",
+        ),
+    ],
+)
+def test_a_grid_that_sets_one_field_twice_is_refused(block, message):
+    with pytest.raises(ConfigError, match=message):
+        check({"seeds": [0], "defaults": {}, "experiments": {"x": block}})

@@ -154,3 +154,30 @@ def test_eval_sets():
     assert not torch.equal(sets["rand_label"].labels, ident.labels)
     again = make_eval_sets(sampler, 512)
     assert torch.equal(again["id"].items, ident.items)
+
+
+@pytest.mark.parametrize("p_B", [0.0, 1.0])
+def test_the_fewest_classes_allowed_still_sample_the_task(p_B):
+    """K = N/B + 1 (here 3 for N = 4, B = 2): the context's two classes and one outside them."""
+    cfg = RunConfig().replace(**{"task.K": 3, "task.B": 2, "task.p_B": p_B})
+    _, b = sample(cfg, n=2048)
+    ctx, query = b.classes[0, :, :4], b.classes[0, :, 4:]
+    assert (ctx.sort(-1).values[:, ::2] == ctx.sort(-1).values[:, 1::2]).all()  # each class twice
+    assert ((ctx == query).any(-1) == (p_B == 1.0)).all()
+    assert set(b.classes.unique().tolist()) == {0, 1, 2}
+
+
+def test_ensemble_members_may_differ_in_how_many_classes_they_draw():
+    a = RunConfig().replace(**{"task.K": 3, "task.B": 2})
+    b = RunConfig().replace(seed=1, **{"task.K": 3, "task.B": 4, "task.p_B": 0.5})
+    _, alone = sample(b, n=256)
+    ens = TaskSampler([a, b])
+    together = ens.sample(stream_keys(ens.seeds, 1, 0), 256)
+    assert torch.equal(together.classes[1], alone.classes[0])
+
+
+def test_runs_with_enough_classes_rank_n_plus_one_of_them():
+    """Top-k orders tied Gumbel scores differently for different k (a few sequences in a million), so
+    the sampler keeps k = N + 1 whenever K allows, and such runs keep the data they always had."""
+    assert TaskSampler([RunConfig().replace(**{"task.B": 2})]).n_top == 5
+    assert TaskSampler([RunConfig().replace(**{"task.K": 3, "task.B": 2})]).n_top == 3

@@ -131,6 +131,42 @@ def test_a_mean_ablated_member_sees_its_own_batch_and_no_other_member():
     assert torch.allclose(changed[0], base[0], atol=1e-6), "no member's mean leaks into another"
 
 
+def _evaluated_after_training(runs: list[RunConfig], tmp_path, steps: int = 10) -> list[dict[str, float]]:
+    trainer = Trainer(runs, [tmp_path / f"m{i}" for i in range(len(runs))], tmp_path / "s.pt", device="cpu")
+    for _ in range(steps):
+        trainer.advance()
+    trainer._sync_interventions()
+    return trainer.evaluate()[0]
+
+
+def test_mean_ablation_at_evaluation_does_not_depend_on_companions_or_chunking(tmp_path, monkeypatch):
+    """Evaluation runs in chunks of EVAL_CHUNK_SEQUENCES[device] // E sequences per member; a mean
+    over a chunk would make a run's numbers depend on its companions and on the device."""
+    layers = [{"kind": "ablate", "layer": 1, "ablation": "mean"}]
+    layers.append({"kind": "ablate", "layer": 2, "rows": "query", "ablation": "mean"})
+
+    def run(seed: int, *specs: dict) -> RunConfig:
+        return RunConfig.from_dict(
+            {**small(seed=seed, **{"optim.eval_size": 256}).to_dict(), "interventions": specs}
+        )
+
+    chunks = {"cpu": 10**6, "cuda": 10**6}  # the whole set in one chunk: the plain whole-set mean
+    monkeypatch.setattr("icmeta.train.EVAL_CHUNK_SEQUENCES", chunks)
+    reference = _evaluated_after_training([run(0, *layers)], tmp_path / "ref")[0]
+    monkeypatch.setattr("icmeta.train.EVAL_CHUNK_SEQUENCES", {"cpu": 512, "cuda": 16384})
+    alone = _evaluated_after_training([run(0, *layers)], tmp_path / "alone")[0]
+    companions = [run(1, *layers), run(0, *layers), run(2)]  # another seed ablated alike, one without
+    together = _evaluated_after_training(companions, tmp_path / "three")[1]  # 170 per chunk: 2
+    monkeypatch.setattr("icmeta.train.EVAL_CHUNK_SEQUENCES", {"cpu": 100, "cuda": 100})
+    small_chunks = _evaluated_after_training(companions, tmp_path / "small")[1]  # 33 per chunk: 8
+    for name, got in (("alone", alone), ("in an ensemble of 3", together), ("in small chunks", small_chunks)):
+        for key, want in reference.items():
+            if "acc" in key:
+                assert got[key] == want, f"{key} {name}: {got[key]} != {want}"
+            else:
+                assert got[key] == pytest.approx(want, abs=1e-6, nan_ok=True), f"{key} {name}"
+
+
 def test_an_intervention_on_one_head_leaves_the_others_alone():
     cfg = _with(
         {"kind": "force", "layer": 1, "head": 2, "rows": "all", "pattern": "self"}, **{"model.heads": 2}
@@ -232,6 +268,13 @@ def test_runs_without_interventions_keep_their_hash():
         ({"kind": "force", "layer": 1, "rows": "query", "pattern": "self", "seed": 2}, "only the random"),
         ({"kind": "scale", "layer": 1, "pattern": "self", "strength": "0.3"}, "must be a number"),
         ("block_L2_query_labels", "is a mapping such as"),
+        # Seeds torch.Generator cannot take failed at the first training step.
+        ({"kind": "force", "layer": 1, "rows": "query", "pattern": "random", "seed": 2**70}, "seed = 1180"),
+        ({"kind": "force", "layer": 1, "rows": "query", "pattern": "random", "seed": 1.5}, "seed = 1.5"),
+        # YAML `true` counted as 1 and clamped layer 1 (or step 1) silently.
+        ({"kind": "ablate", "layer": True}, "layer = True is invalid"),
+        ({"kind": "ablate", "layer": 1, "head": True}, "head = True is invalid"),
+        ({"kind": "ablate", "layer": 1, "start": True}, "start = True is invalid"),
     ],
 )
 def test_invalid_specifications_are_refused_with_the_field_named(spec, message):
@@ -284,3 +327,45 @@ def test_position_sets():
     assert positions("own_item", 2).nonzero().tolist() == [[1, 0], [3, 2]]
     assert positions("labels", 2)[4].tolist() == [False, True, False, True, False]
     assert torch.allclose(pattern("random", 2, seed=1).sum(-1), torch.ones(5))
+
+
+@pytest.mark.parametrize(
+    ("spec", "circuit"),
+    [
+        ({"kind": "force", "layer": 2, "rows": "query", "pattern": "labels"}, "ncc"),
+        ({"kind": "scale", "layer": 2, "rows": "query", "pattern": "labels", "strength": 0.5}, "ncc"),
+        ({"kind": "force", "layer": 1, "rows": "all", "pattern": "random"}, "scc"),
+        ({"kind": "force", "layer": 1, "rows": "query", "pattern": "items"}, "fcc"),
+    ],
+)
+def test_forcing_attention_the_circuit_mask_forbids_is_refused(spec, circuit):
+    """Force and scale act after the softmax: they would break the run's circuit restriction."""
+    with pytest.raises(
+        ConfigError, match=rf"interventions\[0\]\.pattern = .* model\.circuit = '{circuit}' forbids"
+    ):
+        _with(spec, **{"model.circuit": circuit})
+
+
+@pytest.mark.parametrize(
+    ("spec", "circuit"),
+    [
+        ({"kind": "force", "layer": 1, "rows": "all", "pattern": "self"}, "ncc"),
+        ({"kind": "force", "layer": 1, "rows": "query", "pattern": "labels"}, "scc"),
+        ({"kind": "scale", "layer": 1, "rows": "labels", "pattern": "own_item", "strength": 0.5}, "fcc"),
+        ({"kind": "force", "layer": 2, "rows": "query", "pattern": "labels"}, "fcc"),
+    ],
+)
+def test_patterns_inside_the_circuit_mask_are_accepted(spec, circuit):
+    _with(spec, **{"model.circuit": circuit})
+
+
+@pytest.mark.parametrize("field", ["batch", "eval_size"])
+def test_mean_ablation_over_a_single_sequence_is_refused(field):
+    """The mean of one sequence's head output is that output: nothing would be ablated."""
+    spec = {"kind": "ablate", "layer": 1, "ablation": "mean"}
+    changes = {f"optim.{field}": 1, "task.T": 1}
+    with pytest.raises(
+        ConfigError, match=rf"'optim\.{field}' = 1 is invalid: interventions\[0\] mean-ablates"
+    ):
+        _with(spec, **changes)
+    _with({**spec, "ablation": "zero"}, **changes)

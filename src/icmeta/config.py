@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -37,6 +38,10 @@ def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
 def _check_float(name: str, value: Any, lo: float, hi: float | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         _fail(name, value, "must be a number")
+    # NaN passes every comparison below, and YAML's .nan/.inf are numbers: both would train on NaN
+    # (an infinite Zipf exponent gives 0 * inf weights) or silently as another value (p_B = nan as 0).
+    if not math.isfinite(value):
+        _fail(name, value, "must be a finite number")
     if value < lo or (hi is not None and value > hi):
         _fail(name, value, f"must be a number in [{lo}, {hi if hi is not None else 'inf'}]")
 
@@ -52,6 +57,8 @@ P_B_SEMANTICS = ("paper", "code")
 POSITIONS = ("item_index", "token", "random_offset")
 LABEL_TOKENS = ("learned", "fixed")
 CIRCUITS = ("none", "ncc", "scc", "fcc")
+# Items are (mu + eps z) / sqrt(1 + eps^2) in float32; above this eps^2 overflows and every item is 0.
+EPS_MAX = 1.8e19
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,14 @@ class TaskConfig:
         _check_int("task.D", self.D, 1)
         _check_int("task.P", self.P, 1)
         _check_float("task.eps", self.eps, 0.0)
+        if self.eps > EPS_MAX:
+            _fail(
+                "task.eps",
+                self.eps,
+                f"items are (mu + eps z) / sqrt(1 + eps^2) in float32, where eps^2 overflows above "
+                f"{EPS_MAX:g} and every item becomes 0; use task.eps <= {EPS_MAX:g} (items are pure "
+                f"noise long before)",
+            )
         _check_int("task.B", self.B, 1)
         _check_float("task.p_B", self.p_B, 0.0, 1.0)
         _check_float("task.alpha", self.alpha, 0.0)
@@ -116,11 +131,18 @@ class TaskConfig:
             _fail("task.K", self.K, f"a balanced label map needs K to be a multiple of L = {self.L}")
         if self.T > self.L:
             _fail("task.T", self.T, f"at most L = {self.L} distinct tasks exist")
-        # The query needs a class outside the N/B context classes under the paper's semantics.
-        if self.p_B_semantics == "paper" and self.p_B < 1.0 and self.N // self.B + 1 > self.K:
-            _fail("task.K", self.K, f"needs more than N/B = {self.N // self.B} classes")
-        if self.N // self.B > self.K:
-            _fail("task.K", self.K, f"needs at least N/B = {self.N // self.B} classes")
+        # TaskSampler.sample draws N/B distinct context classes and one more outside them for the
+        # query, whatever p_B and p_B_semantics (torch.where evaluates both branches, so the outside
+        # class is drawn even at p_B = 1); fewer classes fail mid-run in torch's top-k.
+        n_distinct = self.N // self.B
+        if n_distinct + 1 > self.K:
+            _fail(
+                "task.K",
+                self.K,
+                f"each sequence draws N/B = {n_distinct} distinct context classes plus one outside them "
+                f"for the query, so K must be at least N/B + 1 = {n_distinct + 1}; raise task.K, or "
+                f"raise task.B or lower task.N",
+            )
         if self.positions == "item_index" and self.P < self.N + 1:
             _fail("task.P", self.P, f"item_index positions need P >= N + 1 = {self.N + 1}")
         if self.positions != "item_index" and self.P < 2 * self.N + 1:
@@ -220,6 +242,29 @@ class RunConfig:
             m, t = self.model, self.task
             check_all(
                 self.interventions, m.layers, m.heads, t.N, self.optim.steps, "interventions", m.circuit
+            )
+            # Mean ablation replaces a head's output by its mean over the batch (or evaluation set);
+            # over one sequence that mean is the output itself, and nothing would be ablated.
+            mean_ablated = [
+                i for i, s in enumerate(self.interventions) if s.kind == "ablate" and s.ablation == "mean"
+            ]
+            for name in ("batch", "eval_size"):
+                size = getattr(self.optim, name)
+                if mean_ablated and size < 2:
+                    _fail(
+                        f"optim.{name}",
+                        size,
+                        f"interventions[{mean_ablated[0]}] mean-ablates a head, and the mean over one "
+                        f"sequence is that sequence's own output, so nothing would be ablated; raise "
+                        f"optim.{name} to 2 or more, or use ablation: zero",
+                    )
+        if self.optim.eval_size < self.task.T:
+            _fail(
+                "optim.eval_size",
+                self.optim.eval_size,
+                f"the per-task evaluation set gives sequence i task i mod T, so it needs at least "
+                f"task.T = {self.task.T} sequences (a task without one reports accuracy 0); raise "
+                f"optim.eval_size or lower task.T",
             )
         if not self.model.w_o and self.model.d_qkv != self.task.d_model:
             _fail(

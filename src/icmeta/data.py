@@ -111,6 +111,12 @@ class TaskSampler:
         self.p_B = torch.tensor([t.p_B for t in tasks], dtype=torch.float32, device=dev)
         self.B = torch.tensor([t.B for t in tasks], dtype=torch.long, device=dev)
         self.n_distinct = self.N // self.B  # (E,) distinct context classes per sequence
+        # Ranked classes to draw: a sequence uses its N/B context classes and one outside them for the
+        # query (taken even when p_B = 1, as torch.where evaluates both branches), so K >= N/B + 1
+        # suffices (TaskConfig checks it). Not simply N/B + 1: which of two tied Gumbel scores top-k
+        # ranks first depends on k (a few sequences in a million), so k stays N + 1 wherever K allows
+        # it, and every run that could be trained before keeps its data bit for bit.
+        self.n_top = min(self.N + 1, self.K)
         self.slot_rank = torch.arange(self.N, device=dev).unsqueeze(0) // self.B.unsqueeze(1)  # (E, N)
         n_items = self.N + 1
         widths = {
@@ -153,7 +159,7 @@ class TaskSampler:
             task = torch.minimum(task, (self.T - 1).unsqueeze(1))
         # Gumbel top-k: N/B + 1 distinct classes without replacement, in proportion to Zipf(alpha).
         scores = self.class_logw.unsqueeze(1) + gumbel_from(u["gumbel"])
-        top = scores.topk(N + 1, dim=-1).indices  # (E, n, N+1)
+        top = scores.topk(self.n_top, dim=-1).indices  # (E, n, min(N + 1, K))
         ctx = top.gather(-1, self.slot_rank.unsqueeze(1).expand(E, n, N))
         perm = u["perm"].argsort(dim=-1, stable=True)
         ctx = ctx.gather(-1, perm)

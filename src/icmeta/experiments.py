@@ -78,8 +78,14 @@ def base_run_dict(config: Mapping[str, Any], experiment: str) -> dict[str, Any]:
     """The paper's defaults with the block's `set` overrides applied, as nested plain data."""
     data = {sec: dict(config.get("defaults", {}).get(sec) or {}) for sec in SECTIONS}
     block = config["experiments"][experiment]
+    named: dict[str, str] = {}
     for name, value in (block.get("set") or {}).items():
-        section, leaf = field_path(name, f"experiments.{experiment}.set").split(".")
+        where = f"experiments.{experiment}.set.{name}"
+        dotted = field_path(name, where)
+        if dotted in named:  # `T` and `task.T`: one would silently overwrite the other
+            raise ConfigError(f"{where}: '{dotted}' is already set as '{named[dotted]}'; set it once")
+        named[dotted] = name
+        section, leaf = dotted.split(".")
         data[section][leaf] = value
     return data
 
@@ -100,6 +106,9 @@ def cells(config: Mapping[str, Any], experiment: str) -> list[Cell]:
         else:
             dotted = field_path(name, where)
             coerced = [_coerce_axis_value(dotted, v) for v in vals]
+        if dotted in paths:  # `T` and `task.T`: the later would override the earlier under its path
+            other = names[paths.index(dotted)]
+            raise ConfigError(f"{where}: '{dotted}' is already the axis '{other}'; a field is one axis")
         for v in coerced:
             if not _SAFE_VALUE.match(format_value(v)):
                 raise ConfigError(f"{where}: value {v!r} cannot be part of a path (letters, digits, _.+-)")
@@ -130,6 +139,8 @@ def _ties(
             raise ConfigError(f"{where}: '{axis}' is not an axis of this block (axes: {', '.join(names)})")
         if dotted in paths:
             raise ConfigError(f"{where}: '{name}' is already an axis; a field cannot be both")
+        if dotted in (d for d, _ in out):  # `L` and `task.L`: the later tie would win silently
+            raise ConfigError(f"{where}: '{dotted}' is already tied; a field follows one axis")
         out.append((dotted, names.index(axis)))
     return out
 

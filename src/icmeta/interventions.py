@@ -35,6 +35,13 @@ BLOCKABLE = ("self", "labels", "items", "own_item")
 ABLATIONS = ("zero", "mean")
 # Fields that only some kinds read; setting one for another kind is refused rather than ignored.
 ONLY_FOR = {"strength": ("scale",), "ablation": ("ablate",), "pattern": ("force", "block", "scale")}
+# The seeds torch.Generator.manual_seed takes (the random pattern's draw); others fail mid-run.
+SEED_RANGE = (-(2**63), 2**64)
+
+
+def _is_int(value: Any) -> bool:
+    """A YAML integer; `true` is not one, though Python counts it as 1."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -84,9 +91,9 @@ class Intervention:
 
         if self.kind not in KINDS:
             fail("kind", f"must be one of {', '.join(KINDS)}")
-        if not isinstance(self.layer, int) or not 1 <= self.layer <= layers:
+        if not _is_int(self.layer) or not 1 <= self.layer <= layers:
             fail("layer", f"the model has layers 1..{layers}")
-        if self.head is not None and (not isinstance(self.head, int) or not 1 <= self.head <= heads):
+        if self.head is not None and (not _is_int(self.head) or not 1 <= self.head <= heads):
             fail("head", f"the model has heads 1..{heads} per layer (or leave it out for all)")
         if self.rows not in ROWS:
             fail("rows", f"must be one of {', '.join(ROWS)}")
@@ -100,10 +107,12 @@ class Intervention:
             fail("strength", "must lie in [0, 1]")
         if self.pattern == "own_item" and self.kind != "ablate" and self.rows != "labels":
             fail("rows", "the own_item pattern exists only for label rows (label k -> item k)")
-        if not isinstance(self.start, int) or not 0 <= self.start < steps:
+        if not _is_int(self.start) or not 0 <= self.start < steps:
             fail("start", f"must be a step in [0, {steps})")
-        if self.end is not None and (not isinstance(self.end, int) or not self.start < self.end <= steps):
+        if self.end is not None and (not _is_int(self.end) or not self.start < self.end <= steps):
             fail("end", f"must lie in ({self.start}, {steps}] or be left out (end of training)")
+        if not _is_int(self.seed) or not SEED_RANGE[0] <= self.seed < SEED_RANGE[1]:
+            fail("seed", "must be an integer in [-2**63, 2**64), the seeds torch.Generator takes")
         if self.kind in ("force", "scale"):
             rows = row_mask(self.rows, N)
             if not positions(self.pattern, N)[rows].any(-1).all():
@@ -177,6 +186,20 @@ def check_all(
     for i, spec in enumerate(interventions):
         spec.check(layers, heads, N, steps, f"{where}[{i}]")
     masks = circuit_mask(circuit, N, layers)
+    for i, spec in enumerate(interventions):
+        # Forcing and scaling act after the softmax, so they would hand attention to positions the
+        # circuit mask forbids: the run would no longer be restricted to its circuit.
+        mask = masks[spec.layer - 1]
+        if spec.kind not in ("force", "scale") or mask is None:
+            continue
+        covered = positions(spec.pattern, N) & row_mask(spec.rows, N).unsqueeze(-1)
+        if (covered & ~mask).any():
+            raise ConfigError(
+                f"{where}[{i}].pattern = {spec.pattern!r} is invalid: model.circuit = {circuit!r} forbids "
+                f"some of these positions to layer {spec.layer}'s {spec.rows} rows, and {spec.kind} would "
+                f"put attention there after the softmax; use a pattern inside the circuit (self always "
+                f"is) or model.circuit: none"
+            )
     blocks = [(i, s) for i, s in enumerate(interventions) if s.kind == "block"]
     for _, first in blocks:
         at = first.start
