@@ -1,4 +1,4 @@
-"""Command line: `icmeta train` and `icmeta bench`, for use without Snakemake."""
+"""Command line: `icmeta train`, `icmeta bench` and `icmeta doctor`, for use without Snakemake."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from icmeta.config import ConfigError, RunConfig
+from icmeta.doctor import SPEED_ENSEMBLES, doctor
 from icmeta.train import TrainingInterrupted, train
 
 EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: try again (resumes from the saved state)
@@ -44,6 +45,10 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    return doctor(args.seconds, tuple(args.ensembles), workflow=not args.no_workflow)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="icmeta", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ensembles", type=int, nargs="+", default=[1, 8, 64])
     b.add_argument("--seconds", type=float, default=10.0, help="approximate time per measurement")
     b.set_defaults(func=_bench)
+    d = sub.add_parser(
+        "doctor",
+        help="on a GPU machine, check the CUDA path (graph capture, graph = eager, ensembles, clamps, "
+        "workflow) and print training speed against H100 targets",
+        description="Exit codes: 0 every check passed, 1 a check failed, 3 no CUDA GPU is visible.",
+    )
+    d.add_argument("--seconds", type=float, default=5.0, help="approximate time per speed measurement")
+    d.add_argument("--ensembles", type=int, nargs="+", default=list(SPEED_ENSEMBLES))
+    d.add_argument("--no-workflow", action="store_true", help="skip the tiny workflow grid (about a minute)")
+    d.set_defaults(func=_doctor)
     return parser
 
 
