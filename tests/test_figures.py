@@ -1,4 +1,6 @@
-"""Every figure draws a non-empty image, and writes the table it plotted, from small fixture tables."""
+"""Every figure plots the values of fixture tables whose every number is known (tests/figure_fixtures.py):
+its written table (CSV) and the curves, shading and maps on the figure are checked against them, so a
+figure that reads the wrong column, seed or cell, or aggregates them wrongly, fails."""
 
 from pathlib import Path
 
@@ -8,100 +10,428 @@ import pytest
 import yaml
 from PIL import Image
 
+import figure_fixtures as fx
 from icmeta.figures import NAMES, describe, draw, tables_of
 
-STEPS = np.arange(0, 3001, 100)
+MEAN_LW = 1.8  # the thick seed-mean line of `panels.mean_with_seeds`
+SD = float(np.std(list(fx.SEED_OFFSET.values()), ddof=1))  # the seed spread of any fixture quantity
+HEADS = {("T", "eps"): 1, ("T",): 2}  # the axes of the parametrised test, and the heads per layer
+STEPS = fx.STEPS[1:]  # step 0 cannot be shown on a log-step axis
 
 
-def _run_tables(T, eps, seed, heads, rng):
-    """One run's rows of each experiment table: a curve with a plateau at 1/T, then a rise."""
-    ident = {"T": T, "eps": eps, "seed": seed}
-    acc = np.where(STEPS < 1000, 1 / T, np.minimum(1.0, 1 / T + (STEPS - 1000) / 1500)) + rng.normal(
-        0, 0.01, len(STEPS)
-    )
-    metrics = pd.DataFrame({**ident, "step": STEPS, "acc": acc, "loss": 3 * (1 - acc), "rla_acc": 0.8 * acc})
-    for t in range(1, T + 1):
-        metrics[f"acc_task{t}"] = np.clip(acc + rng.normal(0, 0.05, len(STEPS)), 0, 1)
-    for name in ("bigram", "label_attn", "chunk"):
-        for layer in (1, 2):
-            for head in range(1, heads + 1):
-                metrics[f"{name}_L{layer}H{head}"] = rng.uniform(0, 1, len(STEPS))
-    phases = pd.DataFrame(
-        {**ident, "phase": [1, 2], "start_step": [100, 1000], "plateau_start": [300, 2500],
-         "plateau_end": [1000, 3000], "plateau_acc": [1 / T, 1.0], "circuit": ["NCC", "FCC"]}
-    )  # fmt: skip
-    run = {**ident, "final_acc": acc[-1], "late_acc": acc[-3:].mean(), "n_phases": 2,
-           "n_transitions": 3, "transition_steps": "1000;1200;1500", "paper_dt": 100, "step_acc_0.9": 2400,
-           "paper_threshold": 0.025, "ncc_prediction": 1 / T, "scc_prediction": 0.8, "step_acc_0.5": 1200,
-           "circuit_prediction": 1 / T if eps == 0.0 else np.nan, "ncc_dwell": 700 * seed,
-           "clamp_switches": "1500" if seed == 0 else np.nan}  # fmt: skip
-    for c in ("ncc", "scc", "fcc", "phase1", "phase2"):
-        seen = rng.random() < 0.7
-        run[f"{c}_onset"] = float(rng.integers(100, 10**5)) if seen else np.nan
-        run[f"{c}_acc"] = 1 / T + rng.normal(0, 0.02) if seen else np.nan
-    S = 9
-    maps = pd.DataFrame(
-        [
-            {
-                **ident,
-                "when": when,
-                "layer": layer,
-                "head": head,
-                "row": r,
-                "col": c,
-                "weight": 1.0 / (r + 1) if c <= r else 0.0,
-            }
-            for when in ("phase 1 (NCC)", "final step")
-            for layer in (1, 2)
-            for head in range(1, heads + 1)
-            for r in range(S)
-            for c in range(S)
-        ]
-    )
-    return {"metrics": metrics, "phases": phases, "runs": pd.DataFrame([run]), "phase_maps": maps}
+def _draw(figure, axes, tmp_path, monkeypatch, heads=1):
+    """Draw a figure from the fixture's CSV tables; returns the figure (kept before it is saved and
+    closed) and the table it wrote."""
+    from icmeta.figures import style
 
+    tables = fx.write_tables(tmp_path, axes, heads)
+    drawn = {}
+    save = style.save_figure
 
-def _write_tables(path: Path, axes, heads=1) -> dict[str, Path]:
-    rng = np.random.default_rng(0)
-    parts = [
-        _run_tables(T, eps, seed, heads, rng)
-        for T in (1, 3)
-        for eps in ((0.0, 0.5) if "eps" in axes else (0.0,))
-        for seed in (0, 1)
-    ]
-    out = {}
-    for name in ("metrics", "phases", "runs", "phase_maps"):
-        table = pd.concat([p[name] for p in parts], ignore_index=True)
-        if "eps" not in axes:
-            table = table.drop(columns="eps")
-        out[name] = path / f"{name}.csv"
-        table.to_csv(out[name], index=False)
-    return out
+    def keep(fig, *args):
+        drawn["fig"] = fig
+        save(fig, *args)
 
-
-@pytest.mark.parametrize("figure", NAMES)
-@pytest.mark.parametrize("axes", [("T", "eps"), ("T",)])
-def test_figure_draws_from_fixture_tables(tmp_path, figure, axes):
-    tables = _write_tables(tmp_path, axes)
+    monkeypatch.setattr(style, "save_figure", keep)
     out = {ext: tmp_path / f"{figure}.{ext}" for ext in ("png", "pdf", "csv")}
-    if figure == "phase_diagram" and len(axes) == 1:
-        with pytest.raises(ValueError, match="two axes"):
-            draw(figure, tables, axes, "t", out["png"], out["pdf"], out["csv"])
-        return
     draw(figure, tables, axes, "fixture", out["png"], out["pdf"], out["csv"])
     image = np.asarray(Image.open(out["png"]).convert("L"))
     assert image.shape[0] > 200 and image.shape[1] > 200
     assert image.std() > 10, "the image is blank"
     assert out["pdf"].read_bytes().startswith(b"%PDF")
-    assert len(pd.read_csv(out["csv"])) > 0
+    return drawn["fig"], pd.read_csv(out["csv"])
 
 
-def test_per_head_figures_get_a_row_per_head(tmp_path):
-    tables = _write_tables(tmp_path, ("T",), heads=2)
-    draw("circuit_metrics", tables, ("T",), "t", tmp_path / "a.png", tmp_path / "a.pdf", tmp_path / "a.csv")
-    plotted = pd.read_csv(tmp_path / "a.csv")
-    assert sorted(plotted["head"].unique()) == [1, 2]
-    assert set(plotted["metric"]) == {"bigram", "label_attn", "chunk"}
+def _expected(table, axes, fn, *columns):
+    """fn(cell, seed, step, *values of `columns`) for every row of a plotted table."""
+    return np.array(
+        [
+            fn(fx.cell_of(r, axes), int(r["seed"]), int(r["step"]), *(r[c] for c in columns))
+            for _, r in table.iterrows()
+        ]
+    )
+
+
+def _seed_mean(fn, cell, *args):
+    return np.array([np.mean([fn(cell, s, step, *args) for s in fx.SEEDS]) for step in STEPS])
+
+
+def _assert_means(ax, expected):
+    """The panel's thick seed-mean lines are exactly the expected curves (over STEPS); an empty line
+    (a cell without the panel's column) draws nothing."""
+    drawn = [line for line in ax.lines if line.get_linewidth() == MEAN_LW and len(line.get_xdata())]
+    assert len(drawn) == len(expected)
+    for line in drawn:
+        assert np.array_equal(line.get_xdata(), STEPS)
+    for curve in expected:
+        assert any(np.allclose(line.get_ydata(), curve) for line in drawn), "a seed mean is missing"
+
+
+def _phase_spans(cell, seeds):
+    """(start, end) per phase number: the median start of the rise and end of the plateau over the
+    seeds that have that many phases."""
+    rows = [p for s in seeds for p in fx.phase_rows(cell, s)]
+    numbers = sorted({p["phase"] for p in rows})
+    return [
+        tuple(
+            float(np.median([p[k] for p in rows if p["phase"] == n])) for k in ("start_step", "plateau_end")
+        )
+        for n in numbers
+    ]
+
+
+def _assert_shading(ax, cell, seeds=fx.SEEDS):
+    spans = [(p.get_x(), p.get_x() + p.get_width()) for p in ax.patches]
+    assert np.array(spans).shape == np.array(_phase_spans(cell, seeds)).shape
+    assert np.allclose(spans, _phase_spans(cell, seeds))
+
+
+def _assert_curves(plotted, axes, columns):
+    """A table of every run's curves: exactly these columns, every seed, every step but 0, known values."""
+    assert set(plotted.columns) == {*axes, "seed", "step", *columns}
+    assert len(plotted) == len(fx.grid(axes)) * len(fx.SEEDS) * len(STEPS)
+    assert sorted(plotted["step"].unique()) == STEPS.tolist()
+    functions = {"acc": fx.acc, "loss": fx.loss, "rla_acc": fx.rla_acc}
+    for column in columns:
+        if column.startswith("acc_task"):
+            task = int(column.removeprefix("acc_task"))
+            want = _expected(plotted, axes, lambda c, s, t, task=task: fx.task_acc(c, s, t, task))
+        else:
+            want = _expected(plotted, axes, functions[column])
+        assert np.allclose(plotted[column], want, equal_nan=True), column
+
+
+# --- one check per figure: (plotted table, figure, axes, heads) ---------------------------------------
+
+
+def check_learning_curves(plotted, fig, axes, heads):
+    _assert_curves(plotted, axes, ["acc", "loss"])
+    panel_values = fx.AXIS_VALUES[axes[0]] if len(axes) > 1 else [None]
+    panels = np.array(fig.axes).reshape(2, len(panel_values))
+    for col, value in enumerate(panel_values):
+        cells = [c for c in fx.grid(axes) if value is None or c.values[axes[0]] == value]
+        _assert_means(panels[0, col], [_seed_mean(fx.acc, c) for c in cells])
+        _assert_means(panels[1, col], [_seed_mean(fx.loss, c) for c in cells])
+    # the seed mean is the cell's plateau: e.g. the last cell (T = 4) at 0.25 + 0.01 c, 0.6 + 0.05 c, ...
+    last = fx.grid(axes)[-1]
+    rows = plotted[[fx.cell_of(r, axes) == last for _, r in plotted.iterrows()]]
+    c, means = last.index, rows.groupby("step")["acc"].mean()
+    assert means[[500, 1500, 3000]].tolist() == pytest.approx(
+        [0.25 + 0.01 * c, 0.6 + 0.05 * c, 0.84 + 0.02 * c]
+    )
+
+
+def check_final_accuracy(plotted, fig, axes, heads):
+    assert set(plotted.columns) == {*axes[:2], "mean", "std", "count"}
+    for _, row in plotted.iterrows():
+        cell = fx.cell_of(row, axes)
+        assert row["mean"] == pytest.approx(fx.plateaus(cell)[2] + fx.LAST_BUMP), "the last evaluation"
+        assert row["std"] == pytest.approx(SD)
+        assert row["count"] == len(fx.SEEDS)
+    assert len(plotted) == len(fx.grid(axes))
+    assert sorted(plotted["mean"]) == pytest.approx([0.84, 0.86, 0.88, 0.90][: len(plotted)])
+
+
+# Per cell of the (T, eps) grid: cells 0..3 are (2, 0.0), (2, 0.5), (4, 0.0), (4, 0.5).
+NAN = np.nan
+PHASE_DIAGRAM = {
+    "seeds": [3, 3, 3, 3],
+    "n_phases_mean": [5 / 3, 2, 7 / 3, 8 / 3],  # phases per seed (2, 2, 1), (3, 2, 1), (3, 3, 1), (3, 3, 2)
+    "n_phases_sd": [np.std([2, 2, 1], ddof=1), 1, np.std([3, 3, 1], ddof=1), np.std([3, 3, 2], ddof=1)],
+    "ncc_gap_mean": [0, 0.01, 0.02, 0.03],  # NCC plateau 1/T + 0.01 c against 1/T
+    "ncc_gap_sd": [SD] * 4,
+    "scc_gap_mean": [NAN, 0.05, 0.05, 0.06],  # 0.02 c + the offsets of the seeds below c
+    "scc_gap_sd": [NAN, NAN, np.std([0.03, -0.01], ddof=1), SD],
+    "transitions_mean": [2, 3, 4, 5],
+    "ncc_present": [1, 1, 1, 1],
+    "scc_present": [0, 1 / 3, 2 / 3, 1],
+    "fcc_present": [2 / 3] * 4,
+    "ncc_onset_median": [200, 210, 220, 230],  # starts 100, 200, 500 (+ 10 c)
+    "ncc_onset_iqr": [200] * 4,
+    "scc_onset_median": [NAN, 1010, 1070, 1130],
+    "scc_onset_iqr": [NAN, 0, 50, 200],
+    "fcc_onset_median": [2050, 2060, 2070, 2080],
+    "fcc_onset_iqr": [50] * 4,
+}
+
+
+def check_phase_diagram(plotted, fig, axes, heads):
+    assert set(plotted.columns) == {"T", "eps", *PHASE_DIAGRAM}
+    plotted = plotted.set_index(["T", "eps"])
+    for column, values in PHASE_DIAGRAM.items():
+        want = pd.Series(values, index=pd.MultiIndex.from_tuples([(2, 0.0), (2, 0.5), (4, 0.0), (4, 0.5)]))
+        got = plotted[column].reindex(want.index)
+        assert np.allclose(got, want, equal_nan=True), column
+
+
+def check_accuracy_loss(plotted, fig, axes, heads):
+    _assert_curves(plotted, axes, ["acc", "loss"])
+    panels = np.array(fig.axes).reshape(-1, 2)
+    for cell, (ax_acc, ax_loss) in zip(fx.grid(axes), panels, strict=True):
+        _assert_means(ax_acc, [_seed_mean(fx.acc, cell)])
+        _assert_means(ax_loss, [_seed_mean(fx.loss, cell)])
+        _assert_shading(ax_acc, cell)
+        _assert_shading(ax_loss, cell)
+
+
+def check_attention_maps(plotted, fig, axes, heads):
+    assert set(plotted["seed"]) == {0}, "maps of the first seed"
+    when = plotted.apply(lambda r: fx.whens(fx.cell_of(r, axes), 0).index(r["when"]), axis=1)
+    want = [
+        fx.map_weight(fx.cell_of(r, axes), 0, w, r["layer"], r["head"], r["row"], r["col"])
+        for w, (_, r) in zip(when, plotted.iterrows(), strict=True)
+    ]
+    assert np.allclose(plotted["weight"], want)
+    rows = [(cell, w) for cell in fx.grid(axes) for w in range(len(fx.whens(cell, 0)))]
+    assert len(plotted) == len(rows) * len(fx.LAYERS) * heads * fx.MAP_SIZE**2
+    columns = [(layer, head) for layer in fx.LAYERS for head in range(1, heads + 1)]
+    panels = np.array(fig.axes).reshape(len(rows), len(columns))
+    for (cell, w), row in zip(rows, panels, strict=True):
+        for (layer, head), ax in zip(columns, row, strict=True):
+            shown = np.asarray(ax.collections[0].get_array()).reshape(fx.MAP_SIZE, fx.MAP_SIZE)
+            assert np.allclose(shown, fx.attention_map(cell, 0, w, layer, head)), (cell, w, layer, head)
+
+
+def check_delta_acc(plotted, fig, axes, heads):
+    assert set(plotted.columns) == {*axes, "seed", "step", "acc", "delta_acc"}
+    assert set(plotted["seed"]) == {0}, "the first seed's run"
+    dt = fx.PAPER_DT
+    for cell, ax in zip(fx.grid(axes), fig.axes, strict=True):
+        part = plotted[[fx.cell_of(r, axes) == cell for _, r in plotted.iterrows()]]
+        assert part["step"].tolist() == list(range(dt, 3001, dt))
+        assert np.allclose(part["acc"], [fx.acc(cell, 0, s) for s in part["step"]])
+        ahead = [fx.acc(cell, 0, s + dt) if s + dt <= 3000 else np.nan for s in part["step"]]
+        assert np.allclose(part["delta_acc"], np.array(ahead) - part["acc"].to_numpy(), equal_nan=True)
+        p1, p2, p3 = fx.plateaus(cell)
+        jumps = part.set_index("step")["delta_acc"]
+        assert jumps[[800, 1800, 2800]].tolist() == pytest.approx([p2 - p1, p3 - p2, fx.LAST_BUMP])
+        assert np.allclose(jumps.drop([800, 1800, 2800, 3000]), 0) and np.isnan(jumps[3000])
+        marked = [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--"]
+        assert marked == fx.transition_steps(cell, 0)
+        assert ax.get_title().endswith(f"seed 0: {len(marked)} paper-rule transitions")
+        _assert_shading(ax, cell, seeds=[0])
+
+
+def check_circuit_metrics(plotted, fig, axes, heads):
+    assert set(plotted.columns) == {*axes, "seed", "step", "acc", "metric", "layer", "head", "value"}
+    assert set(plotted["seed"]) == {0}, "the first seed's run"
+    assert len(plotted) == len(fx.grid(axes)) * len(fx.METRIC_BASE) * len(fx.LAYERS) * heads * len(STEPS)
+    assert sorted(plotted["head"].unique()) == list(range(1, heads + 1))
+
+    def of_column(cell, seed, step, name, layer, head):
+        return fx.metric(name, layer, head, cell, seed, step)
+
+    want = _expected(plotted, axes, of_column, "metric", "layer", "head")
+    assert np.allclose(plotted["value"], want)
+    assert np.allclose(plotted["acc"], _expected(plotted, axes, fx.acc))
+    panels = np.array(fig.axes).reshape(-1, len(fx.METRIC_BASE))
+    rows = [(cell, head) for cell in fx.grid(axes) for head in range(1, heads + 1)]
+    for (cell, head), row in zip(rows, panels, strict=True):
+        for name, ax in zip(fx.METRIC_BASE, row, strict=True):
+            lines = {line.get_label(): line.get_ydata() for line in ax.lines}
+            for layer in fx.LAYERS:
+                assert np.allclose(
+                    lines[f"layer {layer}"], [fx.metric(name, layer, head, cell, 0, s) for s in STEPS]
+                )
+            assert np.allclose(lines["accuracy"], [fx.acc(cell, 0, s) for s in STEPS])
+            _assert_shading(ax, cell, seeds=[0])
+
+
+def check_random_label(plotted, fig, axes, heads):
+    _assert_curves(plotted, axes, ["acc", "rla_acc"])
+    for cell, ax in zip(fx.grid(axes), fig.axes, strict=False):
+        _assert_means(ax, [_seed_mean(fx.acc, cell), _seed_mean(fx.rla_acc, cell)])
+        _assert_shading(ax, cell)
+    # on the second plateau the random-label accuracy lies 0.1 below the held-out one
+    mid = plotted[plotted["step"] == 1500]
+    assert (mid["acc"] - mid["rla_acc"]).to_numpy() == pytest.approx(0.1)
+
+
+def check_per_task(plotted, fig, axes, heads):
+    tasks = range(1, max(fx.AXIS_VALUES["T"]) + 1)
+    _assert_curves(plotted, axes, ["acc", *(f"acc_task{t}" for t in tasks)])
+    assert plotted.loc[plotted["T"] == 2, "acc_task3"].isna().all(), "T = 2 has no task 3"
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["average", *(f"task τ = {t}" for t in tasks)]
+    _assert_means(fig.axes[0], [_seed_mean(fx.acc, c) for c in fx.grid(axes)])
+    for t, ax in zip(tasks, fig.axes[1:], strict=True):
+        cells = [c for c in fx.grid(axes) if t <= c.T]
+        _assert_means(ax, [_seed_mean(lambda c, s, step, t=t: fx.task_acc(c, s, step, t), c) for c in cells])
+    # the split of a T = 4 cell around its average: task 1 (the most frequent) highest
+    four = plotted[plotted["T"] == 4]
+    split = [(four[f"acc_task{t}"] - four["acc"]).mean() for t in tasks]
+    assert split == pytest.approx([0.03, 0.01, -0.01, -0.03])
+
+
+def check_plateau_predictions(plotted, fig, axes, heads):
+    assert set(plotted.columns) == {*axes, "prediction", "measured", "measured_sd", "seeds", "gap"}
+    assert len(plotted) == len(fx.grid(axes))
+    for (_, row), cell in zip(plotted.iterrows(), fx.grid(axes), strict=True):
+        assert fx.cell_of(row, axes) == cell
+        predicted = fx.circuit_prediction(cell)
+        predicted = fx.scc_prediction(cell) if np.isnan(predicted) else predicted
+        measured = fx.plateaus(cell)[2] + fx.LAST_BUMP / 4  # the last tenth: 2700 .. 3000
+        assert (row["prediction"], row["measured"]) == pytest.approx((predicted, measured))
+        assert (row["measured_sd"], row["seeds"], row["gap"]) == pytest.approx((SD, 3, measured - predicted))
+    ax = fig.axes[0]
+    _assert_means(ax, [_seed_mean(fx.acc, c) for c in fx.grid(axes)])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    labels = [c.label(axes) for c in fx.grid(axes)]
+    assert legend == [
+        f"{label}: {m:.3f} ± {SD:.3f}" for label, m in zip(labels, plotted["measured"], strict=True)
+    ]
+    dashed = sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--")
+    assert dashed == pytest.approx(sorted(plotted["prediction"]))
+
+
+def _reference_cell(cell, axes):
+    """The cell compared with: the reference setting of the first axis, the same other axes."""
+    values = fx.AXIS_VALUES[axes[0]]
+    reference = "none" if axes[0] == "clamp" else values[0]
+    (ref,) = [c for c in fx.grid(axes) if c.values == {**cell.values, axes[0]: reference}]
+    return ref
+
+
+def check_onset_shifts(plotted, fig, axes, heads):
+    """Exact for the onsets every run reaches (censored ones: test_onset_shifts_against_the_unclamped_run)."""
+    from icmeta.figures.onset_shifts import ONSETS
+
+    axis, cells = axes[0], fx.grid(axes)
+    runs = {(c.index, s): fx.summary_row(c, s) for c in cells for s in fx.SEEDS}
+    reached = {o for o in ONSETS if any(r[o] >= 0 for r in runs.values())}  # NaN or -1: not reached
+    assert set(plotted["onset"]) == reached
+    table = plotted.set_index([axis, "onset"])
+    for onset in ("ncc_onset", "ncc_dwell", "phase1_onset"):
+        for value in fx.AXIS_VALUES[axis]:
+            mine = [c for c in cells if c.values[axis] == value]
+            steps = [runs[c.index, s][onset] for c in mine for s in fx.SEEDS]
+            ref_steps = [runs[_reference_cell(c, axes).index, s][onset] for c in mine for s in fx.SEEDS]
+            row = table.loc[(value, onset)]
+            assert row["median"] == np.median(steps)
+            assert (row["q25"], row["q75"]) == tuple(np.quantile(steps, [0.25, 0.75]))
+            assert row["shift_vs_reference"] == np.median(steps) - np.median(ref_steps)
+            diffs = np.subtract(steps, ref_steps)  # same seed, same other axes
+            assert (row["paired_shift"], row["pairs"]) == (np.median(diffs), len(diffs))
+            assert row["seeds"] == row["runs"] == len(mine) * len(fx.SEEDS)
+    panels = {ax.get_title(): ax for ax in fig.axes}
+    reference = table.loc[(fx.AXIS_VALUES[axis][0], "ncc_onset"), "median"]
+    dashed = [
+        line.get_xdata()[0] for line in panels["NCC phase begins"].lines if line.get_linestyle() == "--"
+    ]
+    assert dashed == [reference]
+
+
+def check_clamp_curves(plotted, fig, axes, heads):
+    assert set(plotted.columns) == {"step", "quantity", "value", "cell", "curve"}
+    names = [f"{name}_L{layer}" for name in fx.METRIC_BASE for layer in fx.LAYERS]
+    assert set(plotted["quantity"]) == {"acc", *names}
+    assert sorted(plotted["step"].unique()) == STEPS.tolist()
+    cells = {c.label(axes): c for c in fx.grid(axes)}
+    assert set(plotted["cell"]) == set(cells)
+    for (label, curve, quantity), part in plotted.groupby(["cell", "curve", "quantity"]):
+        cell = cells[label] if curve == "setting" else _reference_cell(cells[label], axes)
+        if quantity == "acc":
+            want = [fx.acc_level(cell, s) for s in part["step"]]
+        else:
+            name, layer = quantity.rsplit("_L", 1)
+            want = [fx.metric_layer_mean(name, int(layer), heads, cell, s) for s in part["step"]]
+        assert np.allclose(part["value"], want), (label, curve, quantity)
+    panels = np.array(fig.axes).reshape(len(cells), 1 + len(fx.METRIC_BASE))
+    for cell, row in zip(cells.values(), panels, strict=True):
+        _assert_means(row[0], [_seed_mean(fx.acc, cell)])
+        switches = fx.clamp_switches(cell)
+        for ax in row:
+            _assert_shading(ax, cell)
+            dotted = [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == ":"]
+            assert dotted == ([] if pd.isna(switches) else [500, 1500])
+
+
+CHECKS = {
+    "learning_curves": check_learning_curves,
+    "final_accuracy": check_final_accuracy,
+    "phase_diagram": check_phase_diagram,
+    "accuracy_loss": check_accuracy_loss,
+    "attention_maps": check_attention_maps,
+    "delta_acc": check_delta_acc,
+    "circuit_metrics": check_circuit_metrics,
+    "random_label": check_random_label,
+    "per_task": check_per_task,
+    "plateau_predictions": check_plateau_predictions,
+    "onset_shifts": check_onset_shifts,
+    "clamp_curves": check_clamp_curves,
+}
+
+
+def test_every_figure_has_a_check():
+    assert list(CHECKS) == list(NAMES)
+
+
+@pytest.mark.parametrize("figure", NAMES)
+@pytest.mark.parametrize("axes", list(HEADS))
+def test_figure_plots_the_fixture_values(tmp_path, monkeypatch, figure, axes):
+    if figure == "phase_diagram" and len(axes) == 1:
+        tables = fx.write_tables(tmp_path, axes)
+        with pytest.raises(ValueError, match="two axes"):
+            draw(figure, tables, axes, "t", *(tmp_path / f"a.{ext}" for ext in ("png", "pdf", "csv")))
+        return
+    fig, plotted = _draw(figure, axes, tmp_path, monkeypatch, HEADS[axes])
+    CHECKS[figure](plotted, fig, axes, HEADS[axes])
+
+
+def test_the_fixture_has_the_documented_values():
+    """The closed-form rules, spelled out: what the checks above rely on."""
+    assert np.mean(list(fx.SEED_OFFSET.values())) == pytest.approx(0)
+    assert np.median(list(fx.SEED_OFFSET.values())) == pytest.approx(-0.01)
+    last = fx.grid(("T", "eps"))[-1]
+    assert last.values == {"T": 4, "eps": 0.5}
+    assert fx.plateaus(last) == pytest.approx((0.28, 0.75, 0.86))
+    assert [fx.acc(last, 0, s) for s in (500, 1500, 2500, 3000)] == pytest.approx([0.31, 0.78, 0.89, 0.93])
+    assert fx.loss(last, 0, 500) == pytest.approx(3 - 2 * 0.31)
+    assert fx.rla_acc(last, 1, 1500) == pytest.approx(0.75 - 0.1 - 0.01)
+    assert fx.task_split(4) == pytest.approx([0.03, 0.01, -0.01, -0.03])
+    assert fx.metric("label_attn", 2, 1, last, 2, 1500) == pytest.approx(0.4 + 0.1 + 0.03 + 0.02 - 0.02)
+    assert fx.circuits(last, 2) == ["NCC", "SCC"] and fx.circuits(fx.grid(("T",))[0], 0) == ["NCC", "FCC"]
+    row = fx.summary_row(last, 0)
+    assert (row["final_acc"], row["late_acc"], row["n_phases"]) == pytest.approx((0.93, 0.90, 3))
+    assert (row["ncc_onset"], row["scc_onset"], row["phase3_onset"]) == (130, 1030, 2030)
+
+
+def test_onset_shifts_against_the_unclamped_run(tmp_path, monkeypatch):
+    """On the clamp axis the unclamped setting is the reference, though it comes second; onsets most
+    runs never reach have no median; shifts are paired by seed within the same T."""
+    _, plotted = _draw("onset_shifts", ("clamp", "T"), tmp_path, monkeypatch)
+    table = plotted.set_index(["clamp", "onset"])
+    columns = ["median", "q25", "q75", "seeds", "runs", "shift_vs_reference", "paired_shift", "pairs"]
+    expected = {
+        # NCC starts 100, 200, 500 (+ 10 c; cells block/2, block/4, none/2, none/4 are c = 0 .. 3)
+        ("block", "ncc_onset"): [205, 132.5, 427.5, 6, 6, -20, -20, 6],
+        ("none", "ncc_onset"): [225, 152.5, 447.5, 6, 6, 0, 0, 6],
+        # the SCC in the seeds below c: block has 1010 only, none 1020, 1120, 1030, 1130, 1430
+        ("block", "scc_onset"): [NAN, NAN, NAN, 1, 6, NAN, -20, 1],
+        ("none", "scc_onset"): [1125, 1052.5, 1355, 5, 6, 0, 0, 5],
+        # the second phase: block 2000, 2100, -, 1010, 2110, -; none 1020, 1120, -, 1030, 1130, 1430;
+        # pairs (same T and seed) 980, 980, -20, 980 (pairing by seed alone would average over T: 730)
+        ("block", "phase2_onset"): [2105, 2025, NAN, 4, 6, 980, 980, 4],
+        ("none", "phase2_onset"): [1125, 1052.5, 1355, 5, 6, 0, 0, 5],
+        ("block", "ncc_dwell"): [650, 225, 850, 6, 6, -200, -200, 6],
+        # only seed 0 of none/2 and none/4 reaches accuracy 0.9, at the last step
+        ("none", "step_acc_0.9"): [NAN, NAN, NAN, 2, 6, NAN, 0, 2],
+        ("block", "step_acc_0.9"): [NAN, NAN, NAN, 0, 6, NAN, NAN, 0],
+    }
+    for key, values in expected.items():
+        assert np.allclose(table.loc[key, columns].astype(float), values, equal_nan=True), key
+
+
+def test_clamp_curves_compare_each_cell_with_the_unclamped_one(tmp_path, monkeypatch):
+    axes = ("clamp", "T")
+    fig, plotted = _draw("clamp_curves", axes, tmp_path, monkeypatch, heads=2)
+    check_clamp_curves(plotted, fig, axes, heads=2)
+    values = plotted.set_index(["cell", "curve", "quantity", "step"])["value"]
+    assert values[("clamp=block, T=2", "setting", "acc", 500)] == pytest.approx(0.5)
+    assert values[("clamp=block, T=2", "reference", "acc", 500)] == pytest.approx(0.52), "none/2: c = 2"
+    assert values[("clamp=none, T=4", "reference", "acc", 1500)] == pytest.approx(0.75), "itself"
+    # Bigram of layer 2, mean of heads 1 and 2: 0.1 + 0.1 + 0.015, + 0.02 on the second plateau
+    assert values[("clamp=block, T=2", "setting", "bigram_L2", 1500)] == pytest.approx(0.235)
 
 
 def test_plateau_table_compares_measured_with_predicted(tmp_path):
@@ -149,24 +479,6 @@ def test_onset_table_measures_shifts_against_the_reference_setting():
     assert table.loc[("none", "phase1_onset"), "shift_vs_reference"] == 0
     dwell = table.loc[("a", "ncc_dwell")]
     assert (dwell["median"], dwell["shift_vs_reference"], dwell["paired_shift"]) == (0, -3000, -3000)
-
-
-def test_clamp_curves_compare_each_cell_with_its_reference(tmp_path):
-    tables = _write_tables(tmp_path, ("T", "eps"))
-    out = [tmp_path / f"c.{ext}" for ext in ("png", "pdf", "csv")]
-    draw("clamp_curves", tables, ("T", "eps"), "t", *out)
-    plotted = pd.read_csv(out[2])
-    metrics = pd.read_csv(tables["metrics"])
-    for (cell, curve), part in plotted[plotted["quantity"] == "acc"].groupby(["cell", "curve"]):
-        T, eps = (float(v.split("=")[1]) for v in cell.split(", "))
-        source = metrics[(metrics["T"] == (1 if curve == "reference" else T)) & (metrics["eps"] == eps)]
-        expected = source[source["step"] > 0].groupby("step")["acc"].mean()
-        assert part.set_index("step")["value"].to_numpy() == pytest.approx(expected.to_numpy())
-    assert {"bigram_L1", "label_attn_L2", "chunk_L1"} <= set(plotted["quantity"])
-    from icmeta.figures.clamp_curves import _switches
-
-    runs = pd.DataFrame({"clamp_switches": ["1500", np.nan, "200;1500", 40.0]})
-    assert _switches(runs) == [40, 200, 1500]
 
 
 def test_delta_acc_reads_the_paper_grid():

@@ -29,13 +29,15 @@ ONSETS = {
 DURATIONS = {"ncc_dwell"}  # drawn on a linear axis: a duration may be 0
 
 
-def onsets_long(runs: pd.DataFrame, axis: str) -> pd.DataFrame:
-    """axis, seed, onset, step rows for every onset column that any run reaches (NaN: not reached)."""
+def onsets_long(runs: pd.DataFrame, axis: str, others: Sequence[str] = ()) -> pd.DataFrame:
+    """axis, the other axes, seed, onset, step rows for every onset column that any run reaches (NaN:
+    not reached)."""
     runs = runs.assign(**{axis: runs[axis].astype(str)})
     for column in (f"step_acc_{level}" for level in REACHED if f"step_acc_{level}" in runs):
         runs[column] = runs[column].where(runs[column] >= 0)  # -1: never reached
     present = [c for c in ONSETS if c in runs and runs[c].notna().any()]
-    return runs.melt(id_vars=[axis, "seed"], value_vars=present, var_name="onset", value_name="step")
+    ident = [axis, *others, "seed"]
+    return runs.melt(id_vars=ident, value_vars=present, var_name="onset", value_name="step")
 
 
 def _censored_quantile(steps: pd.Series, q: float) -> float:
@@ -53,7 +55,8 @@ def onset_table(long: pd.DataFrame, axis: str) -> pd.DataFrame:
     """Per setting of `axis` and onset: the median and quartiles over seeds (censoring-aware), how
     many seeds reached it, the median's shift against the reference setting, and the median of the
     per-seed shifts (same seed: same initial weights and data, so the pairing removes most of the
-    seed-to-seed spread) over the seeds where both reached it."""
+    seed-to-seed spread) over the runs where both reached it, each paired with the reference run of
+    its own seed and setting of the other axes (any columns of `long` besides axis, onset and step)."""
     summary = (
         long.groupby([axis, "onset"], sort=False)["step"]
         .agg(median=lambda s: _censored_quantile(s, 0.5), q25=lambda s: _censored_quantile(s, 0.25),
@@ -63,7 +66,8 @@ def onset_table(long: pd.DataFrame, axis: str) -> pd.DataFrame:
     ref = reference_setting(long[axis], axis)
     reference = summary[summary[axis] == ref].set_index("onset")["median"]
     summary["shift_vs_reference"] = summary["median"] - summary["onset"].map(reference)
-    per_seed = long.pivot_table(index=["onset", "seed"], columns=axis, values="step", dropna=False)
+    pairing = ["onset", *(c for c in long.columns if c not in (axis, "onset", "step"))]
+    per_seed = long.pivot_table(index=pairing, columns=axis, values="step", dropna=False)
     paired = per_seed.sub(per_seed[ref], axis=0).stack().rename("shift").reset_index()
     paired = paired.groupby([axis, "onset"])["shift"].agg(paired_shift="median", pairs="count")
     return summary.join(paired, on=[axis, "onset"])
@@ -75,9 +79,10 @@ def draw(
     """One panel per onset that any run reaches (phases by order and by circuit label, accuracy 0.5
     and 0.9) and for the steps spent at 1/T: every seed as a dot, the median as a bar (none where most
     seeds never reach the onset), the reference's median dashed. The table adds quartiles, how many
-    seeds reached each onset, and the shift against the reference, of medians and paired by seed."""
+    seeds reached each onset, and the shift against the reference, of medians and paired by seed (within
+    the same setting of the other axes)."""
     axis = axes[0]
-    long = onsets_long(tables["runs"], axis)
+    long = onsets_long(tables["runs"], axis, axes[1:])
     summary = onset_table(long, axis)
     order = list(dict.fromkeys(long[axis]))
     onsets = list(dict.fromkeys(long["onset"]))
