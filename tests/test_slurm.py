@@ -1,11 +1,13 @@
 """The tiny grid on a real single-node SLURM cluster through snakemake-executor-plugin-slurm.
 
 `.ci/slurm-up` installs (Debian's slurm-wlm and munge) and starts the cluster; this test starts it
-if it is installed but down, and is skipped only where SLURM is not installed at all.
+if it is installed but down, and is skipped only where SLURM is not installed at all. Under CI
+(CI=true) it fails instead: a CI run that skipped it would pass without testing SLURM at all.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -16,11 +18,28 @@ import pytest
 from snakemake_runs import REPO, TINY, snakemake
 
 
+def required_here() -> bool:
+    """CI sets CI=true; there the SLURM test must run, so a missing cluster is a failure, not a skip."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
 @pytest.fixture(scope="module")
 def slurm_cluster():
-    if shutil.which("slurmctld") is None or shutil.which("sbatch") is None:
-        pytest.skip("SLURM is not installed here; `sudo bash .ci/slurm-up` installs and starts it")
-    subprocess.run(["bash", str(REPO / ".ci" / "slurm-up")], check=True, capture_output=True, timeout=300)
+    missing = [name for name in ("slurmctld", "slurmd", "sbatch", "sinfo") if shutil.which(name) is None]
+    if missing:
+        reason = f"SLURM is not installed here (no {', '.join(missing)} on PATH)"
+        if required_here():
+            pytest.fail(
+                f"{reason}, but CI=true requires the SLURM test to run: `bash .ci/slurm-up` as root",
+                pytrace=False,
+            )
+        pytest.skip(f"{reason}; `sudo bash .ci/slurm-up` installs and starts a single-node cluster")
+    up = subprocess.run(["bash", str(REPO / ".ci" / "slurm-up")], capture_output=True, text=True, timeout=300)
+    if up.returncode:
+        pytest.fail(
+            f".ci/slurm-up could not start the SLURM cluster:\n{(up.stdout + up.stderr)[-3000:]}",
+            pytrace=False,
+        )
 
 
 def test_tiny_grid_runs_on_slurm_with_training_as_a_job_array(slurm_cluster, tmp_path):
