@@ -19,6 +19,7 @@ This module imports nothing from `icmeta`: the workflow reads it while it parses
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -62,12 +63,18 @@ def _dynamic_call(node: ast.Call) -> bool:
 
 
 def direct_imports(path: Path, name: str | None, src: Path) -> set[str]:
+    """See `_direct_imports`; cached on the file's text, since every step of a workflow reads the
+    same modules."""
+    return set(_direct_imports(path.read_text(), path, name, src))
+
+
+@functools.cache
+def _direct_imports(source: str, path: Path, name: str | None, src: Path) -> frozenset[str]:
     """The `icmeta` modules a file imports directly (with their parent packages).
 
     `name` is the file's module name (None for a script outside the package, which has no relative
     imports). `from package import x` counts `package.x` when x is a module, else `package` alone.
     """
-    source = path.read_text()
     tree = ast.parse(source, filename=str(path))
     lines = source.splitlines()
     found: set[str] = set()
@@ -100,7 +107,7 @@ def direct_imports(path: Path, name: str | None, src: Path) -> set[str]:
                 f"with '{MARKER} <who names the module>' and have each step that reaches it name the "
                 f"module it imports"
             )
-    return found
+    return frozenset(found)
 
 
 def closure(src: Path, roots: Iterable[str], script: Path | None = None) -> list[str]:
@@ -153,7 +160,12 @@ def _canonical(node: object) -> object:
 def meaning_digest(path: Path) -> str:
     """A digest of what a Python file does: equal for files that differ only in comments,
     docstrings and layout."""
-    tree = _without_docstrings(ast.parse(path.read_text(), filename=str(path)))
+    return _meaning_digest(path.read_text())
+
+
+@functools.cache
+def _meaning_digest(source: str) -> str:
+    tree = _without_docstrings(ast.parse(source))
     return hashlib.sha256(repr(_canonical(tree)).encode()).hexdigest()
 
 
