@@ -9,7 +9,7 @@ layer, head or aggregation plots something else:
 - each cell has its own plateaus (1/T + 0.01 c, 0.6 + 0.05 c, 0.8 + 0.02 c for the cell's index c).
 
 The tables have the columns of `icmeta.steps.tables` (experiment, cell, the axes, seed, then a run's
-own columns as `icmeta.train` and `icmeta.analysis` write them).
+own columns as `icmeta.evaluation` and `icmeta.analysis` write them).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from icmeta.circuits import (
     context_label_accuracy,
     label_attention,
     matching_label_attention,
-    scc_theory_accuracy,
 )
+from icmeta.theory import scc_theory_accuracy
 
 
 def uniform_causal(S: int) -> torch.Tensor:

@@ -2,7 +2,8 @@ import pytest
 import yaml
 
 from conftest import small
-from icmeta.config import ConfigError, RunConfig, check_ensemble
+from icmeta.config import RunConfig, check_ensemble
+from icmeta.errors import ConfigError
 from icmeta.experiments import check
 from icmeta.train import train
 

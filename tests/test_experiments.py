@@ -6,8 +6,8 @@ import yaml
 
 from conftest import small
 from icmeta.analysis import run_summary
-from icmeta.config import ConfigError
 from icmeta.data import TaskSampler, load_eval_sets, make_eval_sets, save_eval_sets
+from icmeta.errors import ConfigError
 from icmeta.experiments import cells, check, format_value, run_configs
 from icmeta.phases import paper_transitions
 from icmeta.train import train

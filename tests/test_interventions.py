@@ -5,11 +5,13 @@ import pytest
 import torch
 
 from conftest import small
-from icmeta.config import ConfigError, RunConfig
+from icmeta.config import RunConfig
 from icmeta.data import TaskSampler
-from icmeta.interventions import Schedule, pattern, positions
+from icmeta.errors import ConfigError
+from icmeta.layout import pattern, positions
 from icmeta.model import EnsembleICL, _ablated
 from icmeta.rng import stream_keys
+from icmeta.schedule import Schedule
 from icmeta.train import Trainer
 
 
@@ -151,13 +153,13 @@ def test_mean_ablation_at_evaluation_does_not_depend_on_companions_or_chunking(t
         )
 
     chunks = {"cpu": 10**6, "cuda": 10**6}  # the whole set in one chunk: the plain whole-set mean
-    monkeypatch.setattr("icmeta.train.EVAL_CHUNK_SEQUENCES", chunks)
+    monkeypatch.setattr("icmeta.evaluation.EVAL_CHUNK_SEQUENCES", chunks)
     reference = _evaluated_after_training([run(0, *layers)], tmp_path / "ref")[0]
-    monkeypatch.setattr("icmeta.train.EVAL_CHUNK_SEQUENCES", {"cpu": 512, "cuda": 16384})
+    monkeypatch.setattr("icmeta.evaluation.EVAL_CHUNK_SEQUENCES", {"cpu": 512, "cuda": 16384})
     alone = _evaluated_after_training([run(0, *layers)], tmp_path / "alone")[0]
     companions = [run(1, *layers), run(0, *layers), run(2)]  # another seed ablated alike, one without
     together = _evaluated_after_training(companions, tmp_path / "three")[1]  # 170 per chunk: 2
-    monkeypatch.setattr("icmeta.train.EVAL_CHUNK_SEQUENCES", {"cpu": 100, "cuda": 100})
+    monkeypatch.setattr("icmeta.evaluation.EVAL_CHUNK_SEQUENCES", {"cpu": 100, "cuda": 100})
     small_chunks = _evaluated_after_training(companions, tmp_path / "small")[1]  # 33 per chunk: 8
     for name, got in (("alone", alone), ("in an ensemble of 3", together), ("in small chunks", small_chunks)):
         for key, want in reference.items():

@@ -4,7 +4,8 @@ import torch.nn.functional as F
 
 from icmeta.config import RunConfig
 from icmeta.data import TaskSampler
-from icmeta.model import AttentionControl, EnsembleICL, circuit_mask
+from icmeta.layout import circuit_mask
+from icmeta.model import AttentionControl, EnsembleICL
 from icmeta.rng import stream_keys
 
 

@@ -165,9 +165,8 @@ def test_the_untrained_start_is_not_a_phase_even_above_one_over_L():
 
 
 def test_scc_bound_reproduces_the_papers_formula_in_the_controlled_setting():
-    from icmeta.circuits import scc_theory_accuracy
     from icmeta.config import RunConfig
-    from icmeta.theory import scc_bound
+    from icmeta.theory import scc_bound, scc_theory_accuracy
 
     for K in (8, 16):
         cfg = RunConfig().replace(**{"task.K": K, "task.L": K, "task.T": 2, "task.base_labels": "balanced"})

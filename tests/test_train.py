@@ -13,7 +13,8 @@ import yaml
 from conftest import small
 from icmeta.config import RunConfig
 from icmeta.device import resolve_device
-from icmeta.train import Trainer, log_spaced_steps, metric_columns, train
+from icmeta.evaluation import TRAINING_COLUMNS, metric_columns
+from icmeta.train import Trainer, log_spaced_steps, train
 
 
 def test_outputs_and_columns(tmp_path):
@@ -37,6 +38,16 @@ def test_outputs_and_columns(tmp_path):
     assert saved["hash"] == cfg.hash()
     assert not (tmp_path / "state.pt").exists()
     assert not list(run.glob(".*.tmp"))
+
+
+def test_an_evaluation_fills_exactly_the_listed_columns(tmp_path):
+    """A metric listed in icmeta.evaluation but not computed (or computed but not listed) fails here."""
+    configs = [small(**{"task.T": 2}), small(seed=1, **{"task.T": 4})]  # per-task columns differ
+    trainer = Trainer(configs, [tmp_path / "a", tmp_path / "b"], tmp_path / "state.pt", device="cpu")
+    rows, maps = trainer.evaluate()
+    for cfg, row in zip(configs, rows, strict=True):
+        assert set(row) == set(metric_columns(cfg)) - set(TRAINING_COLUMNS)
+    assert maps.shape == (2, 2, 1, 9, 9)
 
 
 def test_log_spaced_checkpoints():

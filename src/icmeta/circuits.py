@@ -7,12 +7,13 @@ Compute them on batch-mean maps of a large in-distribution set, as the paper doe
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 
 import pandas as pd
 import torch
+
+from icmeta.layout import label_index, label_slice
 
 
 def _n_pairs(maps: torch.Tensor) -> int:
@@ -30,17 +31,18 @@ def bigram(maps: torch.Tensor) -> torch.Tensor:
 def label_attention(maps: torch.Tensor) -> torch.Tensor:
     """Total query -> label attention, sum_k p[2N+1, 2k]."""
     N = _n_pairs(maps)
-    return maps[..., -1, 1 : 2 * N : 2].sum(-1)
+    return maps[..., -1, label_slice(N)].sum(-1)
 
 
 def chunk_example(maps: torch.Tensor) -> torch.Tensor:
     """Each label -> its own item, mean_k p[2k, 2k-1]; equals Reddy's ILA when taken in layer 1."""
     N = _n_pairs(maps)
-    rows = torch.arange(1, 2 * N, 2)
+    rows = label_index(N)
     return maps[..., rows, rows - 1].mean(-1)
 
 
 METRICS = {"bigram": bigram, "label_attn": label_attention, "chunk": chunk_example}
+TITLES = {"bigram": "Bigram", "label_attn": "Label Attention", "chunk": "Chunk Example"}  # in figures
 
 
 def circuit_metrics(maps: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -51,7 +53,7 @@ def circuit_metrics(maps: torch.Tensor) -> dict[str, torch.Tensor]:
 _COLUMN = re.compile(r"^(?P<name>[a-z_]+)_L(?P<layer>\d+)H(?P<head>\d+)$")
 
 
-def metric_columns(columns: Iterable[str], name: str) -> dict[int, list[str]]:
+def per_layer_columns(columns: Iterable[str], name: str) -> dict[int, list[str]]:
     """Layer (1-based) -> the per-head columns `<name>_L<layer>H<head>` of a metrics table, in head order."""
     found: dict[int, list[tuple[int, str]]] = {}
     for col in columns:
@@ -64,7 +66,7 @@ def metric_columns(columns: Iterable[str], name: str) -> dict[int, list[str]]:
 def layer_means(table: pd.DataFrame, name: str) -> pd.DataFrame:
     """One column per layer: the head mean of metric `name` (the paper averages heads per layer)."""
     return pd.DataFrame(
-        {layer: table[cols].mean(axis=1) for layer, cols in metric_columns(table.columns, name).items()},
+        {layer: table[cols].mean(axis=1) for layer, cols in per_layer_columns(table.columns, name).items()},
         index=table.index,
     )
 
@@ -78,7 +80,7 @@ def matching_label_attention(query_rows: torch.Tensor, classes: torch.Tensor) ->
     """
     N = classes.shape[-1] - 1
     match = classes[..., :N] == classes[..., N:]
-    to_labels = query_rows[..., 1 : 2 * N : 2]
+    to_labels = query_rows[..., label_slice(N)]
     total = (to_labels * match).sum(-1)
     return total / match.sum(-1).to(total.dtype)
 
@@ -86,15 +88,3 @@ def matching_label_attention(query_rows: torch.Tensor, classes: torch.Tensor) ->
 def context_label_accuracy(pred: torch.Tensor, context_labels: torch.Tensor) -> torch.Tensor:
     """Reddy's CLA: fraction of predictions that are one of the labels present in the context."""
     return (pred.unsqueeze(-1) == context_labels).any(-1).to(torch.float32).mean(-1)
-
-
-def scc_theory_accuracy(K: int, N: int = 4) -> float:
-    """Accuracy of the ideal semi-context circuit in the controlled setting of App. D (K = L, T = 2).
-
-    p = 1 - C(K-2, N)/C(K-1, N) is the chance that the other task's candidate label shows up among
-    the N context labels, which rules it out; otherwise the model guesses between two: p + (1-p)/2.
-    """
-    if K - 1 < N:
-        raise ValueError(f"need K - 1 >= N context classes, got K = {K}, N = {N}")
-    p = 1.0 - math.comb(K - 2, N) / math.comb(K - 1, N)
-    return p + 0.5 * (1.0 - p)

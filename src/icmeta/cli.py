@@ -7,8 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from icmeta.config import ConfigError, RunConfig
+from icmeta.config import RunConfig
 from icmeta.doctor import SPEED_ENSEMBLES, doctor
+from icmeta.errors import ConfigError
 from icmeta.train import TrainingInterrupted, train
 
 EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: try again (resumes from the saved state)

@@ -1,8 +1,8 @@
 """Run configuration: one frozen, validated object per training run.
 
-Every field carries the paper's default (Minegishi et al. 2025, `paper.md` §4). Where the paper and
-the authors' code disagree the field is a switch and the default follows `paper.md` §7; the README
-lists each choice. Validation happens at construction so that a bad value fails before any work starts,
+Every field carries the paper's default (Minegishi et al. 2025, Tab. 3). Where the paper and the
+authors' code disagree the field is a switch; docs/method.md, "Paper vs. official code", lists each
+choice and its default. Validation happens at construction so that a bad value fails before any work starts,
 with an error naming the field, the value and what is allowed.
 """
 
@@ -19,9 +19,8 @@ from typing import Any
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message names the field and the allowed values."""
+from icmeta.errors import ConfigError
+from icmeta.interventions import Intervention, check_all
 
 
 def _fail(name: str, value: Any, allowed: str) -> None:
@@ -63,7 +62,7 @@ EPS_MAX = 1.8e19
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """The in-context meta-learning task (paper §3.1, App. A/E/F; `paper.md` §1).
+    """The in-context meta-learning task (paper Sec. 3.1, App. A/E/F; docs/method.md, "Task").
 
     task_map: 'shift' is the authors' code, label (b(k)+tau) mod L; 'random' is the paper's text, an
         independent random class->label map per task.
@@ -159,11 +158,11 @@ class TaskConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Attention-only network (paper §3.2; code `TransformerICL`; `paper.md` §2).
+    """Attention-only network (paper Sec. 3.2; code `TransformerICL`; docs/method.md, "Network").
 
     d_qkv is the total query/key/value width split over the heads (the code's reading of Tab. 3).
     w_o adds the paper's output projection (the code has none; then d_qkv must equal d_model).
-    circuit restricts attention from initialisation to one phase's circuit (App. C; `paper.md` §7).
+    circuit restricts attention from initialisation to one phase's circuit (App. C; docs/method.md).
     """
 
     layers: int = 2
@@ -196,7 +195,7 @@ class OptimConfig:
     """Vanilla SGD on the query label's cross-entropy (paper Tab. 3), and the evaluation cadence.
 
     eval_every = 100 matches the paper's ΔAcc grid (Δt = 100); eval_size = 2048 held-out sequences
-    keeps the accuracy noise (σ ≈ 0.01) well below the 0.025 phase threshold (`paper.md` §7).
+    keeps the accuracy noise (σ ≈ 0.01) well below the 0.025 phase threshold (docs/method.md).
     """
 
     lr: float = 0.01
@@ -237,8 +236,6 @@ class RunConfig:
     def __post_init__(self) -> None:
         _check_int("seed", self.seed, 0, 2**31 - 1)
         if self.interventions:
-            from icmeta.interventions import check_all
-
             m, t = self.model, self.task
             check_all(
                 self.interventions, m.layers, m.heads, t.N, self.optim.steps, "interventions", m.circuit
@@ -333,8 +330,6 @@ def _interventions(specs: Any) -> tuple:
         return ()
     if not isinstance(specs, list | tuple):
         _fail("interventions", specs, "must be a list of interventions (see icmeta.interventions)")
-    from icmeta.interventions import Intervention
-
     return tuple(
         s if isinstance(s, Intervention) else Intervention.from_dict(s, f"interventions[{i}]")
         for i, s in enumerate(specs)

@@ -1,4 +1,4 @@
-"""The in-context meta-learning (ICML) task generator (`paper.md` §1.3), vectorised over an ensemble.
+"""The in-context meta-learning (ICML) task generator (docs/method.md, "Task"), vectorised over an ensemble.
 
 A sequence is x_1, l_1, …, x_N, l_N, x_q with target l_q; all pairs of a sequence share one task tau.
 Per-run constants (class means, label maps) come from a `torch.Generator` seeded by the run seed;

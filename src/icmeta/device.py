@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from icmeta.config import ConfigError
+from icmeta.errors import ConfigError
 
 GRAPH = "CUDA graph"
 EAGER_CUDA = "eager CUDA"

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from icmeta.config import SECTIONS, ConfigError, RunConfig
+from icmeta.config import SECTIONS, RunConfig
+from icmeta.errors import ConfigError
+from icmeta.interventions import CLAMP_AXIS, NO_CLAMP
 
 # Every run-config field by its bare name (names are unique across sections) -> dotted path.
 FIELD_PATHS: dict[str, str] = {
@@ -24,8 +26,6 @@ FIELD_PATHS: dict[str, str] = {
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")
 # The axis over named sets of train-time interventions (top-level config key `clamps`); "none" is
 # the unclamped run.
-CLAMP_AXIS = "clamp"
-NO_CLAMP = "none"
 PROBE = "probe"  # the SST-2 probe's name in `only` lists
 
 

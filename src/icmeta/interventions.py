@@ -1,4 +1,4 @@
-"""Train-time interventions on attention, in the style of Singh et al. 2024 (`related-work.md`):
+"""Train-time interventions on attention, in the style of Singh et al. 2024 (docs/clamps.md):
 clamp a head's pattern for a window of steps and see which phases still form.
 
 An intervention acts on one layer (1-based, as in the paper), one head or all heads, and a set of
@@ -22,12 +22,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
-from icmeta.config import ConfigError
-from icmeta.model import AttentionControl, circuit_mask
+from icmeta.errors import ConfigError
+from icmeta.layout import causal, circuit_mask, positions, row_mask
 
 KINDS = ("force", "block", "scale", "ablate")
+# A grid axis named `clamp` selects named lists of interventions from the config's `clamps`; its value
+# `none` is the unclamped run, which figures take as the reference.
+CLAMP_AXIS = "clamp"
+NO_CLAMP = "none"
 ROWS = ("query", "labels", "items", "all")
 # Patterns to force or scale toward; `block` takes the position sets among them.
 PATTERNS = ("self", "labels", "items", "own_item", "uniform", "random")
@@ -121,57 +123,6 @@ class Intervention:
                 )
 
 
-def causal(N: int) -> torch.Tensor:
-    S = 2 * N + 1
-    return torch.ones(S, S, dtype=torch.bool).tril()
-
-
-def row_mask(rows: str, N: int) -> torch.Tensor:
-    """(S,) the attending tokens an intervention applies to (items at even, labels at odd indices)."""
-    S = 2 * N + 1
-    index = torch.arange(S)
-    return {
-        "query": index == S - 1,
-        "labels": (index % 2 == 1),
-        "items": (index % 2 == 0) & (index < S - 1),
-        "all": torch.ones(S, dtype=torch.bool),
-    }[rows]
-
-
-def positions(name: str, N: int) -> torch.Tensor:
-    """(S, S) the key positions a pattern covers in each row, within the causal mask."""
-    S = 2 * N + 1
-    index = torch.arange(S)
-    if name == "self":
-        out = torch.eye(S, dtype=torch.bool)
-    elif name == "labels":
-        out = (index % 2 == 1).expand(S, S).clone()
-    elif name == "items":
-        out = ((index % 2 == 0) & (index < S - 1)).expand(S, S).clone()
-    elif name == "own_item":
-        out = torch.zeros(S, S, dtype=torch.bool)
-        labels = index[1 : 2 * N : 2]
-        out[labels, labels - 1] = True
-    elif name in ("uniform", "random"):
-        out = torch.ones(S, S, dtype=torch.bool)
-    else:
-        raise ValueError(f"unknown pattern {name!r}")
-    return out & causal(N)
-
-
-def pattern(name: str, N: int, seed: int = 0) -> torch.Tensor:
-    """(S, S) attention weights: uniform over the pattern's positions in each row (random: a fixed
-    Dirichlet(1) draw over the causal positions, the control for 'any clamp at all'; one draw per
-    intervention `seed`, the same for every training seed). Rows where the pattern has no position
-    (the first item's row under 'labels') are left at zero; `check` refuses to apply a pattern there."""
-    where = positions(name, N).float()
-    if name == "random":
-        gen = torch.Generator().manual_seed(seed)
-        where = where * -torch.log(torch.rand(where.shape, generator=gen))
-    total = where.sum(-1, keepdim=True)
-    return torch.where(total > 0, where / total.clamp(min=1e-12), where)
-
-
 def check_all(
     interventions: Sequence[Intervention],
     layers: int,
@@ -221,76 +172,3 @@ def check_all(
 def switch_steps(interventions: Sequence[Intervention]) -> list[int]:
     """The steps where any of the interventions switches on or off (window edges), in order."""
     return sorted({b for i in interventions for b in (i.start, i.end) if b is not None})
-
-
-class Schedule:
-    """The attention controls of an ensemble whose members carry interventions, allocated once and
-    rewritten in place at each window boundary, so a captured CUDA graph sees the change."""
-
-    def __init__(
-        self, members: Sequence[Sequence[Intervention]], N: int, heads: int, device: torch.device
-    ) -> None:
-        self.members, self.N, self.H = [list(m) for m in members], N, heads
-        E, S = len(members), 2 * N + 1
-        every = [i for m in self.members for i in m]
-        layers = {kind: sorted({i.layer - 1 for i in every if i.kind == kind}) for kind in KINDS}
-        full = (E, 1, heads, S, S)
-        row = (E, 1, heads, S, 1)
-        zeros = {"device": device}
-        self.control = AttentionControl(
-            allowed={l: torch.ones(full, dtype=torch.bool, **zeros) for l in layers["block"]},
-            override={
-                l: (torch.zeros(full, **zeros), torch.zeros(full, dtype=torch.bool, **zeros))
-                for l in layers["force"]
-            },
-            mix={l: (torch.zeros(full, **zeros), torch.zeros(row, **zeros)) for l in layers["scale"]},
-            ablate={l: (torch.ones(row, **zeros), torch.zeros(row, **zeros)) for l in layers["ablate"]},
-        )
-        self.boundaries = switch_steps(every)
-        self._state: int | None = None
-
-    def apply(self, step: int) -> None:
-        """Write the controls of the interventions active at `step` (a no-op inside a window)."""
-        key = sum(b <= step for b in self.boundaries)
-        if key == self._state:
-            return
-        self._state = key
-        c = self.control
-        for t in c.allowed.values():
-            t.fill_(True)
-        for target, where in c.override.values():
-            target.zero_()
-            where.fill_(False)
-        for target, strength in c.mix.values():
-            target.zero_()
-            strength.zero_()
-        for keep, mean in c.ablate.values():
-            keep.fill_(1.0)
-            mean.zero_()
-        for e, member in enumerate(self.members):
-            for spec in member:
-                if spec.start <= step and (spec.end is None or step < spec.end):
-                    self._write(e, spec)
-
-    def _write(self, e: int, spec: Intervention) -> None:
-        l = spec.layer - 1
-        heads = slice(None) if spec.head is None else slice(spec.head - 1, spec.head)
-        rows = row_mask(spec.rows, self.N)
-        c = self.control
-        if spec.kind == "block":
-            blocked = positions(spec.pattern, self.N) & rows.unsqueeze(-1)
-            c.allowed[l][e, 0, heads] &= ~blocked.to(c.allowed[l].device)
-        elif spec.kind == "force":
-            target, where = c.override[l]
-            values = pattern(spec.pattern, self.N, spec.seed).to(target.device)
-            target[e, 0, heads, rows] = values[rows]
-            where[e, 0, heads, rows] = True
-        elif spec.kind == "scale":
-            target, strength = c.mix[l]
-            values = pattern(spec.pattern, self.N, spec.seed).to(target.device)
-            target[e, 0, heads, rows] = values[rows]
-            strength[e, 0, heads, rows] = spec.strength
-        else:
-            keep, mean = c.ablate[l]
-            keep[e, 0, heads, rows] = 0.0
-            mean[e, 0, heads, rows] = 1.0 if spec.ablation == "mean" else 0.0

@@ -20,6 +20,7 @@ from torch import nn
 
 from icmeta.config import RunConfig
 from icmeta.data import Batch
+from icmeta.layout import causal, circuit_mask, label_slice
 from icmeta.rng import derive_seed
 
 PURPOSE_INIT = 2
@@ -51,28 +52,6 @@ class AttentionControl:
     ablate: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     ablate_mean: dict[int, torch.Tensor] = field(default_factory=dict)
     head_sums: dict[int, torch.Tensor] = field(default_factory=dict)
-
-
-def circuit_mask(circuit: str, N: int, layers: int) -> list[torch.Tensor | None]:
-    """Allowed-position masks (S, S) per layer for circuit-restricted training (`paper.md` §7).
-
-    ncc: every row attends only to itself in both layers.
-    scc: layer 1 query -> N labels + itself; layer 2 self only.
-    fcc: layer 1 label_k -> x_k (+ itself); layer 2 query -> N labels + itself.
-    Other rows attend to themselves; layers beyond the second are left unrestricted.
-    """
-    S = 2 * N + 1
-    eye = torch.eye(S, dtype=torch.bool)
-    labels = torch.arange(1, 2 * N, 2)
-    if circuit == "none":
-        return [None] * layers
-    l1, l2 = eye.clone(), eye.clone()
-    if circuit == "scc":
-        l1[S - 1, labels] = True
-    elif circuit == "fcc":
-        l1[labels, labels - 1] = True
-        l2[S - 1, labels] = True
-    return [l1, l2] + [None] * (layers - 2)
 
 
 class EnsembleICL(nn.Module):
@@ -107,8 +86,8 @@ class EnsembleICL(nn.Module):
         self.mlp_b = nn.ParameterList([param(b) for b in widths[1:]])
 
         for l, mask in enumerate(circuit_mask(m.circuit, t.N, m.layers)):
-            causal = torch.ones(self.S, self.S, dtype=torch.bool).tril()
-            self.register_buffer(f"allowed_{l}", causal if mask is None else causal & mask, persistent=False)
+            allowed = causal(t.N) if mask is None else causal(t.N) & mask
+            self.register_buffer(f"allowed_{l}", allowed, persistent=False)
         self.register_buffer("pos_fixed", self._fixed_positions(), persistent=False)
         for e, cfg in enumerate(configs):
             self._init_member(e, torch.Generator().manual_seed(derive_seed(cfg.seed, PURPOSE_INIT)))
@@ -173,7 +152,7 @@ class EnsembleICL(nn.Module):
             base[:, :, label_rows, D:] = onehot[:, :, label_rows].to(dtype)
         # Label content enters as a one-hot product so its gradient is one small matmul.
         at_labels = torch.zeros(E, n, S, self.L, dtype=dtype, device=base.device)
-        at_labels[:, :, 1 : 2 * N : 2] = batch.labels.unsqueeze(-1) == torch.arange(
+        at_labels[:, :, label_slice(N)] = batch.labels.unsqueeze(-1) == torch.arange(
             self.L, device=base.device
         )
         table = self.label_emb if self.label_tokens == "learned" else F.pad(self.label_vec, (0, self.P))

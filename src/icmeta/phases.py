@@ -161,7 +161,7 @@ def _refine(q: Plateau, steps: np.ndarray, acc: np.ndarray, tol: float, all_: li
 
 
 def uniform_baselines(N: int) -> dict[str, float]:
-    """Each metric's value under uniform causal attention (`paper.md` §3), the zero of its score."""
+    """Each metric's value under uniform causal attention (docs/method.md), the zero of its score."""
     return {
         "bigram": 1 / (2 * N + 1),
         "label_attn": N / (2 * N + 1),

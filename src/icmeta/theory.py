@@ -1,11 +1,13 @@
 """Predicted plateau accuracies: what an ideal circuit of each phase could reach on a run's own task.
 
-The SCC sees the query item and only the *multiset* of context labels (`paper.md` §8). Its best possible
+The SCC sees the query item and only the *multiset* of context labels (docs/method.md). Its best possible
 accuracy is that of the Bayes predictor that knows every class's label under every task and infers the
 task from the multiset; it depends on the run's random label map, so it is computed per run.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -56,3 +58,15 @@ def scc_bound(cfg: RunConfig, n: int = 10_000) -> float:
     post = torch.softmax(log_post, -1)  # (n, T)
     label_prob = torch.zeros(n, L).scatter_add_(1, query_label, post)
     return float(label_prob.max(-1).values.mean())
+
+
+def scc_theory_accuracy(K: int, N: int = 4) -> float:
+    """Accuracy of the ideal semi-context circuit in the controlled setting of App. D (K = L, T = 2).
+
+    p = 1 - C(K-2, N)/C(K-1, N) is the chance that the other task's candidate label shows up among
+    the N context labels, which rules it out; otherwise the model guesses between two: p + (1-p)/2.
+    """
+    if K - 1 < N:
+        raise ValueError(f"need K - 1 >= N context classes, got K = {K}, N = {N}")
+    p = 1.0 - math.comb(K - 2, N) / math.comb(K - 1, N)
+    return p + 0.5 * (1.0 - p)

@@ -1,23 +1,15 @@
-"""The training loop: SGD on the query label, fixed-set evaluation, checkpoints, resumable state.
+"""The training loop: SGD on the query label, its CUDA graph, and the resumable state.
 
 One `Trainer` carries an ensemble of E runs that share shapes (`config.check_ensemble`). Every member
 has its own data stream, parameters and outputs, and its numbers do not depend on its companions.
-
-Per run directory (see README "Run outputs"):
-    config.yaml            resolved configuration and its hash
-    metrics.csv            one row per evaluation step (columns in `metric_columns`)
-    train_steps.csv.gz     per-step training loss and accuracy on the training batch
-    attention.npz          steps (n_eval,), maps (n_eval, layers, heads, S, S): batch-mean attention
-                           on the in-distribution evaluation set
-    checkpoints/step_XXXXXXX.pt   parameters at ~n_checkpoints log-spaced steps, 0 and the last
+What is measured at each evaluation lives in `icmeta.evaluation`; what a run records, and the run
+directories it writes at the end, in `icmeta.history`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
-import shutil
 import signal
 import time
 from collections.abc import Iterator, Mapping
@@ -30,21 +22,17 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from icmeta.circuits import circuit_metrics, context_label_accuracy, matching_label_attention
 from icmeta.config import RunConfig, check_ensemble
 from icmeta.data import Batch, TaskSampler, make_eval_sets
 from icmeta.device import EAGER_CUDA, GRAPH, planned_path, resolve_device
-from icmeta.interventions import Schedule
-from icmeta.io import write_npz, write_table, write_torch, write_yaml
-from icmeta.model import AttentionControl, EnsembleICL
+from icmeta.evaluation import Evaluator, metric_columns
+from icmeta.history import RunHistory
+from icmeta.io import write_torch
+from icmeta.model import EnsembleICL
 from icmeta.rng import STREAM_TRAIN, stream_keys
+from icmeta.schedule import Schedule
 
 log = logging.getLogger("icmeta.train")
-
-# Evaluation chunk (sequences per member times members): large chunks keep a GPU busy, small ones
-# stay in a CPU's cache (measured on 2 cores: 512 evaluates the default sets in 0.24 s, 16384 in 0.44 s).
-# The chunk size never changes the numbers: mean ablation uses whole-set means (`Trainer._forward_set`).
-EVAL_CHUNK_SEQUENCES = {"cuda": 16384, "cpu": 512}
 
 
 class TrainingInterrupted(RuntimeError):
@@ -59,28 +47,13 @@ def log_spaced_steps(total: int, count: int) -> list[int]:
     return sorted({0, total, *grid.tolist()})
 
 
-def metric_columns(cfg: RunConfig) -> list[str]:
-    """Columns of metrics.csv, in order (layers, heads and tasks 1-indexed as in the paper)."""
-    cols = [
-        "step",
-        "train_loss",
-        "train_acc",
-        "loss",
-        "acc",
-        "rla_loss",
-        "rla_acc",
-        "rand_label_acc",
-        "copy_acc",
-        "cla",
-        "tila2",
-    ]
-    cols += [f"acc_task{t + 1}" for t in range(cfg.task.T)]
-    for name in ("bigram", "label_attn", "chunk"):
-        cols += [f"{name}_L{l + 1}H{h + 1}" for l in range(cfg.model.layers) for h in range(cfg.model.heads)]
-    return cols
-
-
 class Trainer:
+    """Trains an ensemble to the end, resumably: the training step, its CUDA graph and the loop.
+
+    Evaluations are made by `self.evaluator`; their results, the per-step log and the checkpoints are
+    kept by `self.history`, which writes the run directories when training ends.
+    """
+
     def __init__(
         self,
         configs: list[RunConfig],
@@ -92,7 +65,6 @@ class Trainer:
         state_every_s: float = 120.0,
         progress_every_s: float = 30.0,
         cuda_graphs: bool = True,
-        control: AttentionControl | None = None,
         eval_sets: Mapping[str, Batch] | None = None,
     ) -> None:
         check_ensemble(configs)
@@ -101,13 +73,12 @@ class Trainer:
         if threads:
             torch.set_num_threads(threads)
         self.configs = configs
-        self.out_dirs = [Path(d) for d in out_dirs]
         self.state_path = Path(state_path)
         self.device = resolve_device(device)
         self.state_every_s = state_every_s
         self.progress_every_s = progress_every_s
-        self.schedule = _schedule(configs, control, self.device)
-        self.control = self.schedule.control if self.schedule else control
+        self.schedule = _schedule(configs, self.device)
+        self.control = self.schedule.control if self.schedule else None
         opt = configs[0].optim
         self.steps, self.eval_every, self.lr, self.batch = opt.steps, opt.eval_every, opt.lr, opt.batch
         self.E = len(configs)
@@ -115,20 +86,25 @@ class Trainer:
         self.sampler = TaskSampler(configs, self.device)
         self.model = EnsembleICL(configs).to(self.device)
         self.params = list(self.model.parameters())
-        self.eval_sets = (
+        sets = (
             {k: b.to(self.device) for k, b in eval_sets.items()}
             if eval_sets is not None
             else make_eval_sets(self.sampler, opt.eval_size)
         )
+        self.evaluator = Evaluator(configs, self.model, sets, self.control, self.sampler.T_max, self.device)
         self.checkpoints = set(log_spaced_steps(self.steps, opt.n_checkpoints))
-        self.tila_layer = min(1, configs[0].model.layers - 1)
+        # Checkpoints wait beside the training state until the run ends (`RunHistory.stage_checkpoint`).
+        staging = self.state_path.with_name(self.state_path.name + ".checkpoints")
+        self.history = RunHistory(
+            configs,
+            [metric_columns(c) for c in configs],
+            [Path(d) for d in out_dirs],
+            staging,
+            self.eval_every,
+            self.device,
+        )
 
         self.step = 0
-        self.rows: list[list[dict[str, float]]] = [[] for _ in configs]
-        self.maps: list[np.ndarray] = []  # per eval: (E, layers, H, S, S)
-        self.map_steps: list[int] = []
-        self.train_log: list[torch.Tensor] = []  # chunks (k, 2, E) of per-step loss, accuracy
-        self._buf = torch.zeros(self.eval_every, 2, self.E, device=self.device)
         self._step_t = torch.zeros((), dtype=torch.int64, device=self.device)
         self._graph: torch.cuda.CUDAGraph | None = None
         # Which path trains and why, kept so that a silent fall-back to eager can be noticed and tested.
@@ -138,7 +114,7 @@ class Trainer:
     # The hot path ------------------------------------------------------------------------------
 
     def _train_step(self) -> None:
-        """One SGD step of every member at step `self._step_t`; writes loss/acc into the buffer."""
+        """One SGD step of every member at step `self._step_t`; logs loss/acc in the history's buffer."""
         keys = stream_keys(self.sampler.seeds, STREAM_TRAIN, self._step_t)
         batch = self.sampler.sample(keys, self.batch)
         logits, _ = self.model(self.model.embed(batch), self.control)
@@ -149,7 +125,7 @@ class Trainer:
             torch._foreach_add_(self.params, grads, alpha=-self.lr)
             acc = (logits.argmax(-1) == batch.target).float().mean(1)
             slot = torch.remainder(self._step_t, self.eval_every).view(1)
-            self._buf.index_copy_(0, slot, torch.stack([loss, acc]).unsqueeze(0))
+            self.history.step_buffer.index_copy_(0, slot, torch.stack([loss, acc]).unsqueeze(0))
             self._step_t += 1
 
     def _capture_graph(self) -> None:
@@ -212,116 +188,15 @@ class Trainer:
 
     # Evaluation ------------------------------------------------------------------------------
 
-    @torch.no_grad()
-    def _forward_set(
-        self, batch: Batch, record: bool
-    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """Per-sequence loss (E, n), logits argmax (E, n) and, if record, patterns, chunked.
-
-        The chunk size depends on the device and the ensemble size, so nothing may depend on it: mean
-        ablation replaces a head's output by its mean over the whole set (`_whole_set_control`), not
-        over a chunk, and a run's numbers stay the same alone, with any companions and on any device.
-        """
-        control = self._whole_set_control(batch)
-        losses, preds, pats = [], [], []
-        for part in self._chunks(batch):
-            logits, p = self.model(self.model.embed(part), control, record=record)
-            losses.append(F.cross_entropy(logits.transpose(1, 2), part.target, reduction="none"))
-            preds.append(logits.argmax(-1))
-            pats.append(p)
-        patterns = [torch.cat([p[l] for p in pats], dim=1) for l in range(len(pats[0]))] if record else []
-        return torch.cat(losses, 1), torch.cat(preds, 1), patterns
-
-    def _chunks(self, batch: Batch) -> Iterator[Batch]:
-        """The set in chunks sized for the device: large ones keep a GPU busy, small ones a CPU's cache."""
-        n = batch.target.shape[1]
-        chunk = max(1, EVAL_CHUNK_SEQUENCES[self.device.type] // self.E)
-        for start in range(0, n, chunk):
-            yield batch.select(torch.arange(start, min(n, start + chunk), device=self.device))
-
-    @torch.no_grad()
-    def _whole_set_control(self, batch: Batch) -> AttentionControl | None:
-        """The control for evaluating `batch`: training's, with each mean-ablated head's replacement
-        fixed to its mean over the whole set (per member) instead of a chunk's batch mean.
-
-        A layer's mean depends on the ablations below it, so the means are gathered one mean-ablated
-        layer at a time, each in one extra pass over the chunks; only while a mean ablation is active.
-        Training keeps its batch mean (the batch is the member's own), and its control is not changed.
-        """
-        control = self.control
-        if control is None:
-            return None
-        layers = [l for l, (_, mean) in sorted(control.ablate.items()) if bool(mean.any())]
-        m = self.model
-        means: dict[int, torch.Tensor] = {}
-        for l in layers:
-            sums = torch.zeros(m.E, 1, m.H, m.S, m.dh, dtype=torch.float64, device=self.device)
-            gather = dataclasses.replace(control, ablate_mean=dict(means), head_sums={l: sums})
-            for part in self._chunks(batch):
-                m(m.embed(part), gather, record=l == m.n_layers - 1)  # the last layer: all rows
-            means[l] = (sums / batch.target.shape[1]).float()
-        return dataclasses.replace(control, ablate_mean=means) if means else control
-
-    @torch.no_grad()
     def evaluate(self) -> tuple[list[dict[str, float]], np.ndarray]:
-        """Metrics of every member on the fixed sets, and the id-set batch-mean attention maps."""
-        sets = self.eval_sets
-        out: dict[str, torch.Tensor] = {}
-        loss, pred, patterns = self._forward_set(sets["id"], record=True)
-        out["loss"], out["acc"] = loss.mean(1), (pred == sets["id"].target).float().mean(1)
-        out["cla"] = context_label_accuracy(pred, sets["id"].labels)
-        maps = torch.stack([p.mean(1) for p in patterns], dim=1)  # (E, layers, H, S, S)
-        loss, pred, _ = self._forward_set(sets["rla"], record=False)
-        out["rla_loss"], out["rla_acc"] = loss.mean(1), (pred == sets["rla"].target).float().mean(1)
-        _, pred, _ = self._forward_set(sets["rand_label"], record=False)
-        out["rand_label_acc"] = (pred == sets["rand_label"].target).float().mean(1)
-        _, pred, patterns = self._forward_set(sets["copy"], record=True)
-        out["copy_acc"] = (pred == sets["copy"].target).float().mean(1)
-        query_rows = patterns[self.tila_layer][:, :, :, -1].mean(2)  # (E, n, S), mean over heads
-        out["tila2"] = matching_label_attention(query_rows, sets["copy"].classes).nanmean(1)
-        _, pred, _ = self._forward_set(sets["tasks"], record=False)
-        correct = (pred == sets["tasks"].target).float()
-        one_task = sets["tasks"].task.unsqueeze(-1) == torch.arange(self.sampler.T_max, device=self.device)
-        per_task = (correct.unsqueeze(-1) * one_task).sum(1) / one_task.sum(1).clamp(min=1)  # (E, T_max)
-
-        metrics = {k: v.cpu().numpy() for k, v in circuit_metrics(maps).items()}  # (E, layers, H)
-        host = {k: v.cpu().numpy() for k, v in out.items()}
-        per_task = per_task.cpu().numpy()
-        rows = []
-        for e, cfg in enumerate(self.configs):
-            row = {"step": float(self.step), **{k: float(v[e]) for k, v in host.items()}}
-            row.update({f"acc_task{t + 1}": float(per_task[e, t]) for t in range(cfg.task.T)})
-            for name, values in metrics.items():
-                for l in range(values.shape[1]):
-                    for h in range(values.shape[2]):
-                        row[f"{name}_L{l + 1}H{h + 1}"] = float(values[e, l, h])
-            rows.append(row)
-        return rows, maps.cpu().numpy()
+        """Every member's metrics row and attention maps now (`Evaluator.evaluate`)."""
+        return self.evaluator.evaluate(self.step)
 
     def record_eval(self) -> None:
-        """Evaluate now and append the results to the run's metrics and attention series."""
-        self._flush_partial_log()
+        """Evaluate now, with the interventions of this step, and add the results to the history."""
         self._sync_interventions()
         rows, maps = self.evaluate()
-        recent = self._recent_train(self.eval_every)
-        for e, row in enumerate(rows):
-            row["train_loss"], row["train_acc"] = recent[e]
-            self.rows[e].append(row)
-        self.maps.append(maps)
-        self.map_steps.append(self.step)
-
-    def _recent_train(self, k: int) -> list[tuple[float, float]]:
-        """Mean training loss/accuracy over the last k steps (NaN before the first step)."""
-        chunks, have = [], 0
-        for chunk in reversed(self.train_log):
-            if have >= k:
-                break
-            chunks.append(chunk)
-            have += chunk.shape[0]
-        if not chunks:
-            return [(math.nan, math.nan)] * self.E
-        mean = torch.cat(chunks[::-1])[-k:].mean(0)  # (2, E)
-        return [(float(mean[0, e]), float(mean[1, e])) for e in range(self.E)]
+        self.history.add_evaluation(self.step, rows, maps)
 
     # State -------------------------------------------------------------------------------------
 
@@ -329,29 +204,18 @@ class Trainer:
         return [c.hash() for c in self.configs]
 
     def save_state(self) -> None:
-        self._flush_partial_log()
+        """Save what a resumed run needs to continue bit for bit: parameters, step and history."""
+        self.history.collect_steps(self.step)
         state = {
             "hashes": self._hashes(),
             "step": self.step,
             "model": self.model.state_dict(),
-            "rows": self.rows,
-            "maps": self.maps,
-            "map_steps": self.map_steps,
-            "train_log": self.train_log,
+            **self.history.state_dict(),
         }
         write_torch(state, self.state_path)
 
-    def _flush_partial_log(self) -> None:
-        """Move the per-step records not yet logged from the device buffer to the host log.
-
-        Buffer slots are indexed by step modulo eval_every, so at most eval_every steps may wait.
-        """
-        k = self.step - sum(int(c.shape[0]) for c in self.train_log)
-        if k > 0:
-            slots = [(self.step - k + i) % self.eval_every for i in range(k)]
-            self.train_log.append(self._buf[slots].cpu())
-
     def load_state(self) -> bool:
+        """Resume from the saved state if there is one; refuse a state of other configurations."""
         if not self.state_path.is_file():
             return False
         state = torch.load(self.state_path, map_location=self.device, weights_only=False)
@@ -362,58 +226,10 @@ class Trainer:
             )
         self.model.load_state_dict(state["model"])
         self.step = state["step"]
-        self.rows, self.maps = state["rows"], state["maps"]
-        self.map_steps, self.train_log = state["map_steps"], state["train_log"]
+        self.history.load_state_dict(state)
         self._step_t.fill_(self.step)
         log.info("resumed from %s at step %d", self.state_path, self.step)
         return True
-
-    # Outputs -----------------------------------------------------------------------------------
-
-    @property
-    def _staged_checkpoints(self) -> Path:
-        """Checkpoints wait beside the training state until the run ends.
-
-        A workflow manager deletes a failed job's outputs; kept here, the checkpoints written before
-        an interruption survive with the state that resumes after them.
-        """
-        return self.state_path.with_name(self.state_path.name + ".checkpoints")
-
-    def _save_checkpoint(self) -> None:
-        for e in range(self.E):
-            write_torch(
-                {
-                    "step": self.step,
-                    "config_hash": self.configs[e].hash(),
-                    "params": self.model.member_state(e),
-                },
-                self._staged_checkpoints / f"member{e}" / f"step_{self.step:07d}.pt",
-            )
-
-    def _publish_checkpoints(self) -> None:
-        for e, d in enumerate(self.out_dirs):
-            (d / "checkpoints").mkdir(parents=True, exist_ok=True)
-            for staged in sorted((self._staged_checkpoints / f"member{e}").glob("step_*.pt")):
-                staged.replace(d / "checkpoints" / staged.name)
-        shutil.rmtree(self._staged_checkpoints, ignore_errors=True)
-
-    def _write_outputs(self) -> None:
-        train = torch.cat(self.train_log).numpy() if self.train_log else np.zeros((0, 2, self.E))
-        steps = np.arange(1, train.shape[0] + 1)
-        maps = np.stack(self.maps)  # (n_eval, E, layers, H, S, S)
-        self._publish_checkpoints()
-        for e, (cfg, d) in enumerate(zip(self.configs, self.out_dirs, strict=True)):
-            write_yaml({"hash": cfg.hash(), **cfg.to_dict()}, d / "config.yaml")
-            write_table(
-                pd.DataFrame({"step": steps, "loss": train[:, 0, e], "acc": train[:, 1, e]}),
-                d / "train_steps.csv.gz",
-            )
-            write_npz(
-                d / "attention.npz", steps=np.asarray(self.map_steps), maps=maps[:, e].astype(np.float32)
-            )
-            frame = pd.DataFrame(self.rows[e])[metric_columns(cfg)]
-            frame["step"] = frame["step"].astype(int)
-            write_table(frame, d / "metrics.csv")  # last: its presence marks a finished run
 
     # The loop ----------------------------------------------------------------------------------
 
@@ -440,7 +256,7 @@ class Trainer:
         """Train to the end (resuming if a state file exists) and write every run's outputs."""
         resumed = self.load_state()
         if not resumed:
-            self._save_checkpoint()
+            self.history.stage_checkpoint(self.step, self.model)
             self.record_eval()
         if self.step < self.steps:
             self.prepare()
@@ -450,7 +266,7 @@ class Trainer:
             while self.step < self.steps:
                 self.advance()
                 if self.step in self.checkpoints:
-                    self._save_checkpoint()
+                    self.history.stage_checkpoint(self.step, self.model)
                 if self.step % self.eval_every == 0 or self.step == self.steps:
                     self.record_eval()
                     now = time.monotonic()
@@ -466,14 +282,14 @@ class Trainer:
                         f"stopped by signal at step {self.step}; state saved to {self.state_path}, "
                         f"run the same command again to resume"
                     )
-        self._write_outputs()
+        self.history.write_outputs()
         self.state_path.unlink(missing_ok=True)
-        return [pd.DataFrame(r)[metric_columns(c)] for r, c in zip(self.rows, self.configs, strict=True)]
+        return self.history.metrics_tables()
 
     def _log_progress(self, elapsed: float, done: int) -> None:
         rate = done / max(elapsed, 1e-9)
         eta = (self.steps - self.step) / max(rate, 1e-9)
-        acc = np.mean([rows[-1]["acc"] for rows in self.rows])
+        acc = self.history.latest_mean("acc")
         log.info(
             "step %d/%d  %.1f steps/s  ETA %s  acc %.3f (mean of %d runs)",
             self.step,
@@ -485,14 +301,10 @@ class Trainer:
         )
 
 
-def _schedule(
-    configs: list[RunConfig], control: AttentionControl | None, device: torch.device
-) -> Schedule | None:
+def _schedule(configs: list[RunConfig], device: torch.device) -> Schedule | None:
     """The interventions of the members' configs as one schedule, or None if no member has any."""
     if not any(c.interventions for c in configs):
         return None
-    if control is not None:
-        raise ValueError("pass either an explicit AttentionControl or configs with interventions, not both")
     return Schedule([c.interventions for c in configs], configs[0].task.N, configs[0].model.heads, device)
 
 

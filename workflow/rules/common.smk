@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from icmeta import experiments as grid  # noqa: E402
 from icmeta import figures, provenance  # noqa: E402
-from icmeta.config import ConfigError  # noqa: E402
+from icmeta.errors import ConfigError  # noqa: E402
 from icmeta.probe import ProbeError  # noqa: E402
 from icmeta.probe.models import probe_runs as _probe_runs  # noqa: E402
 from icmeta.steps import share_library  # noqa: E402

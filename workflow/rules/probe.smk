@@ -1,4 +1,4 @@
-# The SST-2 probe (README "SST-2 probe"): attention metrics of pretrained language models on few-shot
+# The SST-2 probe (docs/probe.md): attention metrics of pretrained language models on few-shot
 # prompts, for a list of models and for the checkpoints of one model during pre-training.
 PROBE = config["probe"]
 PROBE_RUNS = probe_runs(PROBE)

@@ -34,9 +34,9 @@ NAMES: dict[str, Figure] = {
     "random_label": Figure(("metrics", "phases"), "Fig. 6"),
     "per_task": Figure(("metrics",), "Fig. 7e"),
     "plateau_predictions": Figure(("metrics", "runs"), "Fig. 5, 13"),
-    "onset_shifts": Figure(("runs",), "no figure of the paper (train-time clamps, issue 6)"),
+    "onset_shifts": Figure(("runs",), "no figure of the paper (train-time clamps after Singh et al. 2024)"),
     "clamp_curves": Figure(
-        ("metrics", "phases", "runs"), "no figure of the paper (train-time clamps, issue 6)"
+        ("metrics", "phases", "runs"), "no figure of the paper (train-time clamps after Singh et al. 2024)"
     ),
 }
 

@@ -9,22 +9,20 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.circuits import METRICS, metric_columns
+from icmeta.circuits import METRICS, TITLES, per_layer_columns
 from icmeta.figures.panels import cells, first_seed, grid, log_steps, positive_steps, rows_of, shade_phases
 from icmeta.figures.style import PALETTE
 
-TITLES = {"bigram": "Bigram", "label_attn": "Label Attention", "chunk": "Chunk Example"}
-
 
 def _heads(metrics: pd.DataFrame) -> list[int]:
-    return list(range(1, len(next(iter(metric_columns(metrics.columns, "bigram").values()))) + 1))
+    return list(range(1, len(next(iter(per_layer_columns(metrics.columns, "bigram").values()))) + 1))
 
 
 def _long(part: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
     """step, layer, head, metric, value rows of one run (plus its acc), for plotting and the table."""
     rows = []
     for name in METRICS:
-        for layer, cols in metric_columns(part.columns, name).items():
+        for layer, cols in per_layer_columns(part.columns, name).items():
             for head, col in enumerate(cols, start=1):
                 ident = {"metric": name, "layer": layer, "head": head}
                 rows.append(part[[*axes, "seed", "step", "acc"]].assign(**ident, value=part[col].to_numpy()))

@@ -1,6 +1,6 @@
 """Accuracy and circuit metrics of each setting of the first axis against the reference setting (on
 the clamp axis the unclamped run, otherwise the axis's first value), with the setting's detected
-phases shaded (issue 6)."""
+phases shaded (docs/clamps.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.circuits import METRICS, layer_means, metric_columns
-from icmeta.figures.circuit_metrics import TITLES
+from icmeta.circuits import METRICS, TITLES, layer_means, per_layer_columns
 from icmeta.figures.panels import (
     cells,
     grid,
@@ -66,7 +65,7 @@ def draw(
         row[0].set_ylabel(label, fontsize=8)
         row[0].set_ylim(0, 1.02)
         for ax, name in zip(row[1:], METRICS, strict=True):
-            for layer in metric_columns(part.columns, name):
+            for layer in per_layer_columns(part.columns, name):
                 colour = colours[1 + layer % 3]
                 _line(ax, own, f"{name}_L{layer}", colour, "-", f"layer {layer}")
                 _line(ax, ref, f"{name}_L{layer}", colour, "--", f"layer {layer}, reference")

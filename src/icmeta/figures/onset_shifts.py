@@ -1,6 +1,6 @@
 """When each phase begins, and how long a run sits at the NCC's accuracy, under each setting of the
 first axis against the reference setting (on the clamp axis the unclamped run, otherwise the axis's
-first value), with the seed spread (issue 6)."""
+first value), with the seed spread (docs/clamps.md)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.experiments import CLAMP_AXIS, NO_CLAMP
+from icmeta.interventions import CLAMP_AXIS, NO_CLAMP
 
 # Light yellow, orange, red, as in the paper's Fig. 2, then darker for any later phase; shading at low
 # alpha stays distinguishable without relying on hue alone (phases are also numbered on the plot).

@@ -1,5 +1,5 @@
 """The paper's circuits in pretrained language models: attention metrics on few-shot SST-2 prompts
-(Minegishi et al. 2025, Sec. 6 and Fig. 10; `paper.md` §3 "LLM version" and §7 on the protocol)."""
+(Minegishi et al. 2025, Sec. 6 and Fig. 10; the protocol is in docs/method.md, "SST-2 probe protocol")."""
 
 
 class ProbeError(RuntimeError):

@@ -1,5 +1,5 @@
 """Bigram, Label Attention and Chunk Example of a language model's attention on one prompt, per
-layer and head (paper Sec. 6; `paper.md` §3 "LLM version").
+layer and head (paper Sec. 6; docs/method.md, "SST-2 probe protocol").
 
 Bigram is the query token's attention to itself. Label Attention is the query's attention to each
 demonstration's label (summed over the label's tokens), averaged over the k labels; as in the paper it

@@ -10,10 +10,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from icmeta.circuits import TITLES
 from icmeta.figures.style import PALETTE, SEQUENTIAL, save_figure, set_style
 from icmeta.probe.attention import METRICS
-
-TITLES = {"bigram": "Bigram", "label_attn": "Label Attention", "chunk": "Chunk Example"}
 
 
 def _models(summary: pd.DataFrame) -> pd.DataFrame:

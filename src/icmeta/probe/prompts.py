@@ -1,9 +1,10 @@
 """Few-shot SST-2 prompts and where each part sits, in characters and then in tokens.
 
 Format (paper Sec. 6, App. N): `Review: {text}\\nSentiment: {label}` for each of k demonstrations,
-joined by newlines, then `Review: {text}\\nSentiment:` for the query, with no trailing space (`paper.md`
-§7). Token positions come from the tokenizer's character offsets, so a label that splits into several
-tokens, or a review whose first word merges with the space before it, is still found exactly.
+joined by newlines, then `Review: {text}\\nSentiment:` for the query, with no trailing space
+(docs/method.md). Token positions come from the tokenizer's character offsets, so a label that
+splits into several tokens, or a review whose first word merges with the space before it, is still
+found exactly.
 """
 
 from __future__ import annotations
