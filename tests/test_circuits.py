@@ -9,6 +9,7 @@ from icmeta.circuits import (
     circuit_metrics,
     context_label_accuracy,
     label_attention,
+    label_focus,
     matching_label_attention,
 )
 from icmeta.theory import scc_theory_accuracy
@@ -49,6 +50,23 @@ def test_circuit_patterns_give_their_metric():
     assert chunk_example(fcc) == 1
     batched = torch.stack([ncc, scc, fcc]).view(3, 1, 1, S, S)
     assert circuit_metrics(batched)["label_attn"].shape == (3, 1, 1)
+
+
+def test_label_focus_tells_one_pair_from_all_pairs():
+    N, S = 4, 9
+    every_label = torch.zeros(S, S)
+    every_label[-1, 1::2][:N] = 0.2  # 0.8 on the labels, spread evenly, the rest on the query
+    every_label[-1, -1] = 0.2
+    one_pair = torch.zeros(S, S)
+    one_pair[-1, 1] = 0.9  # the first label only
+    one_pair[-1, -1] = 0.1
+    skewed = torch.zeros(S, S)
+    skewed[-1, [1, 3, 5, 7]] = torch.tensor([0.1, 0.1, 0.6, 0.2])
+    maps = torch.stack([uniform_causal(S), every_label, one_pair, skewed])
+    assert label_focus(maps).tolist() == pytest.approx([1 / N, 1 / N, 1.0, 0.6])
+    # Label Attention alone cannot tell them apart: spread (0.8) reads like one pair (0.9).
+    assert label_attention(maps[1:3]).tolist() == pytest.approx([0.8, 0.9])
+    assert label_focus(uniform_causal(17)).item() == pytest.approx(1 / 8)
 
 
 def test_metrics_reject_even_maps():

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from icmeta.circuits import METRICS, layer_means
+from icmeta.circuits import MAP_METRICS, layer_means
 from icmeta.config import RunConfig
 from icmeta.interventions import switch_steps
 from icmeta.phases import CIRCUITS, PlateauDetector, detect_phases, paper_transitions
@@ -119,9 +119,9 @@ def steps_near(metrics: pd.DataFrame, level: float, tolerance: float) -> int:
 
 
 def final_circuit_metrics(metrics: pd.DataFrame) -> dict[str, float]:
-    """Bigram / Label Attention / Chunk Example per layer at the last evaluation, averaged over heads."""
+    """Every map metric per layer at the last evaluation, averaged over heads."""
     out: dict[str, float] = {}
-    for name in METRICS:
+    for name in MAP_METRICS:
         for layer, value in layer_means(metrics.tail(1), name).iloc[0].items():
             out[f"final_{name}_L{layer}"] = float(value)
     return out

@@ -41,13 +41,32 @@ def chunk_example(maps: torch.Tensor) -> torch.Tensor:
     return maps[..., rows, rows - 1].mean(-1)
 
 
+def label_focus(maps: torch.Tensor) -> torch.Tensor:
+    """Share of the query's label attention on its most-attended label, max_k p[q, l_k] / sum_k p[q, l_k].
+
+    Label Attention sums over the pairs and so cannot tell a query that reads every label (1/N) from
+    one that reads a single pair (1): a full-context circuit that copies from one fixed pair looks
+    like weak Label Attention. Softmax attention is never exactly zero, so the ratio is defined.
+    """
+    labels = maps[..., -1, label_slice(_n_pairs(maps))]
+    return labels.amax(-1) / labels.sum(-1)
+
+
+# The paper's three metrics: the circuit labeller and its uniform-attention baselines use exactly these.
 METRICS = {"bigram": bigram, "label_attn": label_attention, "chunk": chunk_example}
-TITLES = {"bigram": "Bigram", "label_attn": "Label Attention", "chunk": "Chunk Example"}  # in figures
+TITLES = {
+    "bigram": "Bigram",
+    "label_attn": "Label Attention",
+    "chunk": "Chunk Example",
+    "label_focus": "Label focus",
+}  # in figures
+# Every per-head metric measured during training: the paper's three, then the project's own.
+MAP_METRICS = {**METRICS, "label_focus": label_focus}
 
 
 def circuit_metrics(maps: torch.Tensor) -> dict[str, torch.Tensor]:
-    """All three Tab. 2 metrics for maps (..., layers, heads, S, S)."""
-    return {name: fn(maps) for name, fn in METRICS.items()}
+    """Every metric of `MAP_METRICS` for maps (..., layers, heads, S, S)."""
+    return {name: fn(maps) for name, fn in MAP_METRICS.items()}
 
 
 _COLUMN = re.compile(r"^(?P<name>[a-z_]+)_L(?P<layer>\d+)H(?P<head>\d+)$")

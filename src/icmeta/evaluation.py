@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from icmeta.circuits import METRICS, circuit_metrics, context_label_accuracy, matching_label_attention
+from icmeta.circuits import MAP_METRICS, circuit_metrics, context_label_accuracy, matching_label_attention
 from icmeta.config import RunConfig
 from icmeta.data import Batch
 from icmeta.model import AttentionControl, EnsembleICL
@@ -42,8 +42,8 @@ MEMBER_METRICS = (
     "tila2",  # Reddy's TILA: layer-2 query attention to the labels of matching items (copy)
 )
 
-# Per layer and head, from the batch-mean attention maps of the id set (`circuits.METRICS`).
-HEAD_METRICS = tuple(METRICS)
+# Per layer and head, from the batch-mean attention maps of the id set (`circuits.MAP_METRICS`).
+HEAD_METRICS = tuple(MAP_METRICS)
 
 
 def metric_columns(cfg: RunConfig) -> list[str]:
