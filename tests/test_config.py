@@ -1,8 +1,10 @@
+import re
+
 import pytest
 import yaml
 
 from conftest import small
-from icmeta.config import RunConfig, check_ensemble
+from icmeta.config import RunConfig, StopRule, check_ensemble
 from icmeta.errors import ConfigError
 from icmeta.experiments import check
 from icmeta.train import train
@@ -154,3 +156,30 @@ def test_edge_values_that_work_stay_valid():
 def test_a_grid_that_sets_one_field_twice_is_refused(block, message):
     with pytest.raises(ConfigError, match=message):
         check({"seeds": [0], "defaults": {}, "experiments": {"x": block}})
+
+
+@pytest.mark.parametrize(
+    "stop, message",
+    [
+        ({"acc": 0.0, "hold": 10}, "must be in (0, 1]"),
+        ({"acc": 1.5, "hold": 10}, "optim.stop.acc"),
+        ({"acc": 0.99, "hold": -1}, "optim.stop.hold"),
+        ({"acc": 0.99}, "mapping {acc"),
+        ({"acc": 0.99, "hold": 10, "patience": 3}, "mapping {acc"),
+        (0.99, "mapping {acc"),
+    ],
+)
+def test_bad_convergence_stops_are_refused(stop, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        RunConfig.from_dict({"optim": {"stop": stop}})
+
+
+def test_stop_rule_needs_the_whole_hold_at_or_above_the_level():
+    rule = StopRule(acc=0.9, hold=200)
+    evals = [(0, 0.1), (100, 0.95), (200, 0.92), (300, 0.97)]
+    assert not rule.reached(evals[:3])  # 100..200 holds but the hold reaches back to step 0
+    assert rule.reached(evals)  # 100, 200, 300 all >= 0.9
+    assert not rule.reached([*evals[:2], (200, 0.89), (300, 0.97)])
+    assert StopRule(acc=0.9, hold=0).reached([(0, 0.1), (100, 0.9)])
+    assert not rule.reached([])
+    assert RunConfig.from_dict({"optim": {"stop": {"acc": 1, "hold": 5}}}).optim.stop == StopRule(1.0, 5)

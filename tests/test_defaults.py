@@ -21,8 +21,8 @@ def _schema_defaults(node: dict[str, Any]) -> dict[str, Any]:
     """Leaf defaults of a schema object, nested like the config."""
     out = {}
     for key, sub in node.get("properties", {}).items():
-        if "properties" in sub:
-            out[key] = _schema_defaults(sub)
+        if "properties" in sub and isinstance(sub.get("default", {}), dict):
+            out[key] = _schema_defaults(sub)  # a section: its fields' defaults
         elif "default" in sub:
             out[key] = sub["default"]
     return out

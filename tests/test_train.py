@@ -194,3 +194,77 @@ def test_short_training_really_learns(tmp_path):
     metrics = train([cfg], [tmp_path / "run"], tmp_path / "state.pt")[0]
     assert metrics["acc"].iloc[0] < 0.1
     assert metrics["acc"].iloc[-1] > 0.5  # well above 1/T = 0.33
+
+
+def _expected_stop(metrics: pd.DataFrame, acc: float, hold: int) -> int | None:
+    """The first evaluation step s with accuracy >= acc at every evaluation in [s - hold, s], s >= hold."""
+    steps, accs = metrics["step"].tolist(), metrics["acc"].tolist()
+    for s in steps:
+        window = [a for t, a in zip(steps, accs, strict=True) if s - hold <= t <= s]
+        if s >= hold and min(window) >= acc:
+            return s
+    return None
+
+
+def test_convergence_stop_ends_each_member_at_its_own_step_and_leaves_the_others_alone(tmp_path):
+    base = {"optim.steps": 400, "optim.eval_every": 20, "optim.eval_size": 128, "optim.lr": 0.05}
+    base["task.T"] = 1
+    solo = {}
+    for seed in (0, 1):
+        train([small(seed=seed, **base)], [tmp_path / f"solo{seed}"], tmp_path / f"s{seed}.pt")
+        solo[seed] = pd.read_csv(tmp_path / f"solo{seed}" / "metrics.csv")
+    hold = 40
+    # The highest level seed 0 holds for 40 steps before the cap, so that it stops well before it.
+    levels = sorted(set(solo[0]["acc"]), reverse=True)
+    level = next(a for a in levels if (_expected_stop(solo[0], a, hold) or 400) < 400)
+    expected = {seed: _expected_stop(solo[seed], level, hold) for seed in (0, 1)}
+    assert expected[0] is not None and expected[0] < 400
+
+    rule = {"optim.stop": {"acc": level, "hold": hold}}
+    cfgs = [small(seed=seed, **base, **rule) for seed in (0, 1)]
+    train(cfgs, [tmp_path / "ens0", tmp_path / "ens1"], tmp_path / "ens.pt")
+    for seed in (0, 1):
+        run = tmp_path / f"ens{seed}"
+        end = expected[seed] if expected[seed] is not None else 400
+        got = pd.read_csv(run / "metrics.csv")
+        want = solo[seed][solo[seed]["step"] <= end].reset_index(drop=True)
+        # Ends at the stop; before it, the numbers of the solo run (to float rounding, as any ensemble)
+        assert got["step"].tolist() == want["step"].tolist()
+        assert np.allclose(got.to_numpy(), want.to_numpy(), atol=1e-5, equal_nan=True)
+        assert pd.read_csv(run / "train_steps.csv.gz")["step"].iloc[-1] == end
+        assert np.load(run / "attention.npz")["steps"][-1] == end
+        last = sorted((run / "checkpoints").iterdir())[-1]
+        assert last.name == f"step_{end:07d}.pt"
+        assert torch.load(last, weights_only=False)["step"] == end
+
+
+def test_a_stop_that_never_fires_trains_bit_for_bit_like_no_stop(tmp_path):
+    plain = small()
+    never = small(**{"optim.stop": {"acc": 1.0, "hold": 10**6}})
+    assert plain.hash() != never.hash() and "stop" not in plain.to_dict()["optim"]
+    train([plain], [tmp_path / "plain"], tmp_path / "a.pt")
+    train([never], [tmp_path / "never"], tmp_path / "b.pt")
+    a, b = (pd.read_csv(tmp_path / d / "metrics.csv") for d in ("plain", "never"))
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_a_stopped_member_stays_frozen_through_a_resume(tmp_path):
+    base = {"optim.steps": 200, "optim.eval_every": 20, "optim.eval_size": 128, "optim.lr": 0.05}
+    any_accuracy = {"optim.stop": {"acc": 1e-9, "hold": 40}}  # seed 0 holds it; seed 1 has no stop
+    cfgs = [small(seed=0, **base, **any_accuracy), small(seed=1, **base)]
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    trainer = Trainer(cfgs, dirs, tmp_path / "state.pt")
+    trainer.record_eval()
+    while trainer.step < 60:
+        trainer.advance()
+        if trainer.step % 20 == 0:
+            trainer.record_eval()
+    assert trainer.history.stopped_at == [40, None]
+    frozen = trainer.model.member_state(0)
+    trainer.save_state()
+    resumed = Trainer(cfgs, dirs, tmp_path / "state.pt")
+    resumed.run()
+    assert resumed.running.tolist() == [0.0, 1.0]
+    assert all(torch.equal(v, resumed.model.member_state(0)[k]) for k, v in frozen.items())
+    assert pd.read_csv(dirs[0] / "metrics.csv")["step"].tolist() == [0, 20, 40]
+    assert pd.read_csv(dirs[1] / "metrics.csv")["step"].iloc[-1] == 200

@@ -38,6 +38,8 @@ def analyse_run(
     summary["circuits"] = ">".join(phases["circuit"]) if len(phases) else ""
     summary["ncc_prediction"] = predictions["NCC"]
     summary["scc_prediction"] = predictions["SCC"]
+    # A run the convergence stop ended: its last evaluation is its end, and `steps` says where.
+    summary["stopped"] = summary["steps"] < cfg.optim.steps
     summary["model_circuit"] = cfg.model.circuit
     summary["clamp_switches"] = ";".join(map(str, clamp_switches(cfg)))
     summary["circuit_prediction"] = restricted_prediction(cfg.model.circuit, predictions)

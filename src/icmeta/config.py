@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -191,6 +191,53 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class StopRule:
+    """End a run early once held-out accuracy (`acc`, the id set) has stayed at or above `acc` at every
+    evaluation of the last `hold` steps; `optim.steps` stays the cap.
+
+    A run spends most of its steps on plateaus and on the last phase's slow climb to 100 %; a long
+    grid costs what it needs when each run stops once it has held the top for a while.
+    """
+
+    acc: float
+    hold: int
+
+    def __post_init__(self) -> None:
+        _check_float("optim.stop.acc", self.acc, 0.0, 1.0)
+        if self.acc <= 0:
+            _fail("optim.stop.acc", self.acc, "must be in (0, 1]: the accuracy a run must hold")
+        _check_int("optim.stop.hold", self.hold, 0)
+
+    def reached(self, evaluations: Sequence[tuple[int, float]]) -> bool:
+        """Whether a run evaluated at (step, accuracy) pairs, in step order, stops at its last one.
+
+        Every evaluation from step (last - hold) through the last must be at or above `acc`, and the
+        run must have been evaluated at or before (last - hold): a hold is never shortened by a run
+        being young.
+        """
+        if not evaluations:
+            return False
+        since = evaluations[-1][0] - self.hold
+        for step, acc in reversed(evaluations):
+            if acc < self.acc:
+                return False
+            if step <= since:
+                return True
+        return False
+
+    @classmethod
+    def from_value(cls, value: Any) -> StopRule | None:
+        if value is None or isinstance(value, StopRule):
+            return value
+        if not isinstance(value, Mapping) or set(value) != {"acc", "hold"}:
+            _fail("optim.stop", value, "must be a mapping {acc: <0..1], hold: <steps>} or null (no stop)")
+        acc = value["acc"]
+        if isinstance(acc, int) and not isinstance(acc, bool):  # `acc: 1` and `acc: 1.0`: one hash
+            acc = float(acc)
+        return cls(acc=acc, hold=value["hold"])
+
+
+@dataclass(frozen=True)
 class OptimConfig:
     """Vanilla SGD on the query label's cross-entropy (paper Tab. 3), and the evaluation cadence.
 
@@ -204,8 +251,12 @@ class OptimConfig:
     eval_every: int = 100
     eval_size: int = 2048
     n_checkpoints: int = 50
+    # The convergence stop (`StopRule`); None trains to `steps`, and is left out of to_dict() so that
+    # runs without a stop keep the hash they had before the field existed.
+    stop: StopRule | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "stop", StopRule.from_value(self.stop))
         _check_float("optim.lr", self.lr, 0.0)
         if self.lr <= 0:
             _fail("optim.lr", self.lr, "must be > 0")
@@ -306,6 +357,8 @@ class RunConfig:
         out["interventions"] = [dict(i) for i in out["interventions"]]
         if not out["interventions"]:
             del out["interventions"]
+        if out["optim"]["stop"] is None:
+            del out["optim"]["stop"]
         return out
 
     def hash(self) -> str:
@@ -359,6 +412,7 @@ def check_ensemble(configs: list[RunConfig]) -> None:
         d = c.to_dict()
         d.pop("seed")
         d.pop("interventions", None)  # members may carry different clamps
+        d["optim"].pop("stop", None)  # and different convergence stops
         for name in DATA_VALUE_FIELDS:
             d["task"].pop(name)
         return d
@@ -370,7 +424,8 @@ def check_ensemble(configs: list[RunConfig]) -> None:
             diff = _first_difference(first, other)
             raise ConfigError(
                 f"run {i} cannot share an ensemble with run 0: '{diff}' differs; only seed and "
-                f"{', '.join('task.' + n for n in DATA_VALUE_FIELDS)} may differ within an ensemble"
+                f"{', '.join('task.' + n for n in DATA_VALUE_FIELDS)} may differ within an ensemble "
+                f"(besides clamps and optim.stop)"
             )
 
 

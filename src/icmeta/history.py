@@ -10,6 +10,9 @@ Per run directory (see docs/library.md, "Run outputs"):
 
 Nothing is written to a run directory before the end, so a directory with metrics.csv holds a finished
 run; until then the records travel in the trainer's resumable state (`RunHistory.state_dict`).
+
+A member that meets its convergence stop (`config.StopRule`) ends at that evaluation: its records end
+there, its last checkpoint is its parameters there, and nothing after it is written.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class RunHistory:
         self.maps: list[np.ndarray] = []  # per evaluation: (E, layers, H, S, S)
         self.map_steps: list[int] = []
         self.train_log: list[torch.Tensor] = []  # chunks (k, 2, E) of per-step loss, accuracy
+        self.stopped_at: list[int | None] = [None] * self.E  # the step each member stopped at
         # Slot step % eval_every holds (loss, accuracy) of that step, per member: (eval_every, 2, E).
         self.step_buffer = torch.zeros(eval_every, 2, self.E, device=device)
 
@@ -74,6 +78,8 @@ class RunHistory:
         self.collect_steps(step)
         recent = self._recent_training()
         for e, row in enumerate(rows):
+            if self.stopped_at[e] is not None:
+                continue
             row["train_loss"], row["train_acc"] = recent[e]
             self.rows[e].append(row)
         self.maps.append(maps)
@@ -89,12 +95,39 @@ class RunHistory:
             have += chunk.shape[0]
         if not chunks:
             return [(math.nan, math.nan)] * self.E
-        mean = torch.cat(chunks[::-1])[-self.eval_every :].mean(0)  # (2, E)
-        return [(float(mean[0, e]), float(mean[1, e])) for e in range(self.E)]
+        recent = torch.cat(chunks[::-1])[-self.eval_every :]  # (k, 2, E)
+        # Per member on a contiguous copy: a reduction's order follows the memory layout, and a
+        # member's numbers must be the same alone as beside companions.
+        means = [recent[:, :, e].contiguous().mean(0) for e in range(self.E)]
+        return [(float(m[0]), float(m[1])) for m in means]
 
     def latest_mean(self, metric: str) -> float:
-        """The mean over members of `metric` at the latest evaluation (for progress lines)."""
+        """The mean over members of `metric` at their latest evaluation (for progress lines)."""
         return float(np.mean([rows[-1][metric] for rows in self.rows]))
+
+    # The convergence stop ----------------------------------------------------------------------
+
+    def newly_stopped(self) -> list[int]:
+        """Members whose stop rule is met at their latest evaluation and that have not stopped yet."""
+        out = []
+        for e, (cfg, rows) in enumerate(zip(self.configs, self.rows, strict=True)):
+            rule = cfg.optim.stop
+            if rule is None or self.stopped_at[e] is not None:
+                continue
+            if rule.reached([(int(r["step"]), r["acc"]) for r in rows[-self._window(rule.hold) :]]):
+                out.append(e)
+        return out
+
+    def _window(self, hold: int) -> int:
+        """Evaluations a hold of `hold` steps can span (each evaluation row is eval_every apart)."""
+        return hold // self.eval_every + 2
+
+    def stop(self, e: int, step: int) -> None:
+        self.stopped_at[e] = step
+
+    @property
+    def all_stopped(self) -> bool:
+        return all(s is not None for s in self.stopped_at)
 
     # Resumable state ---------------------------------------------------------------------------
 
@@ -105,22 +138,26 @@ class RunHistory:
             "maps": self.maps,
             "map_steps": self.map_steps,
             "train_log": self.train_log,
+            "stopped_at": self.stopped_at,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rows, self.maps = state["rows"], state["maps"]
         self.map_steps, self.train_log = state["map_steps"], state["train_log"]
+        self.stopped_at = state.get("stopped_at", [None] * self.E)  # states saved before the stop existed
 
     # Checkpoints -------------------------------------------------------------------------------
 
-    def stage_checkpoint(self, step: int, model: EnsembleICL) -> None:
-        """Save every member's parameters at `step` in the staging directory.
+    def stage_checkpoint(self, step: int, model: EnsembleICL, members: list[int] | None = None) -> None:
+        """Save the parameters of `members` (all running ones by default) at `step` for staging.
 
         Checkpoints wait beside the training state until the run ends: a workflow manager deletes a
         failed job's outputs, and kept there, the checkpoints written before an interruption survive
         with the state that resumes after them.
         """
-        for e in range(self.E):
+        if members is None:
+            members = [e for e in range(self.E) if self.stopped_at[e] is None]
+        for e in members:
             write_torch(
                 {"step": step, "config_hash": self.configs[e].hash(), "params": model.member_state(e)},
                 self.checkpoint_staging / f"member{e}" / f"step_{step:07d}.pt",
@@ -144,16 +181,17 @@ class RunHistory:
         train = torch.cat(self.train_log).numpy() if self.train_log else np.zeros((0, 2, self.E))
         steps = np.arange(1, train.shape[0] + 1)
         maps = np.stack(self.maps)  # (n_eval, E, layers, H, S, S)
+        map_steps = np.asarray(self.map_steps)
         self._publish_checkpoints()
         for e, (cfg, d) in enumerate(zip(self.configs, self.out_dirs, strict=True)):
+            end = self.stopped_at[e] if self.stopped_at[e] is not None else int(steps.size)
+            kept = map_steps <= end
             write_yaml({"hash": cfg.hash(), **cfg.to_dict()}, d / "config.yaml")
             write_table(
-                pd.DataFrame({"step": steps, "loss": train[:, 0, e], "acc": train[:, 1, e]}),
+                pd.DataFrame({"step": steps[:end], "loss": train[:end, 0, e], "acc": train[:end, 1, e]}),
                 d / "train_steps.csv.gz",
             )
-            write_npz(
-                d / "attention.npz", steps=np.asarray(self.map_steps), maps=maps[:, e].astype(np.float32)
-            )
+            write_npz(d / "attention.npz", steps=map_steps[kept], maps=maps[kept, e].astype(np.float32))
             frame = pd.DataFrame(self.rows[e])[self.columns[e]]
             frame["step"] = frame["step"].astype(int)
             write_table(frame, d / "metrics.csv")  # last: its presence marks a finished run

@@ -106,6 +106,15 @@ class Trainer:
 
         self.step = 0
         self._step_t = torch.zeros((), dtype=torch.int64, device=self.device)
+        # The convergence stop freezes a stopped member by zeroing its gradients: multiplying by 1.0
+        # is exact, so the running members (and a run without a stop, which skips this) train bit for
+        # bit as they would alone. In place, so that a CUDA graph follows.
+        self.running = torch.ones(self.E, device=self.device)
+        self._grad_masks = (
+            [self.running.view(-1, *[1] * (p.dim() - 1)) for p in self.params]
+            if any(c.optim.stop is not None for c in configs)
+            else None
+        )
         self._graph: torch.cuda.CUDAGraph | None = None
         # Which path trains and why, kept so that a silent fall-back to eager can be noticed and tested.
         self.execution_path, self.path_reason = planned_path(self.device, cuda_graphs)
@@ -122,6 +131,9 @@ class Trainer:
         loss = loss.view(self.E, -1).mean(1)
         grads = torch.autograd.grad(loss.sum(), self.params)
         with torch.no_grad():
+            if self._grad_masks is not None:
+                for g, mask in zip(grads, self._grad_masks, strict=True):
+                    g.mul_(mask)
             torch._foreach_add_(self.params, grads, alpha=-self.lr)
             acc = (logits.argmax(-1) == batch.target).float().mean(1)
             slot = torch.remainder(self._step_t, self.eval_every).view(1)
@@ -197,6 +209,13 @@ class Trainer:
         self._sync_interventions()
         rows, maps = self.evaluate()
         self.history.add_evaluation(self.step, rows, maps)
+        stopped = self.history.newly_stopped()
+        if stopped:
+            self.history.stage_checkpoint(self.step, self.model, stopped)
+            for e in stopped:
+                self.history.stop(e, self.step)
+                self.running[e] = 0.0
+                log.info("run %d met its convergence stop at step %d", e, self.step)
 
     # State -------------------------------------------------------------------------------------
 
@@ -228,6 +247,8 @@ class Trainer:
         self.step = state["step"]
         self.history.load_state_dict(state)
         self._step_t.fill_(self.step)
+        for e, at in enumerate(self.history.stopped_at):
+            self.running[e] = float(at is None)
         log.info("resumed from %s at step %d", self.state_path, self.step)
         return True
 
@@ -263,7 +284,7 @@ class Trainer:
         last_state = last_progress = time.monotonic()
         start_time, start_step = last_state, self.step
         with self._stop_on_signals():
-            while self.step < self.steps:
+            while self.step < self.steps and not self.history.all_stopped:
                 self.advance()
                 if self.step in self.checkpoints:
                     self.history.stage_checkpoint(self.step, self.model)

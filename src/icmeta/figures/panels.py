@@ -74,10 +74,15 @@ def grid(nrows: int, ncols: int, width: float = 4.0, height: float = 3.0, **kw) 
 
 
 def mean_with_seeds(ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label: str | None) -> None:
-    """Every seed as a thin line and their mean as a thick one."""
+    """Every seed as a thin line and their mean as a thick one.
+
+    The mean ends where the first seed ends: runs the convergence stop ended early have no values
+    after their stop, and a mean over the seeds still running would jump there.
+    """
     for _, run in rows.groupby("seed"):
         ax.plot(run["step"], run[column], color=colour, lw=0.6, alpha=0.35)
-    mean = rows.groupby("step")[column].mean()
+    by_step = rows.groupby("step")[column]
+    mean = by_step.mean()[by_step.count() == rows["seed"].nunique()]
     ax.plot(mean.index, mean.to_numpy(), color=colour, lw=1.8, label=label)
 
 
