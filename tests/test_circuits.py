@@ -11,6 +11,7 @@ from icmeta.circuits import (
     label_attention,
     label_focus,
     matching_label_attention,
+    pair_metrics,
 )
 from icmeta.theory import scc_theory_accuracy
 
@@ -67,6 +68,24 @@ def test_label_focus_tells_one_pair_from_all_pairs():
     # Label Attention alone cannot tell them apart: spread (0.8) reads like one pair (0.9).
     assert label_attention(maps[1:3]).tolist() == pytest.approx([0.8, 0.9])
     assert label_focus(uniform_causal(17)).item() == pytest.approx(1 / 8)
+
+
+def test_pair_metrics_read_each_pair_and_average_to_the_paper_metrics():
+    S = 7  # N = 3 pairs
+    maps = torch.zeros(2, S, S)
+    maps[0, -1, :] = torch.tensor([0.05, 0.6, 0.1, 0.05, 0.0, 0.1, 0.1])  # query: x1 .05 l1 .6 x2 .1 ...
+    maps[0, 1, 0] = 1.0  # l1 -> x1
+    maps[0, 3, :4] = torch.tensor([0.0, 0.0, 0.3, 0.7])  # l2 -> x2 0.3
+    maps[0, 5, 4] = 0.9  # l3 -> x3
+    maps[1] = uniform_causal(S)
+    got = pair_metrics(maps)
+    assert got["q_label"][0].tolist() == pytest.approx([0.6, 0.05, 0.1])
+    assert got["q_item"][0].tolist() == pytest.approx([0.05, 0.1, 0.0])
+    assert got["label_item"][0].tolist() == pytest.approx([1.0, 0.3, 0.9])
+    assert got["label_item"][1].tolist() == pytest.approx([1 / 2, 1 / 4, 1 / 6])
+    assert got["q_label"].sum(-1).tolist() == pytest.approx(label_attention(maps).tolist())
+    assert got["label_item"].mean(-1).tolist() == pytest.approx(chunk_example(maps).tolist())
+    assert label_focus(maps)[0].item() == pytest.approx(0.6 / 0.75)
 
 
 def test_metrics_reject_even_maps():

@@ -181,3 +181,66 @@ def test_runs_with_enough_classes_rank_n_plus_one_of_them():
     the sampler keeps k = N + 1 whenever K allows, and such runs keep the data they always had."""
     assert TaskSampler([RunConfig().replace(**{"task.B": 2})]).n_top == 5
     assert TaskSampler([RunConfig().replace(**{"task.K": 3, "task.B": 2})]).n_top == 3
+
+
+def _successive_draws(p: list[float], r: int) -> dict[tuple[int, ...], float]:
+    """Exact probabilities of every ordered sequence of r distinct classes drawn one after another
+    without replacement, each in proportion to p over the classes not yet drawn."""
+    out = {(): 1.0}
+    for _ in range(r):
+        nxt = {}
+        for seq, prob in out.items():
+            rest = 1 - sum(p[c] for c in seq)
+            for c in range(len(p)):
+                if c not in seq:
+                    nxt[(*seq, c)] = prob * p[c] / rest
+        out = nxt
+    return out
+
+
+@pytest.mark.parametrize("p_B", [0.0, 0.5])
+def test_paper_semantics_zipf_marginals_are_exact(p_B):
+    """Query class ~ Zipf(alpha) whatever p_B; the context's classes are the next draws from the rest
+    (a bursty context holds the query's class in place of the last one)."""
+    K, alpha, n = 8, 1.0, 200_000
+    cfg = RunConfig().replace(**{"task.K": K, "task.L": 8, "task.alpha": alpha, "task.p_B": p_B})
+    _, b = sample(cfg, n=n)
+    query, ctx = b.classes[0, :, 4], b.classes[0, :, :4]
+    w = [1 / (k + 1) ** alpha for k in range(K)]
+    p = [x / sum(w) for x in w]
+    exact_query = torch.tensor(p, dtype=torch.float64)
+    exact_ctx = torch.zeros(K, dtype=torch.float64)  # one context slot's class
+    for seq, prob in _successive_draws(p, 5).items():
+        for c in seq[1:]:  # not bursty: draws 2..5
+            exact_ctx[c] += (1 - p_B) * prob / 4
+        for c in seq[:4]:  # bursty: the query's class and draws 2..4
+            exact_ctx[c] += p_B * prob / 4
+    got_query = torch.bincount(query, minlength=K).double() / n
+    got_ctx = torch.bincount(ctx.flatten(), minlength=K).double() / (4 * n)
+    sigma = (exact_query * (1 - exact_query) / n).sqrt()
+    assert ((got_query - exact_query).abs() < 5 * sigma).all(), (got_query, exact_query)
+    sigma = (exact_ctx * (1 - exact_ctx) / n).sqrt()  # slots of a sequence are dependent: loose-ish
+    assert ((got_ctx - exact_ctx).abs() < 5 * sigma * 2).all(), (got_ctx, exact_ctx)
+    in_context = (ctx == query.unsqueeze(-1)).any(-1).double().mean().item()
+    assert in_context == pytest.approx(p_B, abs=0.005)
+
+
+def test_paper_semantics_query_is_zipf_at_the_default_size():
+    """The case that was wrong: alpha = 1, K = 64, p_B = 0 gave class 0 to 8.8 % of queries, not 21.1 %."""
+    cfg = RunConfig().replace(**{"task.alpha": 1.0})
+    _, b = sample(cfg, n=100_000)
+    w = torch.tensor([1 / (k + 1) for k in range(64)])
+    got = torch.bincount(b.classes[0, :, 4], minlength=64).float() / 100_000
+    assert got[0].item() == pytest.approx((w / w.sum())[0].item(), abs=0.006)  # 0.211
+
+
+def test_the_official_convention_set_ignores_p_b_and_the_task_zipf():
+    cfg = RunConfig().replace(**{"task.beta": 1.0, "task.p_B": 0.5, "task.T": 3})
+    sets = make_eval_sets(TaskSampler([cfg]), 30_000)
+    official, ident = sets["official"], sets["id"]
+    assert torch.bincount(ident.task[0]).tolist()[0] > 15_000  # Zipf(1) over 3 tasks: 0.55
+    assert torch.allclose(
+        torch.bincount(official.task[0]).double() / 30_000, torch.full((3,), 1 / 3).double(), atol=0.01
+    )
+    in_context = (official.classes[0, :, :4] == official.classes[0, :, 4:]).any(-1).double().mean()
+    assert in_context.item() == pytest.approx(4 / 64, abs=0.005)  # uniform query, 4 distinct classes

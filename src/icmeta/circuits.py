@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import pandas as pd
 import torch
 
-from icmeta.layout import label_index, label_slice
+from icmeta.layout import item_slice, label_index, label_slice
 
 
 def _n_pairs(maps: torch.Tensor) -> int:
@@ -64,12 +64,38 @@ TITLES = {
 MAP_METRICS = {**METRICS, "label_focus": label_focus}
 
 
+def query_to_labels(maps: torch.Tensor) -> torch.Tensor:
+    """(..., N) the query's attention on each label l_k, p[q, l_k]."""
+    return maps[..., -1, label_slice(_n_pairs(maps))]
+
+
+def query_to_items(maps: torch.Tensor) -> torch.Tensor:
+    """(..., N) the query's attention on each context item x_k, p[q, x_k]."""
+    return maps[..., -1, item_slice(_n_pairs(maps))]
+
+
+def label_to_item(maps: torch.Tensor) -> torch.Tensor:
+    """(..., N) each label's attention on its own item, p[l_k, x_k] (Chunk Example before the mean)."""
+    rows = label_index(_n_pairs(maps))
+    return maps[..., rows, rows - 1]
+
+
+# Per pair k = 1..N: the paper's metrics average over the pairs, and hide a circuit that reads one.
+# Columns `<name><k>_L<layer>H<head>`, e.g. `q_label1_L2H1`.
+PAIR_METRICS = {"q_label": query_to_labels, "q_item": query_to_items, "label_item": label_to_item}
+
+
+def pair_metrics(maps: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every metric of `PAIR_METRICS` for maps (..., layers, heads, S, S): each (..., layers, heads, N)."""
+    return {name: fn(maps) for name, fn in PAIR_METRICS.items()}
+
+
 def circuit_metrics(maps: torch.Tensor) -> dict[str, torch.Tensor]:
     """Every metric of `MAP_METRICS` for maps (..., layers, heads, S, S)."""
     return {name: fn(maps) for name, fn in MAP_METRICS.items()}
 
 
-_COLUMN = re.compile(r"^(?P<name>[a-z_]+)_L(?P<layer>\d+)H(?P<head>\d+)$")
+_COLUMN = re.compile(r"^(?P<name>[a-z_0-9]+)_L(?P<layer>\d+)H(?P<head>\d+)$")
 
 
 def per_layer_columns(columns: Iterable[str], name: str) -> dict[int, list[str]]:

@@ -150,30 +150,39 @@ class TaskSampler:
         *,
         p_B: torch.Tensor | None = None,
         task: torch.Tensor | None = None,
+        p_B_semantics: str | None = None,
     ) -> Batch:
-        """n sequences per member from keys (E, 2); `p_B` (E,) and `task` (E, n) override the config."""
+        """n sequences per member from keys (E, 2); `p_B` (E,), `task` (E, n) and `p_B_semantics`
+        override the config."""
         u = self._uniforms(keys, n)
         E, N, K = self.E, self.N, self.K
         if task is None:
             task = (u["task"] > self.task_cdf.unsqueeze(1)).sum(-1)
             task = torch.minimum(task, (self.T - 1).unsqueeze(1))
-        # Gumbel top-k: N/B + 1 distinct classes without replacement, in proportion to Zipf(alpha).
+        # Gumbel top-k: distinct classes drawn one after another without replacement, each in
+        # proportion to Zipf(alpha) over the classes not yet drawn.
         scores = self.class_logw.unsqueeze(1) + gumbel_from(u["gumbel"])
         top = scores.topk(self.n_top, dim=-1).indices  # (E, n, min(N + 1, K))
-        ctx = top.gather(-1, self.slot_rank.unsqueeze(1).expand(E, n, N))
-        perm = u["perm"].argsort(dim=-1, stable=True)
-        ctx = ctx.gather(-1, perm)
-
-        nd = self.n_distinct.view(E, 1)
         p_B = self.p_B if p_B is None else p_B
-        bursty = u["bursty"].squeeze(-1) < p_B.unsqueeze(1)
-        pick = torch.minimum((u["pick"].squeeze(-1) * nd).long(), nd - 1)
-        from_context = top.gather(-1, pick.unsqueeze(-1)).squeeze(-1)
-        if self.p_B_semantics == "paper":
-            outside = top.gather(-1, nd.expand(E, n).unsqueeze(-1)).squeeze(-1)
+        bursty = u["bursty"].squeeze(-1) < p_B.unsqueeze(1)  # (E, n): the query's class is in the context
+        perm = u["perm"].argsort(dim=-1, stable=True)
+        if (p_B_semantics or self.p_B_semantics) == "paper":
+            # The query's class is the first draw, so it follows Zipf(alpha) whatever p_B; the context's
+            # N/B classes are the next draws, from the rest, except that a bursty context holds the
+            # query's class in place of the last of them. (Drawn last, the query's class would be the
+            # (N/B+1)-th draw: at alpha = 1, K = 64 it is class 0 with probability 0.088, not 0.211.)
+            query = top[..., 0]
+            first = (~bursty).long().unsqueeze(-1)  # (E, n, 1): rank of the context's first class
+            ctx = top.gather(-1, first + self.slot_rank.unsqueeze(1).expand(E, n, N)).gather(-1, perm)
         else:
+            # The official code: the context takes the first N/B draws; the query is one of them with
+            # probability p_B, else drawn from Zipf(alpha) over all K classes, the context's included.
+            ctx = top.gather(-1, self.slot_rank.unsqueeze(1).expand(E, n, N)).gather(-1, perm)
+            nd = self.n_distinct.view(E, 1)
+            pick = torch.minimum((u["pick"].squeeze(-1) * nd).long(), nd - 1)
+            from_context = top.gather(-1, pick.unsqueeze(-1)).squeeze(-1)
             outside = (u["query"] > self.class_cdf.unsqueeze(1)).sum(-1).clamp(max=K - 1)
-        query = torch.where(bursty, from_context, outside)
+            query = torch.where(bursty, from_context, outside)
         classes = torch.cat([ctx, query.unsqueeze(-1)], dim=-1)
 
         flat_table = self.label_table.view(E, -1)
@@ -216,6 +225,8 @@ def make_eval_sets(sampler: TaskSampler, n: int) -> dict[str, Batch]:
     rand_label: id with uniformly random context labels (the code's "iwl" set; ≈1/T for any model).
     copy: the query's class is in the context (p_B = 1): copy/induction ability.
     tasks: tasks assigned round-robin (sequence i has task i mod T) for per-task accuracy.
+    official: the official code's evaluation set, which ignores p_B and the task Zipf: tasks uniform,
+        the query's class drawn from Zipf(alpha) over all K classes (in the context by chance).
     """
     E = sampler.E
 
@@ -234,7 +245,20 @@ def make_eval_sets(sampler: TaskSampler, n: int) -> dict[str, Batch]:
         "rand_label": ident.replace(labels=rand_labels),
         "copy": sampler.sample(keys(2), n, p_B=torch.ones(E, device=sampler.device)),
         "tasks": sampler.sample(keys(3), n, task=idx.unsqueeze(0) % sampler.T.unsqueeze(1)),
+        "official": sampler.sample(
+            keys(4),
+            n,
+            p_B=torch.zeros(E, device=sampler.device),
+            task=_uniform_tasks(keys(5), n, sampler.T),
+            p_B_semantics="code",
+        ),
     }
+
+
+def _uniform_tasks(keys: torch.Tensor, n: int, T: torch.Tensor) -> torch.Tensor:
+    """(E, n) tasks uniform over each member's T, whatever its task Zipf."""
+    u = uniforms(keys, torch.arange(n, device=T.device))  # (E, n)
+    return torch.minimum((u * T.unsqueeze(1)).long(), (T - 1).unsqueeze(1))
 
 
 def save_eval_sets(cfg: RunConfig, path: str | Path) -> None:

@@ -17,7 +17,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from icmeta.circuits import MAP_METRICS, circuit_metrics, context_label_accuracy, matching_label_attention
+from icmeta.circuits import (
+    MAP_METRICS,
+    PAIR_METRICS,
+    circuit_metrics,
+    context_label_accuracy,
+    matching_label_attention,
+    pair_metrics,
+)
 from icmeta.config import RunConfig
 from icmeta.data import Batch
 from icmeta.model import AttentionControl, EnsembleICL
@@ -40,9 +47,11 @@ MEMBER_METRICS = (
     "copy_acc",  # accuracy when the query's class is in the context (copy)
     "cla",  # Reddy's context-label accuracy (id)
     "tila2",  # Reddy's TILA: layer-2 query attention to the labels of matching items (copy)
+    "acc_official",  # accuracy in the official code's convention: p_B and task Zipf ignored (official)
 )
 
-# Per layer and head, from the batch-mean attention maps of the id set (`circuits.MAP_METRICS`).
+# Per layer and head, from the batch-mean attention maps of the id set (`circuits.MAP_METRICS`); and
+# per layer, head and pair, from the same maps (`circuits.PAIR_METRICS`).
 HEAD_METRICS = tuple(MAP_METRICS)
 
 
@@ -50,8 +59,11 @@ def metric_columns(cfg: RunConfig) -> list[str]:
     """Columns of metrics.csv, in order (layers, heads and tasks 1-indexed as in the paper)."""
     cols = ["step", *TRAINING_COLUMNS, *MEMBER_METRICS]
     cols += [f"acc_task{t + 1}" for t in range(cfg.task.T)]  # accuracy per task (tasks)
+    heads = [f"L{l + 1}H{h + 1}" for l in range(cfg.model.layers) for h in range(cfg.model.heads)]
     for name in HEAD_METRICS:
-        cols += [f"{name}_L{l + 1}H{h + 1}" for l in range(cfg.model.layers) for h in range(cfg.model.heads)]
+        cols += [f"{name}_{head}" for head in heads]
+    for name in PAIR_METRICS:  # per pair k = 1..N
+        cols += [f"{name}{k + 1}_{head}" for head in heads for k in range(cfg.task.N)]
     return cols
 
 
@@ -100,12 +112,15 @@ class Evaluator:
         out["copy_acc"] = (pred == sets["copy"].target).float().mean(1)
         query_rows = patterns[self.tila_layer][:, :, :, -1].mean(2)  # (E, n, S), mean over heads
         out["tila2"] = matching_label_attention(query_rows, sets["copy"].classes).nanmean(1)
+        _, pred, _ = self._forward_set(sets["official"], record=False)
+        out["acc_official"] = (pred == sets["official"].target).float().mean(1)
         _, pred, _ = self._forward_set(sets["tasks"], record=False)
         correct = (pred == sets["tasks"].target).float()
         one_task = sets["tasks"].task.unsqueeze(-1) == torch.arange(self.n_tasks, device=self.device)
         per_task = (correct.unsqueeze(-1) * one_task).sum(1) / one_task.sum(1).clamp(min=1)  # (E, T_max)
 
         per_head = {k: v.cpu().numpy() for k, v in circuit_metrics(maps).items()}  # (E, layers, H)
+        per_pair = {k: v.cpu().numpy() for k, v in pair_metrics(maps).items()}  # (E, layers, H, N)
         host = {k: v.cpu().numpy() for k, v in out.items()}
         per_task = per_task.cpu().numpy()
         rows = []
@@ -116,6 +131,9 @@ class Evaluator:
                 for l in range(values.shape[1]):
                     for h in range(values.shape[2]):
                         row[f"{name}_L{l + 1}H{h + 1}"] = float(values[e, l, h])
+            for name, values in per_pair.items():
+                for l, h, k in np.ndindex(*values.shape[1:]):
+                    row[f"{name}{k + 1}_L{l + 1}H{h + 1}"] = float(values[e, l, h, k])
             rows.append(row)
         return rows, maps.cpu().numpy()
 

@@ -20,6 +20,11 @@ def label_slice(N: int) -> slice:
     return slice(1, 2 * N, 2)
 
 
+def item_slice(N: int) -> slice:
+    """The context items' token indices as a slice (the query, also an item, is left out)."""
+    return slice(0, 2 * N, 2)
+
+
 def label_index(N: int) -> torch.Tensor:
     """(N,) the labels' token indices, l_k at 2k - 1 (0-based); each label's own item sits just before it."""
     return torch.arange(1, 2 * N, 2)
