@@ -29,7 +29,10 @@ SWITCHES = (1000, 2000)  # each curve steps from one plateau to the next here
 LAST_BUMP = 0.04  # the last evaluation lies this far above the third plateau: final_acc != late_acc
 AXIS_VALUES = {"T": (2, 4), "eps": (0.0, 0.5), "clamp": ("block", "none")}  # 'none' second on purpose
 LAYERS = (1, 2)
-METRIC_BASE = {"bigram": 0.1, "label_attn": 0.4, "chunk": 0.7}
+METRIC_BASE = {"bigram": 0.1, "label_attn": 0.4, "chunk": 0.7}  # the paper's three
+MAP_METRIC_BASE = {**METRIC_BASE, "label_focus": 0.5}  # every per-head metric of metrics.csv
+PAIR_BASE = {"q_label": 0.05, "q_item": 0.02, "label_item": 0.3}  # per-pair metrics
+N_PAIRS = 2
 PAPER_DT = 200  # twice the evaluation interval, so ΔAcc must subsample the curve
 MAP_SIZE = 5  # x1 l1 x2 l2 q: few tick labels, quick to draw
 # Detected phases: (circuit, start step of seed 0); seeds start later by PHASE_DELAY, cells by 10 c.
@@ -116,13 +119,18 @@ def task_acc(cell: Cell, seed: int, step: int, task: int) -> float:
 def metric(name: str, layer: int, head: int, cell: Cell, seed: int, step: int) -> float:
     """Circuit metric `name` of a layer and head: every column of a row has its own value."""
     return (
-        METRIC_BASE[name]
+        MAP_METRIC_BASE[name]
         + 0.1 * (layer - 1)
         + 0.03 * (head - 1)
         + 0.01 * cell.index
         + 0.02 * phase_of(step)
         + SEED_OFFSET[seed]
     )
+
+
+def pair_metric(name: str, k: int, layer: int, head: int, cell: Cell, seed: int, step: int) -> float:
+    """Per-pair metric `name` of pair k: every column has its own value, pair 2 above pair 1."""
+    return PAIR_BASE[name] + 0.1 * (k - 1) + metric("bigram", layer, head, cell, seed, step) - 0.1
 
 
 def metric_layer_mean(name: str, layer: int, heads: int, cell: Cell, step: int) -> float:
@@ -253,11 +261,15 @@ def experiment_tables(axes: Sequence[str], heads: int = 1) -> dict[str, pd.DataF
                 metrics[column] = [fn(cell, seed, s) for s in STEPS]
             for t in range(1, cell.T + 1):
                 metrics[f"acc_task{t}"] = [task_acc(cell, seed, s, t) for s in STEPS]
-            for name in METRIC_BASE:
+            for name in MAP_METRIC_BASE:
                 for layer in LAYERS:
                     for head in range(1, heads + 1):
                         values = [metric(name, layer, head, cell, seed, s) for s in STEPS]
                         metrics[f"{name}_L{layer}H{head}"] = values
+            for name in PAIR_BASE:
+                for layer, head, k in itertools.product(LAYERS, range(1, heads + 1), range(1, N_PAIRS + 1)):
+                    values = [pair_metric(name, k, layer, head, cell, seed, s) for s in STEPS]
+                    metrics[f"{name}{k}_L{layer}H{head}"] = values
             parts["metrics"].append(pd.DataFrame({**ident, **metrics}))
             parts["runs"].append(pd.DataFrame([{**ident, **summary_row(cell, seed)}]))
             parts["phases"].append(pd.DataFrame([{**ident, **p} for p in phase_rows(cell, seed)]))

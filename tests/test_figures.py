@@ -189,7 +189,13 @@ def check_attention_maps(plotted, fig, axes, heads):
     for (cell, w), row in zip(rows, panels, strict=True):
         for (layer, head), ax in zip(columns, row, strict=True):
             shown = np.asarray(ax.collections[0].get_array()).reshape(fx.MAP_SIZE, fx.MAP_SIZE)
-            assert np.allclose(shown, fx.attention_map(cell, 0, w, layer, head)), (cell, w, layer, head)
+            expected = fx.attention_map(cell, 0, w, layer, head)
+            assert np.allclose(shown, expected), (cell, w, layer, head)
+            pairs = expected[-1, :-1].reshape(-1, 2).sum(1)  # the query's attention on pair 1, 2
+            top = int(np.argmax(pairs))
+            assert ax.get_title().endswith(
+                f"q → pair {top + 1}: {pairs[top] / pairs.sum():.0%} of pair attention"
+            )
 
 
 def check_delta_acc(plotted, fig, axes, heads):
@@ -215,7 +221,8 @@ def check_delta_acc(plotted, fig, axes, heads):
 def check_circuit_metrics(plotted, fig, axes, heads):
     assert set(plotted.columns) == {*axes, "seed", "step", "acc", "metric", "layer", "head", "value"}
     assert set(plotted["seed"]) == {0}, "the first seed's run"
-    assert len(plotted) == len(fx.grid(axes)) * len(fx.METRIC_BASE) * len(fx.LAYERS) * heads * len(STEPS)
+    n_metrics = len(fx.MAP_METRIC_BASE)
+    assert len(plotted) == len(fx.grid(axes)) * n_metrics * len(fx.LAYERS) * heads * len(STEPS)
     assert sorted(plotted["head"].unique()) == list(range(1, heads + 1))
 
     def of_column(cell, seed, step, name, layer, head):
@@ -224,15 +231,42 @@ def check_circuit_metrics(plotted, fig, axes, heads):
     want = _expected(plotted, axes, of_column, "metric", "layer", "head")
     assert np.allclose(plotted["value"], want)
     assert np.allclose(plotted["acc"], _expected(plotted, axes, fx.acc))
-    panels = np.array(fig.axes).reshape(-1, len(fx.METRIC_BASE))
+    panels = np.array(fig.axes).reshape(-1, n_metrics)
     rows = [(cell, head) for cell in fx.grid(axes) for head in range(1, heads + 1)]
     for (cell, head), row in zip(rows, panels, strict=True):
-        for name, ax in zip(fx.METRIC_BASE, row, strict=True):
+        for name, ax in zip(fx.MAP_METRIC_BASE, row, strict=True):
             lines = {line.get_label(): line.get_ydata() for line in ax.lines}
             for layer in fx.LAYERS:
                 assert np.allclose(
                     lines[f"layer {layer}"], [fx.metric(name, layer, head, cell, 0, s) for s in STEPS]
                 )
+            assert np.allclose(lines["accuracy"], [fx.acc(cell, 0, s) for s in STEPS])
+            _assert_shading(ax, cell, seeds=[0])
+
+
+def check_pair_attention(plotted, fig, axes, heads):
+    assert set(plotted.columns) == {*axes, "seed", "step", "acc", "panel", "pair", "value"}
+    assert set(plotted["seed"]) == {0}, "the first seed's run"
+
+    def want(cell, panel, k, step):
+        head_mean = lambda name, layer: np.mean(  # noqa: E731
+            [fx.pair_metric(name, k, layer, h, cell, 0, step) for h in range(1, heads + 1)]
+        )
+        if panel == "layer 1: label k → own item":
+            return head_mean("label_item", 1)
+        layer = int(panel.split(":")[0].removeprefix("layer "))
+        return head_mean("q_label", layer) + head_mean("q_item", layer)
+
+    expected = [want(fx.cell_of(r, axes), r["panel"], r["pair"], r["step"]) for _, r in plotted.iterrows()]
+    assert np.allclose(plotted["value"], expected)
+    panel_names = [f"layer {layer}: query → pair k" for layer in fx.LAYERS] + ["layer 1: label k → own item"]
+    assert list(dict.fromkeys(plotted["panel"])) == panel_names
+    panels = np.array(fig.axes).reshape(len(fx.grid(axes)), len(panel_names))
+    for cell, row in zip(fx.grid(axes), panels, strict=True):
+        for name, ax in zip(panel_names, row, strict=True):
+            lines = {line.get_label(): line.get_ydata() for line in ax.lines}
+            for k in range(1, fx.N_PAIRS + 1):
+                assert np.allclose(lines[f"pair {k}"], [want(cell, name, k, s) for s in STEPS])
             assert np.allclose(lines["accuracy"], [fx.acc(cell, 0, s) for s in STEPS])
             _assert_shading(ax, cell, seeds=[0])
 
@@ -354,6 +388,7 @@ CHECKS = {
     "attention_maps": check_attention_maps,
     "delta_acc": check_delta_acc,
     "circuit_metrics": check_circuit_metrics,
+    "pair_attention": check_pair_attention,
     "random_label": check_random_label,
     "per_task": check_per_task,
     "plateau_predictions": check_plateau_predictions,

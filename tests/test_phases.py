@@ -123,6 +123,38 @@ def test_detect_phases_does_not_call_a_perfect_bigram_phase_an_ncc():
     assert phases[["L1_pattern", "L2_pattern"]].iloc[1].tolist() == ["bigram", "bigram"]
 
 
+def _with_pairs(frame, layer, pair_attention, N=4):
+    """Per-pair query columns of one layer: query -> (x_k, l_k) split evenly between item and label."""
+    for k in range(1, N + 1):
+        for name in ("q_label", "q_item"):
+            frame[f"{name}{k}_L{layer}H1"] = pair_attention[k - 1] / 2
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("layer2_pairs", "label"),
+    [
+        ([0.6, 0.05, 0.05, 0.05], "FCC1"),  # the first pair: focus 0.8
+        ([0.05, 0.05, 0.3, 0.05], "FCC1"),  # any one pair: focus 0.67
+        ([0.15, 0.15, 0.15, 0.15], "unlabelled"),  # every pair alike: focus 0.25
+        ([0.1, 0.02, 0.02, 0.02], "unlabelled"),  # focused, but on less than uniform attention (2/9)
+    ],
+)
+def test_a_phase_above_every_ceiling_that_reads_one_pair_is_fcc1(layer2_pairs, label):
+    acc = _curve([0.03, 0.33, 1.0], [8_000, 50_000], noise=0.005)
+    frame = _with_pairs(_with_pairs(_metrics(acc, "bigram", "bigram"), 1, [0.1] * 4), 2, layer2_pairs)
+    phases = detect_phases(frame, N=4, L=32, ceilings={"NCC": 1 / 3, "SCC": 0.8}, pair_focus=0.5)
+    assert phases["circuit"].tolist() == ["NCC", label]
+    assert phases["L2_top_pair"].iloc[1] == int(np.argmax(layer2_pairs)) + 1
+    assert phases["L2_pair_focus"].iloc[1] == pytest.approx(max(layer2_pairs) / sum(layer2_pairs))
+
+
+def test_a_one_pair_reader_below_a_ceiling_keeps_its_table_1_label():
+    acc = _curve([0.03, 0.33], [8_000], noise=0.005)  # the NCC level: one pair is not needed for it
+    frame = _with_pairs(_with_pairs(_metrics(acc, "bigram", "bigram"), 1, [0.1] * 4), 2, [0.6, 0, 0, 0])
+    assert detect_phases(frame, N=4, L=32, ceilings={"NCC": 1 / 3})["circuit"].tolist() == ["NCC"]
+
+
 def test_ncc_prediction_is_the_most_frequent_tasks_share():
     from icmeta.config import RunConfig
     from icmeta.theory import ncc_prediction

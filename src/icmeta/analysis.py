@@ -11,7 +11,14 @@ import pandas as pd
 from icmeta.circuits import MAP_METRICS, layer_means
 from icmeta.config import RunConfig
 from icmeta.interventions import switch_steps
-from icmeta.phases import CIRCUITS, PlateauDetector, detect_phases, paper_transitions
+from icmeta.phases import (
+    CIRCUITS,
+    ONE_PAIR,
+    PlateauDetector,
+    detect_phases,
+    pair_readings,
+    paper_transitions,
+)
 from icmeta.theory import ncc_prediction, scc_bound, scc_bound_supported
 
 
@@ -29,6 +36,7 @@ def analyse_run(
         min_score=settings["circuit_min_score"],
         ceilings={k: v for k, v in predictions.items() if v is not None},
         tolerance=settings["circuit_acc_tolerance"],
+        pair_focus=settings["circuit_pair_focus"],
     )
     jumps = paper_transitions(metrics, **settings["paper_rule"])
     summary = run_summary(metrics, jumps)
@@ -44,8 +52,11 @@ def analyse_run(
     summary["clamp_switches"] = ";".join(map(str, clamp_switches(cfg)))
     summary["circuit_prediction"] = restricted_prediction(cfg.model.circuit, predictions)
     summary["ncc_dwell"] = steps_near(metrics, predictions["NCC"], settings["circuit_acc_tolerance"])
-    for circuit in CIRCUITS.values():
+    for circuit in (*CIRCUITS.values(), ONE_PAIR):
         summary.update(_phase_columns(circuit.lower(), phases[phases["circuit"] == circuit].head(1)))
+    for layer, reading in enumerate(pair_readings(metrics.tail(1), cfg.task.N), start=1):
+        summary[f"final_top_pair_L{layer}"] = reading.top_pair
+        summary[f"final_pair_focus_L{layer}"] = reading.focus
     for n in range(1, ORDERED_PHASES + 1):
         summary.update(_phase_columns(f"phase{n}", phases[phases["phase"] == n]))
     return summary, phases
@@ -80,10 +91,10 @@ def restricted_prediction(circuit: str, predictions: Mapping[str, float | None])
 
 
 # Accuracy levels whose first crossing the summary records, onsets that need no plateau detection (a
-# short or fast run may pass a phase too quickly for a plateau): on the default task 0.5 lies between
-# the NCC's 1/T and the SCC's bound (≈0.87), and 0.9 above that bound, so only a full-context circuit
-# reaches it.
-REACHED = (0.5, 0.9)
+# short or fast run may pass a phase too quickly for a plateau): on the default task 0.3 is just below
+# the NCC's 1/T, 0.5 and 0.6 lie between 1/T and the SCC's bound (≈0.82), and 0.9 and 0.95 above that
+# bound, so only a full-context circuit reaches them.
+REACHED = (0.3, 0.5, 0.6, 0.9, 0.95)
 LATE_FRACTION = 0.1  # the last tenth of training: a plateau estimate steadier than one evaluation
 
 

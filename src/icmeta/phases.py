@@ -23,6 +23,10 @@ PAPER_DT = 100  # Δt of the paper's ΔAcc (steps)
 PAPER_THRESHOLD = 0.025  # ΔAcc above which the paper calls a phase transition
 # Paper Tab. 1: the dominant pattern of (layer 1, layer 2) in each phase's circuit.
 CIRCUITS = {("bigram", "bigram"): "NCC", ("label_attn", "bigram"): "SCC", ("chunk", "label_attn"): "FCC"}
+# Not in Tab. 1: a circuit that beats every context-free ceiling while its layer-2 query reads one
+# (item, label) pair. One pair of the context identifies the task, so it is a full-context circuit that
+# uses a single pair where the paper's FCC spreads Label Attention over all of them.
+ONE_PAIR = "FCC1"
 
 
 def paper_transitions(
@@ -200,6 +204,39 @@ def circuit_label(
     return circuit
 
 
+@dataclass(frozen=True)
+class PairReading:
+    """How one layer's query spreads its context attention over the pairs (head mean)."""
+
+    top_pair: int  # 1-based k of the pair (x_k, l_k) the query attends most
+    focus: float  # that pair's share of the query's attention on all context pairs: 1/N spread, 1 one pair
+    top_attention: float  # the query's attention on that pair, p[q, x_k] + p[q, l_k]
+
+
+def pair_readings(metrics: pd.DataFrame, N: int) -> list[PairReading]:
+    """Per layer, the query's reading of the context pairs, from the per-pair columns averaged over
+    `metrics` rows; empty when the table has no per-pair columns."""
+    per_pair = []
+    for k in range(1, N + 1):
+        label, item = layer_means(metrics, f"q_label{k}"), layer_means(metrics, f"q_item{k}")
+        if label.empty or item.empty:
+            return []
+        per_pair.append((label + item).mean())  # layer -> attention on pair k
+    pairs = pd.concat(per_pair, axis=1)  # layers x pairs
+    out = []
+    for _, row in pairs.iterrows():
+        values = row.to_numpy(dtype=float)
+        top = int(np.argmax(values))
+        out.append(PairReading(top + 1, float(values[top] / values.sum()), float(values[top])))
+    return out
+
+
+def reads_one_pair(reading: PairReading, N: int, min_focus: float) -> bool:
+    """At least `min_focus` of the query's context attention on one pair, and on that pair at least
+    what uniform attention would give it (2 of 2N+1 tokens): a focus on near-zero attention is noise."""
+    return reading.focus >= min_focus and reading.top_attention >= 2 / (2 * N + 1)
+
+
 def detect_phases(
     metrics: pd.DataFrame,
     N: int,
@@ -208,10 +245,13 @@ def detect_phases(
     min_score: float = 0.25,
     ceilings: Mapping[str, float] | None = None,
     tolerance: float = 0.05,
+    pair_focus: float = 0.5,
 ) -> pd.DataFrame:
     """One row per phase (above-chance plateau): where its rise began, its plateau, accuracy, circuit.
 
-    `ceilings` and `tolerance` are passed to `circuit_label`."""
+    `ceilings` and `tolerance` are passed to `circuit_label`. A phase Tab. 1 leaves unlabelled is
+    `ONE_PAIR` when it beats every ceiling by more than `tolerance` and its layer-2 query reads one
+    pair (`reads_one_pair` with `pair_focus`)."""
     steps, acc = metrics["step"].to_numpy(), metrics["acc"].to_numpy()
     found = plateaus(steps, acc, detector)
     chance = max(1 / L, float(acc[0])) + detector.chance_margin
@@ -222,6 +262,11 @@ def detect_phases(
             continue
         on = metrics[(metrics["step"] >= p.start) & (metrics["step"] <= p.end)]
         patterns = dominant_patterns(on, N, min_score)
+        readings = pair_readings(on, N)
+        circuit = circuit_label(patterns, p.level, ceilings, tolerance)
+        beats_ceilings = p.level > max((ceilings or {}).values(), default=0.0) + tolerance
+        if circuit == "unlabelled" and beats_ceilings and len(readings) > 1:
+            circuit = ONE_PAIR if reads_one_pair(readings[1], N, pair_focus) else circuit
         rows.append(
             {
                 "phase": len(rows) + 1,
@@ -229,8 +274,10 @@ def detect_phases(
                 "plateau_start": p.start,
                 "plateau_end": p.end,
                 "plateau_acc": p.level,
-                "circuit": circuit_label(patterns, p.level, ceilings, tolerance),
+                "circuit": circuit,
                 **{f"L{i + 1}_pattern": pat for i, pat in enumerate(patterns)},
+                **{f"L{i + 1}_top_pair": r.top_pair for i, r in enumerate(readings)},
+                **{f"L{i + 1}_pair_focus": r.focus for i, r in enumerate(readings)},
             }
         )
         previous_end = p.end

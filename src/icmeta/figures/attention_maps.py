@@ -1,11 +1,14 @@
 """Attention maps of every layer and head, averaged over each detected phase's plateau and at the
-last evaluation (paper Fig. 2 right, 8, 12, 19b, 23)."""
+last evaluation (paper Fig. 2 right, 8, 12, 19b, 23). Each panel's title names the (item, label) pair
+the query attends most and that pair's share of the query's attention on all pairs: 1/N when it
+reads every pair alike, near 100 % when it reads one."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -17,6 +20,14 @@ def token_names(size: int) -> list[str]:
     """x1, l1, ..., xN, lN, q for a (2N+1)-token sequence."""
     n = (size - 1) // 2
     return [f"{kind}{k}" for k in range(1, n + 1) for kind in ("x", "ℓ")] + ["q"]
+
+
+def query_pair_reading(matrix: np.ndarray) -> tuple[int, float]:
+    """The pair k (1-based) the query row attends most, p[q, x_k] + p[q, l_k], and its share of the
+    query's attention on all pairs."""
+    pairs = matrix[-1, :-1].reshape(-1, 2).sum(1)
+    top = int(np.argmax(pairs))
+    return top + 1, float(pairs[top] / pairs.sum())
 
 
 def draw(
@@ -41,7 +52,10 @@ def draw(
             ax.set_xlabel("")
             ax.set_ylabel(f"{label}\n{when}" if (layer, head) == tuple(columns[0]) else "", fontsize=7)
             head_note = f" head {head}" if len(set(h for _, h in columns)) > 1 else ""
-            ax.set_title(f"layer {layer}{head_note}", fontsize=8)
+            pair, share = query_pair_reading(matrix.to_numpy())
+            ax.set_title(
+                f"layer {layer}{head_note}\nq → pair {pair}: {share:.0%} of pair attention", fontsize=7
+            )
     fig.suptitle(title)
     fig.tight_layout()
     return fig, maps

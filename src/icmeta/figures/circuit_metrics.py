@@ -1,5 +1,6 @@
 """Bigram, Label Attention and Chunk Example per layer (and per head) against log-step, with accuracy
-and the detected phases (paper Fig. 4; per head, Fig. 9 and 17)."""
+and the detected phases (paper Fig. 4; per head, Fig. 9 and 17); and the label focus, the share of the
+query's label attention on its most-attended label (1/N spread over the pairs, 1 on one pair)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.circuits import METRICS, TITLES, per_layer_columns
+from icmeta.circuits import MAP_METRICS, TITLES, per_layer_columns
 from icmeta.figures.panels import cells, first_seed, grid, log_steps, positive_steps, rows_of, shade_phases
 from icmeta.figures.style import PALETTE
 
@@ -21,7 +22,7 @@ def _heads(metrics: pd.DataFrame) -> list[int]:
 def _long(part: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
     """step, layer, head, metric, value rows of one run (plus its acc), for plotting and the table."""
     rows = []
-    for name in METRICS:
+    for name in MAP_METRICS:
         for layer, cols in per_layer_columns(part.columns, name).items():
             for head, col in enumerate(cols, start=1):
                 ident = {"metric": name, "layer": layer, "head": head}
@@ -40,10 +41,10 @@ def draw(
     layers = sorted(long["layer"].unique())
     colours = dict(zip(layers, sns.color_palette(PALETTE, len(layers) + 2)[2:], strict=True))
     row_keys = [(label, part, h) for label, part in cells(long, axes) for h in heads]
-    fig, panels = grid(len(row_keys), len(METRICS), 3.6, 2.6, sharex=True, sharey=True)
+    fig, panels = grid(len(row_keys), len(MAP_METRICS), 3.6, 2.6, sharex=True, sharey=True)
     for (label, part, head), row in zip(row_keys, panels, strict=True):
         phases = rows_of(tables["phases"], part, axes)
-        for ax, name in zip(row, METRICS, strict=True):
+        for ax, name in zip(row, MAP_METRICS, strict=True):
             shade_phases(ax, phases)
             sel = part[(part["metric"] == name) & (part["head"] == head)]
             for layer, line in sel.groupby("layer"):
