@@ -271,6 +271,36 @@ def check_pair_attention(plotted, fig, axes, heads):
             _assert_shading(ax, cell, seeds=[0])
 
 
+def check_encoding_study(plotted, fig, axes, heads):
+    assert set(plotted.columns) == {*axes, "seed", "kind", "circuit", "start", "end", "value"}
+    left, right = fig.axes[:2]
+    _assert_means(left, [_seed_mean(fx.acc, cell) for cell in fx.grid(axes)])
+    runs = [(cell, seed) for cell in fx.grid(axes) for seed in fx.SEEDS]
+    bars = iter(right.patches)
+    for y, (cell, seed) in enumerate(runs):
+        mine = plotted[[fx.cell_of(r, axes) == cell and r["seed"] == seed for _, r in plotted.iterrows()]]
+        plateaus = mine[mine["kind"] == "plateau"]
+        want = fx.phase_rows(cell, seed)
+        assert plateaus["circuit"].tolist() == [p["circuit"] for p in want]
+        assert plateaus["start"].tolist() == [p["plateau_start"] for p in want]
+        assert plateaus["end"].tolist() == [p["plateau_end"] for p in want]
+        assert np.allclose(plateaus["value"], [p["plateau_acc"] for p in want])
+        for p in want:  # drawn in order: a bar per plateau at the run's row
+            bar = next(bars)
+            assert bar.get_y() + bar.get_height() / 2 == pytest.approx(y)
+            assert (bar.get_x(), bar.get_x() + bar.get_width()) == pytest.approx(
+                (p["plateau_start"], p["plateau_end"])
+            )
+        for level in ("0.3", "0.6", "0.95"):
+            step = mine.loc[mine["kind"] == f"reaches {level}", "start"].iloc[0]
+            expected = fx.first_step_at(cell, seed, float(level))
+            assert (np.isnan(step) and expected == -1) or step == expected
+        rla = mine.loc[mine["kind"] == "final RLA", "value"].iloc[0]
+        assert rla == pytest.approx(fx.rla_acc(cell, seed, 3000))
+        assert f"RLA {rla:.2f}" in [t.get_text() for t in right.texts]
+    assert len(right.get_yticklabels()) == len(runs)
+
+
 def check_random_label(plotted, fig, axes, heads):
     _assert_curves(plotted, axes, ["acc", "rla_acc"])
     for cell, ax in zip(fx.grid(axes), fig.axes, strict=False):
@@ -388,6 +418,7 @@ CHECKS = {
     "attention_maps": check_attention_maps,
     "delta_acc": check_delta_acc,
     "circuit_metrics": check_circuit_metrics,
+    "encoding_study": check_encoding_study,
     "pair_attention": check_pair_attention,
     "random_label": check_random_label,
     "per_task": check_per_task,

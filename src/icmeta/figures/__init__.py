@@ -31,6 +31,7 @@ NAMES: dict[str, Figure] = {
     "attention_maps": Figure(("phase_maps",), "Fig. 2 right, 8, 12, 19b, 23"),
     "delta_acc": Figure(("metrics", "runs", "phases"), "Fig. 3"),
     "circuit_metrics": Figure(("metrics", "phases"), "Fig. 4, 9, 17"),
+    "encoding_study": Figure(("metrics", "runs", "phases"), "no figure of the paper (settings compared)"),
     "pair_attention": Figure(("metrics", "phases"), "no figure of the paper (Tab. 2's metrics per pair)"),
     "random_label": Figure(("metrics", "phases"), "Fig. 6"),
     "per_task": Figure(("metrics",), "Fig. 7e"),

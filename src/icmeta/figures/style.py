@@ -16,6 +16,9 @@ from icmeta.io import atomic_path, write_table
 
 PALETTE = "colorblind"
 SEQUENTIAL = "viridis"  # perceptually uniform and colour-blind safe
+# One colour per circuit label, the same in every figure (colour-blind palette; unlabelled is grey).
+_CB = sns.color_palette(PALETTE)
+CIRCUIT_COLOURS = {"NCC": _CB[1], "SCC": _CB[0], "FCC": _CB[2], "FCC1": _CB[4], "unlabelled": (0.8, 0.8, 0.8)}
 
 
 def set_style() -> None:

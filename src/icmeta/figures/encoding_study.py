@@ -1,0 +1,91 @@
+"""Each setting of a block at a glance: its accuracy curves, and per seed a timeline of its phases (the
+plateaus as bars coloured by circuit, with their accuracy), the steps where accuracy first reaches
+0.3, 0.6 and 0.95, and the final random-label accuracy (RLA)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from icmeta.figures.panels import cell_label, cells, log_steps, mean_with_seeds, positive_steps, rows_of
+from icmeta.figures.style import CIRCUIT_COLOURS, PALETTE
+
+LEVELS = {"0.3": "^", "0.6": "s", "0.95": "o"}  # accuracy level -> marker of its first crossing
+
+
+def _timeline(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
+    """One row per plateau, level crossing and final RLA of every run, in the order they are drawn."""
+    rows = []
+    for _, run in runs.iterrows():
+        ident = {**{a: run[a] for a in axes}, "seed": run["seed"]}
+        mine = rows_of(phases, pd.DataFrame([run]), [*axes, "seed"]).sort_values("phase")
+        for _, p in mine.iterrows():
+            rows.append({**ident, "kind": "plateau", "circuit": p["circuit"], "start": p["plateau_start"],
+                         "end": p["plateau_end"], "value": p["plateau_acc"]})  # fmt: skip
+        for level in LEVELS:
+            step = run[f"step_acc_{level}"]
+            rows.append({**ident, "kind": f"reaches {level}", "start": step if step >= 0 else float("nan")})
+        rows.append({**ident, "kind": "final RLA", "value": run["final_rla_acc"]})
+    return pd.DataFrame(rows)
+
+
+def draw(
+    tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """Left: accuracy per setting (seeds thin, their mean thick). Right: a row per setting and seed;
+    bars are the detected plateaus, coloured by circuit and labelled with their accuracy; markers
+    the first steps at 0.3, 0.6 and 0.95; the final RLA at the right."""
+    metrics = positive_steps(tables["metrics"])
+    runs = tables["runs"]  # in the config's order of cells, seeds within a cell
+    timeline = _timeline(runs, tables["phases"], axes)
+    labels = [label for label, _ in cells(metrics, axes)]
+    colours = dict(zip(labels, sns.color_palette(PALETTE, len(labels)), strict=True))
+    n_rows = len(runs)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(14, max(3.5, 0.32 * n_rows + 1.5)), gridspec_kw={"width_ratios": [1, 1.5]}
+    )
+    for label, part in cells(metrics, axes):
+        mean_with_seeds(left, part, "acc", colours[label], label)
+    log_steps(left)
+    left.set_ylabel("held-out accuracy")
+    left.set_ylim(0, 1.02)
+    left.legend(fontsize=7, frameon=False, loc="upper left")
+
+    names = []
+    for y, (_, run) in enumerate(runs.iterrows()):
+        mine = timeline[(timeline["seed"] == run["seed"])]
+        for a in axes:
+            mine = mine[mine[a].astype(str) == str(run[a])]
+        for _, bar in mine[mine["kind"] == "plateau"].iterrows():
+            width = bar["end"] - bar["start"]
+            right.barh(
+                y, width, left=bar["start"], height=0.7, color=CIRCUIT_COLOURS.get(bar["circuit"], "0.5")
+            )
+            right.text((bar["start"] * bar["end"]) ** 0.5, y, f"{bar['value']:.2f}", ha="center", va="center",
+                       fontsize=6)  # fmt: skip
+        for level, marker in LEVELS.items():
+            step = mine.loc[mine["kind"] == f"reaches {level}", "start"].iloc[0]
+            if step == step:  # not NaN: the run reached it
+                right.plot([step], [y], marker=marker, color="0.1", ms=4, ls="none")
+        rla = mine.loc[mine["kind"] == "final RLA", "value"].iloc[0]
+        right.text(1.01, y, f"RLA {rla:.2f}", transform=right.get_yaxis_transform(), va="center", fontsize=7)
+        names.append(f"{cell_label(run, axes)} · seed {run['seed']}")
+    right.set_yticks(range(n_rows), names, fontsize=7)
+    right.set_ylim(n_rows - 0.5, -0.5)
+    log_steps(right)
+    right.set_xlim(left.get_xlim())
+    handles = [Patch(color=c, label=name) for name, c in CIRCUIT_COLOURS.items()]
+    handles += [
+        Line2D([], [], marker=m, color="0.1", ls="none", label=f"acc ≥ {lvl}") for lvl, m in LEVELS.items()
+    ]
+    right.legend(
+        handles=handles, fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=8
+    )
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig, timeline
