@@ -30,7 +30,14 @@ def test_full_default_dag_has_one_job_per_cell_and_run(tmp_path):
     jobs = planned_jobs(tmp_path, REPO / "config.yaml")
     cells = 1 + 6 * 6  # main (T = 3) and phase_diagram (T x eps); the other blocks are switched off
     runs = cells * 3
-    per_run_figures = ("accuracy_loss", "attention_maps", "delta_acc", "circuit_metrics", "random_label")
+    per_run_figures = (
+        "accuracy_loss",
+        "attention_maps",
+        "delta_acc",
+        "circuit_metrics",
+        "pair_attention",
+        "random_label",
+    )
     assert jobs == {
         "eval_sets": runs,
         "train": cells,

@@ -1,0 +1,119 @@
+"""The workflow step that publishes a finished block into the repository (`snakemake publish`).
+
+`results/` stays out of version control; what a reader needs to see a block's findings without
+running anything is copied to `docs/results/<block>/`: its figures as PNG, its run and phase tables,
+and its learning curves thinned on log-step. Every file is a function of the results and the code
+that made them, so publishing again after the runs reproduces the files byte for byte; PROVENANCE.yaml
+names that code (the last commit that changed it) and the runs (a hash of their configurations).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from icmeta.circuits import MAP_METRICS, layer_means
+from icmeta.io import write_yaml
+
+# What decides a block's numbers besides its run configurations; a commit touching none of these
+# (say, one that only adds the published files) does not change the stamp.
+CODE_PATHS = ("Snakefile", "config.yaml", "src", "workflow", "profiles", "envs")
+CURVE_COLUMNS = ("acc", "loss", "rla_acc", "acc_official")
+POINTS_PER_DECADE = 25  # of log-step in the thinned curves: enough for every log-step figure
+FLOAT_FORMAT = "%.5g"
+
+
+def thin_curves(
+    metrics: pd.DataFrame, axes: Sequence[str], per_decade: int = POINTS_PER_DECADE
+) -> pd.DataFrame:
+    """Each run's accuracy, loss and head-mean attention metrics per layer at about `per_decade`
+    evaluations per decade of log-step (the first in each bin), plus its first and last evaluation."""
+    keys = [*axes, "seed"]
+    curves = metrics[[*keys, "step", *(c for c in CURVE_COLUMNS if c in metrics.columns)]].copy()
+    for name in MAP_METRICS:
+        for layer, values in layer_means(metrics, name).items():
+            curves[f"{name}_L{layer}"] = values
+    parts = []
+    for _, run in curves.groupby(keys, sort=False):
+        steps = run["step"].to_numpy()
+        bins = np.floor(np.log10(np.maximum(steps, 1)) * per_decade + 1e-9)
+        first_of_bin = np.concatenate([[True], bins[1:] != bins[:-1]])
+        keep = first_of_bin | (steps == steps.max()) | (steps == 0)
+        parts.append(run[keep])
+    return pd.concat(parts, ignore_index=True)
+
+
+def code_commit(root: Path) -> str:
+    """The last commit that changed the code or config (CODE_PATHS), '+dirty' with uncommitted edits
+    to them; 'unknown' outside a git checkout."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
+    try:
+        commit = git("log", "-1", "--format=%H", "--", *CODE_PATHS)
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return (commit or "unknown") + ("+dirty" if dirty else "")
+
+
+def config_hash(run_hashes: Sequence[str], analysis: Mapping[str, Any]) -> str:
+    """One hash of the block's runs (their configuration hashes) and the analysis settings."""
+    blob = json.dumps({"runs": sorted(run_hashes), "analysis": analysis}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def publish_block(
+    experiment: str,
+    axes: Sequence[str],
+    figure_pngs: Sequence[str | Path],
+    runs_csv: str | Path,
+    phases_csv: str | Path,
+    metrics_csv: str | Path,
+    run_hashes: Sequence[str],
+    analysis: Mapping[str, Any],
+    root: str | Path,
+    out_dir: str | Path,
+    figures_dir: str | Path,
+) -> None:
+    """Copy a block's figures and tables to `out_dir`, thin its curves, and stamp them."""
+    out_dir, figures_dir = Path(out_dir), Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for png in figure_pngs:
+        shutil.copyfile(png, figures_dir / Path(png).name)
+        files.append(figures_dir / Path(png).name)
+    for source in (runs_csv, phases_csv):
+        shutil.copyfile(source, out_dir / Path(source).name)
+        files.append(out_dir / Path(source).name)
+    curves = thin_curves(pd.read_csv(metrics_csv), axes)
+    _write_csv(curves, out_dir / "curves.csv")
+    files.append(out_dir / "curves.csv")
+    stamp = {
+        "block": experiment,
+        "code_commit": code_commit(Path(root)),
+        "config_hash": config_hash(run_hashes, analysis),
+        "runs": len(run_hashes),
+        "files": {str(f.relative_to(out_dir)): _sha256(f) for f in sorted(files)},
+    }
+    write_yaml(stamp, out_dir / "PROVENANCE.yaml")
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
+    tmp.replace(path)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

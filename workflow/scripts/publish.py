@@ -1,0 +1,21 @@
+"""Snakemake adapter: publish one block's figures, tables and curves into docs/results/."""
+
+from pathlib import Path
+
+from icmeta.steps import log_to
+from icmeta.steps.publish import publish_block
+
+log_to(snakemake.log[0])
+publish_block(
+    snakemake.wildcards.experiment,
+    snakemake.params.axes,
+    snakemake.input.pngs,
+    snakemake.input.runs,
+    snakemake.input.phases,
+    snakemake.input.metrics,
+    snakemake.params.run_hashes,
+    snakemake.params.analysis,
+    snakemake.params.root,
+    Path(snakemake.output.stamp).parent,
+    snakemake.output.figures,
+)
