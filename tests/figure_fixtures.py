@@ -199,6 +199,7 @@ def summary_row(cell: Cell, seed: int) -> dict:
         "final_acc": curve[-1],
         "late_acc": curve[0.9 * STEPS[-1] <= STEPS].mean(),
         "n_phases": len(circuits(cell, seed)),
+        "circuits": ">".join(circuits(cell, seed)),
         "n_transitions": len(jumps),
         "transition_steps": ";".join(map(str, jumps)),
         "paper_dt": PAPER_DT,

@@ -136,6 +136,10 @@ def check_final_accuracy(plotted, fig, axes, heads):
 NAN = np.nan
 PHASE_DIAGRAM = {
     "seeds": [3, 3, 3, 3],
+    # seeds' sequences: (NF, NF, N), (NSF, NF, N), (NSF, NSF, N), (NSF, NSF, NS); a tie goes to seed 0
+    "sequence": ["NCC>FCC", "NCC>SCC>FCC", "NCC>SCC>FCC", "NCC>SCC>FCC"],
+    "agree": [2, 1, 2, 2],
+    "last_onset_median": [2000, 2010, 2020, 2030],  # the last phase's start of each seed, median
     "n_phases_mean": [5 / 3, 2, 7 / 3, 8 / 3],  # phases per seed (2, 2, 1), (3, 2, 1), (3, 3, 1), (3, 3, 2)
     "n_phases_sd": [np.std([2, 2, 1], ddof=1), 1, np.std([3, 3, 1], ddof=1), np.std([3, 3, 2], ddof=1)],
     "ncc_gap_mean": [0, 0.01, 0.02, 0.03],  # NCC plateau 1/T + 0.01 c against 1/T
@@ -161,7 +165,16 @@ def check_phase_diagram(plotted, fig, axes, heads):
     for column, values in PHASE_DIAGRAM.items():
         want = pd.Series(values, index=pd.MultiIndex.from_tuples([(2, 0.0), (2, 0.5), (4, 0.0), (4, 0.5)]))
         got = plotted[column].reindex(want.index)
-        assert np.allclose(got, want, equal_nan=True), column
+        if isinstance(values[0], str):
+            assert got.tolist() == want.tolist(), column
+        else:
+            assert np.allclose(got, want, equal_nan=True), column
+    main = fig.axes[0]
+    texts = [t.get_text() for t in main.texts]
+    for sequence, agree in zip(PHASE_DIAGRAM["sequence"], PHASE_DIAGRAM["agree"], strict=True):
+        assert sequence.replace(">", " → ") in texts and f"{agree}/3 seeds" in texts
+    # the blocks: one per phase of each cell's sequence, coloured by circuit
+    assert len(main.patches) == sum(len(s.split(">")) for s in PHASE_DIAGRAM["sequence"])
 
 
 def check_accuracy_loss(plotted, fig, axes, heads):

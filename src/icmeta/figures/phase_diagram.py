@@ -1,24 +1,35 @@
 """Phase diagram over two axes of an experiment, seeds aggregated.
 
-Panels: how many phases a run goes through; in which fraction of seeds each Tab.-1 circuit appears as
-a phase; the step at which each circuit's phase begins (seed median, log10); the NCC and SCC plateaus'
-accuracy against their predictions (1/T; the label-multiset bound of `icmeta.theory`); and, for
-comparison, the number of transitions the paper's ΔAcc rule reports.
+The main panel gives each cell's phase sequence, the circuits its phases use in order (e.g.
+NCC → SCC → FCC) as coloured blocks, with how many seeds went through exactly that sequence. Beside
+it: the number of phases per run; the NCC and SCC plateaus' accuracy against their predictions (1/T;
+the label-multiset bound of `icmeta.theory`), in accuracy points; and when the last phase begins.
+Cells where no seed had a quantity say so ("none") instead of staying blank.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.patches import Patch, Rectangle
 
-from icmeta.figures.style import SEQUENTIAL
+from icmeta.figures.style import CIRCUIT_COLOURS, SEQUENTIAL
 
 CIRCUITS = ("ncc", "scc", "fcc")
 DIVERGING = "vlag"  # blue-white-red, distinguishable with the common colour-vision deficiencies
+NO_PHASE = "none"  # a run without any above-chance plateau
+
+
+def _modal(sequences: pd.Series) -> tuple[str, int]:
+    """The most common phase sequence of a cell's seeds (ties: the one the lowest seed has) and its count."""
+    counts = Counter(sequences)
+    best = max(counts.values())
+    return next(s for s in sequences if counts[s] == best), best
 
 
 def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
@@ -26,8 +37,14 @@ def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
     runs = runs.copy()
     runs["ncc_gap"] = runs["ncc_acc"] - runs["ncc_prediction"]
     runs["scc_gap"] = runs["scc_acc"] - runs["scc_prediction"]
+    runs["sequence"] = runs["circuits"].fillna("").replace("", NO_PHASE)
+    runs["last_onset"] = (
+        runs[[f"phase{n}_onset" for n in (1, 2, 3) if f"phase{n}_onset" in runs]].ffill(axis=1).iloc[:, -1]
+    )
     agg: dict[str, tuple[str, object]] = {
         "seeds": ("seed", "count"),
+        "sequence": ("sequence", lambda s: _modal(s)[0]),
+        "agree": ("sequence", lambda s: _modal(s)[1]),
         "n_phases_mean": ("n_phases", "mean"),
         "n_phases_sd": ("n_phases", "std"),
         "ncc_gap_mean": ("ncc_gap", "mean"),
@@ -35,6 +52,7 @@ def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
         "scc_gap_mean": ("scc_gap", "mean"),
         "scc_gap_sd": ("scc_gap", "std"),
         "transitions_mean": ("n_transitions", "mean"),
+        "last_onset_median": ("last_onset", "median"),
     }
     for c in CIRCUITS:
         agg[f"{c}_present"] = (f"{c}_onset", lambda s: float(s.notna().mean()))
@@ -43,50 +61,93 @@ def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
     return runs.groupby([y, x]).agg(**agg).reset_index()
 
 
-def _heatmap(ax, table, y, x, value, title, notes=None, fmt=".2f", **kw) -> None:
-    """One panel; `notes` names a column of ready-made annotations, else values are printed."""
-    grid = table.pivot(index=y, columns=x, values=value).sort_index(ascending=False)
-    if notes:
-        annot, fmt = table.pivot(index=y, columns=x, values=notes).reindex_like(grid), ""
-    else:
-        annot = True
-    sns.heatmap(grid, annot=annot, fmt=fmt, ax=ax, cbar=False, annot_kws={"fontsize": 6}, **kw)
+def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
+    """The main panel: per cell, its modal phase sequence as coloured blocks, named, with agreement."""
+    ys = sorted(table[y].unique(), reverse=True)
+    xs = sorted(table[x].unique())
+    for _, row in table.iterrows():
+        i, j = ys.index(row[y]), xs.index(row[x])
+        phases = [] if row["sequence"] == NO_PHASE else row["sequence"].split(">")
+        width = 0.86 / max(1, len(phases))
+        for k, circuit in enumerate(phases):
+            colour = CIRCUIT_COLOURS.get(circuit, CIRCUIT_COLOURS["unlabelled"])
+            ax.add_patch(
+                Rectangle((j - 0.43 + k * width, i - 0.05), width, 0.4, color=colour, lw=0.5, ec="white")
+            )
+        ax.text(j, i - 0.22, " → ".join(phases) if phases else "no phase", ha="center", va="center",
+                fontsize=8)  # fmt: skip
+        ax.text(j, i - 0.38, f"{row['agree']}/{row['seeds']} seeds", ha="center", va="center", fontsize=7,
+                color="0.3")  # fmt: skip
+    ax.set_xlim(-0.5, len(xs) - 0.5)
+    ax.set_ylim(len(ys) - 0.5, -0.5)
+    ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.grid(False)
+    for edge in np.arange(-0.5, len(xs), 1.0):
+        ax.axvline(edge, color="0.85", lw=0.8)
+    for edge in np.arange(-0.5, len(ys), 1.0):
+        ax.axhline(edge, color="0.85", lw=0.8)
+    handles = [Patch(color=c, label=n) for n, c in CIRCUIT_COLOURS.items()]
+    ax.legend(
+        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=5, fontsize=8, frameon=False
+    )
+    ax.set_title("phase sequence per cell (most common over seeds)", fontsize=10, pad=24)
+
+
+def _heatmap(ax: plt.Axes, grid: pd.DataFrame, notes: pd.DataFrame, title: str, unit: str, **kw) -> None:
+    """One quantitative panel with its colour bar; cells without a value are grey and say so."""
+    sns.heatmap(grid, annot=notes.to_numpy(), fmt="", ax=ax, annot_kws={"fontsize": 7},
+                cbar_kws={"label": unit, "shrink": 0.8}, **kw)  # fmt: skip
+    ax.grid(False)
+    ax.set_facecolor("0.93")
+    for r, c in zip(*np.nonzero(np.isnan(grid.to_numpy(dtype=float))), strict=True):
+        ax.text(c + 0.5, r + 0.5, NO_PHASE, ha="center", va="center", fontsize=7, color="0.4")
     ax.set_title(title, fontsize=9)
+
+
+def _panels(table: pd.DataFrame) -> list[tuple[str, str, pd.Series, list[str], dict]]:
+    """(title, colour-bar unit, values, annotations, heatmap options) of each quantitative panel."""
+    gaps = {"cmap": DIVERGING, "center": 0, "vmin": -20, "vmax": 20}
+    phases = [
+        f"{m:.1f}±{0 if np.isnan(s) else s:.1f}"
+        for m, s in zip(table["n_phases_mean"], table["n_phases_sd"], strict=True)
+    ]
+    onset = table["last_onset_median"]
+    return [
+        ("phases per run (mean ± sd)", "phases", table["n_phases_mean"], phases,
+         {"cmap": SEQUENTIAL, "vmin": 0, "vmax": max(3.0, table["n_phases_mean"].max())}),
+        ("NCC plateau − 1/T", "accuracy points", 100 * table["ncc_gap_mean"],
+         [f"{100 * m:+.1f}" for m in table["ncc_gap_mean"]], gaps),
+        ("last phase begins (median step)", "log10 step", np.log10(onset.clip(lower=1)),
+         [f"{s / 1000:.1f}k" for s in onset], {"cmap": SEQUENTIAL}),
+        ("SCC plateau − multiset bound", "accuracy points", 100 * table["scc_gap_mean"],
+         [f"{100 * m:+.1f}" for m in table["scc_gap_mean"]], gaps),
+    ]  # fmt: skip
 
 
 def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """The panels of the module docstring over the first two axes (reorder a block's axes to choose
-    the pair); further axes and the seeds are pooled per cell of the diagram."""
+    """The phase sequences over the first two axes (reorder a block's axes to choose the pair), with
+    the quantitative panels of the module docstring beside them; further axes and the seeds are
+    pooled per cell of the diagram."""
     runs = tables["runs"]
     if len(axes) < 2:
         raise ValueError(f"a phase diagram needs two axes, the experiment has {list(axes)}")
     y, x = axes[0], axes[1]
     table = _cell_stats(runs, y, x)
-    table["n_phases_note"] = [
-        f"{m:.1f}\n±{0 if np.isnan(s) else s:.1f}"
-        for m, s in zip(table["n_phases_mean"], table["n_phases_sd"], strict=True)
-    ]
-    for c in ("ncc", "scc"):
-        table[f"{c}_gap_note"] = ["" if np.isnan(m) else f"{m:+.2f}" for m in table[f"{c}_gap_mean"]]
-    fig, grid = plt.subplots(2, 5, figsize=(5 * 3.3, 2 * 3.0))
-    top = max(3.0, float(table["n_phases_mean"].max()))
-    _heatmap(grid[0, 0], table, y, x, "n_phases_mean", "(a) number of phases", "n_phases_note",
-             cmap=SEQUENTIAL, vmin=0, vmax=top)  # fmt: skip
-    for i, c in enumerate(CIRCUITS):
-        name = c.upper()
-        _heatmap(grid[0, i + 1], table, y, x, f"{c}_present", f"(b) {name} phase: fraction of seeds",
-                 cmap=SEQUENTIAL, vmin=0, vmax=1)  # fmt: skip
-        onset = table.assign(v=np.log10(table[f"{c}_onset_median"].clip(lower=1)))
-        _heatmap(grid[1, i + 1], onset, y, x, "v", f"(c) {name} onset, log10 step (median)",
-                 fmt=".1f", cmap=SEQUENTIAL, vmin=2, vmax=6)  # fmt: skip
-    _heatmap(grid[1, 0], table, y, x, "transitions_mean", "(a') paper ΔAcc rule: transitions",
-             fmt=".1f", cmap=SEQUENTIAL, vmin=0)  # fmt: skip
-    _heatmap(grid[0, 4], table, y, x, "ncc_gap_mean", "(d) NCC plateau − 1/T", "ncc_gap_note",
-             cmap=DIVERGING, center=0, vmin=-0.2, vmax=0.2)  # fmt: skip
-    _heatmap(grid[1, 4], table, y, x, "scc_gap_mean", "(d) SCC plateau − multiset bound", "scc_gap_note",
-             cmap=DIVERGING, center=0, vmin=-0.2, vmax=0.2)  # fmt: skip
+    n_y, n_x = table[y].nunique(), table[x].nunique()
+    cell = 0.9 if n_x > 3 else 1.3
+    fig = plt.figure(figsize=(4 * cell * n_x + 3, max(4.5, 2 * cell * n_y + 1.5)))
+    spec = fig.add_gridspec(2, 3, width_ratios=[2, 1.1, 1.1])
+    _sequences(fig.add_subplot(spec[:, 0]), table, y, x)
+    for k, (name, unit, values, notes, options) in enumerate(_panels(table)):
+        frame = table[[y, x]].assign(v=values.to_numpy(), note=notes)
+        grid = frame.pivot(index=y, columns=x, values="v").sort_index(ascending=False)
+        annot = frame.pivot(index=y, columns=x, values="note").reindex_like(grid)
+        _heatmap(fig.add_subplot(spec[k % 2, 1 + k // 2]), grid, annot, name, unit, **options)
     fig.suptitle(title)
     fig.tight_layout()
-    return fig, table.drop(columns=["n_phases_note", "ncc_gap_note", "scc_gap_note"])
+    return fig, table
