@@ -22,7 +22,8 @@ def _tree(root):
 def test_publish_copies_exactly_the_declared_files_and_reproduces_them(finished_grid, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(finished_grid.work, work, symlinks=True)
-    assert planned_jobs(work, finished_grid.config, "--cores", "1", "publish") == {"publish_block": 1, "publish": 1}
+    plan = planned_jobs(work, finished_grid.config, "--cores", "1", "publish")
+    assert plan == {"publish_grid": 1, "publish": 1}
     snakemake(work, finished_grid.config, "--cores", "1", "publish")  # after --configfile's values
     out = work / "docs" / "results" / "grid"
     published = _tree(out)
@@ -46,7 +47,7 @@ def test_publish_copies_exactly_the_declared_files_and_reproduces_them(finished_
         assert hashlib.sha256(published[name]).hexdigest() == digest
     assert set(stamp["files"]) == declared - {"PROVENANCE.yaml"}
 
-    snakemake(work, finished_grid.config, "--forcerun", "publish_block", "--cores", "1", "publish")
+    snakemake(work, finished_grid.config, "--forcerun", "publish_grid", "--cores", "1", "publish")
     assert _tree(out) == published  # byte for byte
 
 

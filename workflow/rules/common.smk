@@ -128,22 +128,6 @@ def get_axes(wildcards):
     return list(next(iter(CELLS[wildcards.experiment].values())).axis_values)
 
 
-def get_run_hashes(wildcards):
-    """The configuration hash of every run of an experiment (the publish stamp)."""
-    return [
-        run.hash()
-        for cell in CELLS[wildcards.experiment].values()
-        for run in grid.run_configs(config, cell)
-    ]
-
-
-def get_published_pngs(wildcards):
-    return [
-        f"results/{wildcards.experiment}/figures/{name}.png"
-        for name in figures_of(wildcards.experiment)
-    ]
-
-
 def get_title(wildcards):
     block = config["experiments"][wildcards.experiment]
     return block.get("description", wildcards.experiment)

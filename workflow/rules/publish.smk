@@ -1,5 +1,6 @@
 # `snakemake publish`: copy what a reader needs of every active block into docs/results/<block>/
 # (figures as PNG, run and phase tables, thinned curves, PROVENANCE.yaml); never part of `all`.
+# One rule per block, so that every published file is a declared output.
 PUBLISHED = "docs/results/{experiment}"
 
 
@@ -8,28 +9,43 @@ rule publish:
         expand(f"{PUBLISHED}/PROVENANCE.yaml", experiment=EXPERIMENTS),
 
 
-rule publish_block:
-    input:
-        pngs=get_published_pngs,
-        runs=f"{TABLES}/runs.csv",
-        phases=f"{TABLES}/phases.csv",
-        metrics=f"{TABLES}/metrics.csv.gz",
-    output:
-        stamp=f"{PUBLISHED}/PROVENANCE.yaml",
-        runs=f"{PUBLISHED}/runs.csv",
-        phases=f"{PUBLISHED}/phases.csv",
-        curves=f"{PUBLISHED}/curves.csv",
-        figures=directory(f"{PUBLISHED}/figures"),
-    log:
-        "logs/publish/{experiment}.log",
-    localrule: True
-    conda:
-        "../../envs/icmeta.yaml"
-    params:
-        axes=get_axes,
-        run_hashes=get_run_hashes,
-        analysis=config["analysis"],
-        root=str(ROOT),
-        code=code_digest("publish.py"),
-    script:
-        "../scripts/publish.py"
+for _experiment in EXPERIMENTS:
+
+    rule:
+        name:
+            f"publish_{_experiment}"
+        input:
+            pngs=expand(
+                f"results/{_experiment}/figures/{{name}}.png",
+                name=figures_of(_experiment),
+            ),
+            runs=f"results/{_experiment}/tables/runs.csv",
+            phases=f"results/{_experiment}/tables/phases.csv",
+            metrics=f"results/{_experiment}/tables/metrics.csv.gz",
+        output:
+            stamp=f"docs/results/{_experiment}/PROVENANCE.yaml",
+            runs=f"docs/results/{_experiment}/runs.csv",
+            phases=f"docs/results/{_experiment}/phases.csv",
+            curves=f"docs/results/{_experiment}/curves.csv",
+            figures=expand(
+                f"docs/results/{_experiment}/figures/{{name}}.png",
+                name=figures_of(_experiment),
+            ),
+        log:
+            f"logs/publish/{_experiment}.log",
+        localrule: True
+        conda:
+            "../../envs/icmeta.yaml"
+        params:
+            experiment=_experiment,
+            axes=list(next(iter(CELLS[_experiment].values())).axis_values),
+            run_hashes=[
+                run.hash()
+                for cell in CELLS[_experiment].values()
+                for run in grid.run_configs(config, cell)
+            ],
+            analysis=config["analysis"],
+            root=str(ROOT),
+            code=code_digest("publish.py"),
+        script:
+            "../scripts/publish.py"

@@ -7,7 +7,7 @@ from icmeta.steps.publish import publish_block
 
 log_to(snakemake.log[0])
 publish_block(
-    snakemake.wildcards.experiment,
+    snakemake.params.experiment,
     snakemake.params.axes,
     snakemake.input.pngs,
     snakemake.input.runs,
@@ -17,5 +17,4 @@ publish_block(
     snakemake.params.analysis,
     snakemake.params.root,
     Path(snakemake.output.stamp).parent,
-    snakemake.output.figures,
 )

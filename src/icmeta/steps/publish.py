@@ -84,10 +84,10 @@ def publish_block(
     analysis: Mapping[str, Any],
     root: str | Path,
     out_dir: str | Path,
-    figures_dir: str | Path,
 ) -> None:
     """Copy a block's figures and tables to `out_dir`, thin its curves, and stamp them."""
-    out_dir, figures_dir = Path(out_dir), Path(figures_dir)
+    out_dir = Path(out_dir)
+    figures_dir = out_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     files = []
     for png in figure_pngs:
