@@ -10,6 +10,7 @@ import seaborn as sns
 
 from icmeta.figures.panels import (
     cells,
+    finish,
     grid,
     log_steps,
     mean_with_seeds,
@@ -38,6 +39,5 @@ def draw(
         ax_acc.set_ylim(0, 1.02)
         ax_acc.set_ylabel(f"accuracy\n{label}")
         ax_loss.set_ylabel("loss")
-    fig.suptitle(title)
-    fig.tight_layout()
+    finish(fig, title)
     return fig, table

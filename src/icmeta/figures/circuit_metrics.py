@@ -11,7 +11,16 @@ import pandas as pd
 import seaborn as sns
 
 from icmeta.circuits import MAP_METRICS, TITLES, per_layer_columns
-from icmeta.figures.panels import cells, first_seed, grid, log_steps, positive_steps, rows_of, shade_phases
+from icmeta.figures.panels import (
+    cells,
+    finish,
+    first_seed,
+    grid,
+    log_steps,
+    positive_steps,
+    rows_of,
+    shade_phases,
+)
 from icmeta.figures.style import PALETTE
 
 
@@ -56,6 +65,5 @@ def draw(
             head_note = f", head {head}" if len(heads) > 1 else ""
             ax.set_title(f"{TITLES[name]}\n{label}{head_note}", fontsize=8)
     panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False)
-    fig.suptitle(title)
-    fig.tight_layout()
+    finish(fig, title)
     return fig, long

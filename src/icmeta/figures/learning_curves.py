@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.figures.panels import cell_label, grid, log_steps, mean_with_seeds, positive_steps
+from icmeta.figures.panels import cell_label, finish, grid, log_steps, mean_with_seeds, positive_steps
 from icmeta.figures.style import PALETTE
 
 
@@ -47,6 +47,5 @@ def draw(
         handles += [h for h, lab in zip(*more, strict=True) if lab not in labels]
         labels += [lab for lab in more[1] if lab not in labels]
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
+    finish(fig, title)
     return fig, table.drop(columns="cell")

@@ -13,7 +13,16 @@ import pandas as pd
 import seaborn as sns
 
 from icmeta.circuits import layer_means
-from icmeta.figures.panels import cells, first_seed, grid, log_steps, positive_steps, rows_of, shade_phases
+from icmeta.figures.panels import (
+    cells,
+    finish,
+    first_seed,
+    grid,
+    log_steps,
+    positive_steps,
+    rows_of,
+    shade_phases,
+)
 from icmeta.figures.style import PALETTE
 
 
@@ -64,6 +73,5 @@ def draw(
             ax.set_ylim(0, 1.02)
             ax.set_title(f"{name}\n{label}", fontsize=8)
     panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False, ncol=2)
-    fig.suptitle(title)
-    fig.tight_layout()
+    finish(fig, title)
     return fig, long

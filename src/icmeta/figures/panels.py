@@ -45,8 +45,8 @@ def shade_phases(ax: plt.Axes, phases: pd.DataFrame) -> None:
     for n, start, end in phase_spans(phases):
         colour = PHASE_COLOURS[min(n, len(PHASE_COLOURS)) - 1]
         ax.axvspan(max(start, 1), end, color=colour, alpha=0.25, lw=0)
-        ax.text((max(start, 1) * end) ** 0.5, 1.0, str(n), transform=ax.get_xaxis_transform(),
-                ha="center", va="bottom", fontsize=7)  # fmt: skip
+        ax.text((max(start, 1) * end) ** 0.5, 0.98, str(n), transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=7)  # fmt: skip
 
 
 def log_steps(ax: plt.Axes) -> None:
@@ -67,6 +67,21 @@ def rows_of(table: pd.DataFrame, rows: pd.DataFrame, axes: Sequence[str]) -> pd.
     for a in axes:
         keep &= table[a].astype(str) == str(rows[a].iloc[0])
     return table[keep]
+
+
+def finish(fig: plt.Figure, title: str) -> None:
+    """Title the figure and drop the axis labels a shared axis repeats inside a grid (the bottom row
+    names a shared x axis, the left column a shared y axis), then lay it out."""
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        if spec is None:
+            continue
+        if len(ax.get_shared_x_axes().get_siblings(ax)) > 1 and not spec.is_last_row():
+            ax.set_xlabel("")
+        if len(ax.get_shared_y_axes().get_siblings(ax)) > 1 and not spec.is_first_col():
+            ax.set_ylabel("")
+    fig.suptitle(title)
+    fig.tight_layout()
 
 
 def grid(nrows: int, ncols: int, width: float = 4.0, height: float = 3.0, **kw) -> tuple[plt.Figure, object]:

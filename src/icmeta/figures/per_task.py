@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.figures.panels import cells, grid, log_steps, mean_with_seeds, positive_steps
+from icmeta.figures.panels import cells, finish, grid, log_steps, mean_with_seeds, positive_steps
 from icmeta.figures.style import PALETTE
 
 _TASK = re.compile(r"^acc_task(\d+)$")
@@ -37,6 +37,5 @@ def draw(
         ax.set_title("average" if column == "acc" else f"task τ = {column.removeprefix('acc_task')}")
     panels.flat[0].set_ylabel("held-out accuracy")
     panels.flat[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
-    fig.suptitle(title)
-    fig.tight_layout()
+    finish(fig, title)
     return fig, table

@@ -10,6 +10,7 @@ import seaborn as sns
 
 from icmeta.figures.panels import (
     cells,
+    finish,
     grid,
     log_steps,
     mean_with_seeds,
@@ -41,6 +42,5 @@ def draw(
     for ax in list(panels.flat)[len(rows) :]:
         ax.set_visible(False)
     panels.flat[0].legend(loc="upper left", fontsize=7, frameon=False)
-    fig.suptitle(title)
-    fig.tight_layout()
+    finish(fig, title)
     return fig, table
