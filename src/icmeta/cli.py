@@ -1,4 +1,5 @@
-"""Command line: `icmeta train`, `icmeta bench` and `icmeta doctor`, for use without Snakemake."""
+"""Command line: `icmeta train`, `icmeta bench`, `icmeta doctor` and `icmeta progress`, for use
+without Snakemake."""
 
 from __future__ import annotations
 
@@ -50,6 +51,18 @@ def _doctor(args: argparse.Namespace) -> int:
     return doctor(args.seconds, tuple(args.ensembles), workflow=not args.no_workflow)
 
 
+def _progress(args: argparse.Namespace) -> int:
+    from icmeta.progress import format_progress, read_progress, states
+
+    found = list(states([Path(p) for p in args.paths]))
+    if not found:
+        print(f"icmeta: no training in progress under {' '.join(args.paths)}", file=sys.stderr)
+        return 1
+    for path in found:
+        print(format_progress(read_progress(path)), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="icmeta", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--ensembles", type=int, nargs="+", default=list(SPEED_ENSEMBLES))
     d.add_argument("--no-workflow", action="store_true", help="skip the tiny workflow grid (about a minute)")
     d.set_defaults(func=_doctor)
+    p = sub.add_parser(
+        "progress", help="where the runs still training are: step, accuracy, RLA, patterns per layer"
+    )
+    p.add_argument(
+        "paths", nargs="*", default=["results"], help="directories or state files (default results)"
+    )
+    p.set_defaults(func=_progress)
     return parser
 
 
