@@ -84,6 +84,18 @@ def test_bad_blocks_name_the_key(block, fragment):
         check(_config(g=block))
 
 
+def test_an_evaluation_cadence_the_paper_rule_cannot_read_is_refused():
+    config = _config(g={"axes": {"T": [2]}, "set": {"eval_every": 250}})
+    config["analysis"] = {"paper_rule": {"dt": 100, "threshold": 0.025}}
+    with pytest.raises(ConfigError, match=r"paper_rule.dt = 100 is not a multiple of optim.eval_every = 250"):
+        check(config)
+    config["analysis"]["paper_rule"]["dt"] = 500
+    check(config)
+    config["experiments"]["g"]["set"]["eval_every"] = 50  # a finer cadence the rule subsamples
+    config["analysis"]["paper_rule"]["dt"] = 100
+    check(config)
+
+
 def test_inactive_blocks_are_not_checked():
     check(_config(g={"axes": {"T": [2]}}, off={"active": False, "axes": {"B": [3]}}))
 

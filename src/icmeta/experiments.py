@@ -191,6 +191,17 @@ def active_experiments(config: Mapping[str, Any]) -> list[str]:
 
 def check(config: Mapping[str, Any]) -> None:
     """Build every run configuration of every active block so a bad value fails before any job."""
+    dt = config.get("analysis", {}).get("paper_rule", {}).get("dt")
     for experiment in active_experiments(config):
         for cell in cells(config, experiment):
-            run_configs(config, cell)
+            for run in run_configs(config, cell):
+                # The paper's ΔAcc rule compares accuracies dt steps apart; with evaluations that
+                # miss the multiples of dt it would silently find no transition at all.
+                if dt is not None and dt % run.optim.eval_every:
+                    raise ConfigError(
+                        f"experiments.{experiment}, cell {cell.path}: analysis.paper_rule.dt = {dt} is "
+                        f"not a multiple of optim.eval_every = {run.optim.eval_every}, so the paper's "
+                        f"ΔAcc rule would never see two evaluations dt steps apart; evaluate every "
+                        f"step count that divides {dt}, or set paper_rule.dt to a multiple of "
+                        f"{run.optim.eval_every}"
+                    )
