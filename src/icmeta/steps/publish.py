@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from icmeta.circuits import MAP_METRICS, layer_means
-from icmeta.io import write_yaml
+from icmeta.io import atomic_path, write_yaml
 
 # What decides a block's numbers besides its run configurations; a commit touching none of these
 # (say, one that only adds the published files) does not change the stamp.
@@ -97,7 +97,8 @@ def publish_block(
         shutil.copyfile(source, out_dir / Path(source).name)
         files.append(out_dir / Path(source).name)
     curves = thin_curves(pd.read_csv(metrics_csv), axes)
-    _write_csv(curves, out_dir / "curves.csv")
+    with atomic_path(out_dir / "curves.csv") as tmp:
+        curves.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
     files.append(out_dir / "curves.csv")
     stamp = {
         "block": experiment,
@@ -107,12 +108,6 @@ def publish_block(
         "files": {str(f.relative_to(out_dir)): _sha256(f) for f in sorted(files)},
     }
     write_yaml(stamp, out_dir / "PROVENANCE.yaml")
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
-    tmp.replace(path)
 
 
 def _sha256(path: Path) -> str:
