@@ -60,6 +60,15 @@ def test_noisy_curve_keeps_three_phases_where_the_paper_rule_sees_dozens():
     assert len(paper_transitions(pd.DataFrame({"step": STEPS, "acc": acc}))) > 10
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_short_one_over_t_passage_is_a_phase(seed):
+    # As at the paper's lr 0.01: the 1/T plateau lasts only 10.5k..16k steps, a factor 1.5 in steps.
+    acc = _curve([0.04, 0.34, 0.82], [10_000, 16_500], width=1_500, noise=0.01, seed=seed)
+    found = plateaus(STEPS, acc)
+    assert _levels(found) == pytest.approx([0.04, 0.34, 0.82], abs=0.01)
+    assert 10_000 <= found[1].start <= 11_000 and 15_500 <= found[1].end <= 16_500
+
+
 def test_one_phase_and_a_run_that_ends_mid_rise():
     one = plateaus(STEPS, _curve([0.03, 1.0], [5_000], noise=0.01))
     assert _levels(one) == pytest.approx([0.03, 1.0], abs=0.01)

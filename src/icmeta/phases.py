@@ -55,7 +55,7 @@ class PlateauDetector:
     bins_per_decade: log-step resolution; each bin averages the evaluations inside it, which tames
         evaluation noise more at later steps, where there are more evaluations per bin.
     flat_slope: largest change of binned accuracy per bin that still counts as flat.
-    min_decades: shortest plateau, in decades of log-step (0.15 ≈ a factor 1.4 in steps).
+    min_decades: shortest plateau, in decades of log-step (0.12 ≈ a factor 1.3 in steps).
     min_jump: plateaus whose levels differ by less are one phase.
     chance_margin: a plateau within this of chance is the untrained start, not a phase; chance is the
         larger of 1/L and the untrained network's accuracy (its label prior need not be uniform).
@@ -63,7 +63,7 @@ class PlateauDetector:
 
     bins_per_decade: int = 20
     flat_slope: float = 0.02
-    min_decades: float = 0.15
+    min_decades: float = 0.12
     min_jump: float = 0.05
     chance_margin: float = 0.05
 
@@ -98,13 +98,12 @@ def plateaus(steps: np.ndarray, acc: np.ndarray, p: PlateauDetector = PlateauDet
     first, last, mean = _binned(np.asarray(steps), np.asarray(acc, dtype=float), p.bins_per_decade)
     if len(mean) < 2:
         return []
-    change = np.abs(np.diff(mean))
-    # A bin is flat if it changes little to both neighbours (one neighbour at the ends).
-    left = np.concatenate([[change[0]], change])
-    right = np.concatenate([change, [change[-1]]])
-    flat = (left <= p.flat_slope) & (right <= p.flat_slope)
+    # Bins i..j are flat when every step between neighbours inside them is small. The bins at a
+    # plateau's ends belong to it: demanding a small step on both sides of every bin would cut a bin
+    # off each end, and miss a short plateau such as the 1/T passage of a run at the paper's lr.
+    small = np.abs(np.diff(mean)) <= p.flat_slope
     runs = []
-    for i, j in _true_runs(flat):
+    for i, j in ((a, b + 1) for a, b in _true_runs(small)):
         # A long gentle drift is flat bin by bin; split a run wherever it has drifted by min_jump.
         a = i
         for k in range(i, j + 1):
