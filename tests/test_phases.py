@@ -156,6 +156,19 @@ def test_a_phase_above_every_ceiling_that_reads_one_pair_is_fcc1(layer2_pairs, l
     assert phases["circuit"].tolist() == ["NCC", label]
     assert phases["L2_top_pair"].iloc[1] == int(np.argmax(layer2_pairs)) + 1
     assert phases["L2_pair_focus"].iloc[1] == pytest.approx(max(layer2_pairs) / sum(layer2_pairs))
+    assert phases["L2_label_share"].iloc[1] == pytest.approx(0.5)  # each pair split evenly
+
+
+def test_label_share_sees_label_reading_that_label_attention_scores_below_uniform():
+    # The query keeps 0.7 on itself and gives 0.27 to the labels, 0.03 to the items: Label Attention
+    # (0.27) lies below its uniform value 4/9, yet nine tenths of the context attention is on labels.
+    acc = _curve([0.03, 0.33], [8_000], noise=0.005)
+    frame = _metrics(acc, "bigram", "bigram")
+    for k in range(1, 5):
+        frame[f"q_label{k}_L2H1"], frame[f"q_item{k}_L2H1"] = 0.27 / 4, 0.03 / 4
+        frame[f"q_label{k}_L1H1"], frame[f"q_item{k}_L1H1"] = 0.01, 0.03
+    phases = detect_phases(frame, N=4, L=32)
+    assert phases[["L1_label_share", "L2_label_share"]].iloc[0].tolist() == pytest.approx([0.25, 0.9])
 
 
 def test_a_one_pair_reader_below_a_ceiling_keeps_its_table_1_label():

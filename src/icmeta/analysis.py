@@ -57,6 +57,7 @@ def analyse_run(
     for layer, reading in enumerate(pair_readings(metrics.tail(1), cfg.task.N), start=1):
         summary[f"final_top_pair_L{layer}"] = reading.top_pair
         summary[f"final_pair_focus_L{layer}"] = reading.focus
+        summary[f"final_label_share_L{layer}"] = reading.label_share
     for n in range(1, ORDERED_PHASES + 1):
         summary.update(_phase_columns(f"phase{n}", phases[phases["phase"] == n]))
     return summary, phases

@@ -210,23 +210,33 @@ class PairReading:
     top_pair: int  # 1-based k of the pair (x_k, l_k) the query attends most
     focus: float  # that pair's share of the query's attention on all context pairs: 1/N spread, 1 one pair
     top_attention: float  # the query's attention on that pair, p[q, x_k] + p[q, l_k]
+    # Share of the query's context attention that lands on labels rather than items (1/2 uniform).
+    # Label Attention counts the query's self-attention against it: a query that keeps most of its
+    # attention on itself but gives the rest to labels scores below uniform, yet reads the labels.
+    label_share: float
 
 
 def pair_readings(metrics: pd.DataFrame, N: int) -> list[PairReading]:
     """Per layer, the query's reading of the context pairs, from the per-pair columns averaged over
     `metrics` rows; empty when the table has no per-pair columns."""
-    per_pair = []
+    labels, items = [], []
     for k in range(1, N + 1):
         label, item = layer_means(metrics, f"q_label{k}"), layer_means(metrics, f"q_item{k}")
         if label.empty or item.empty:
             return []
-        per_pair.append((label + item).mean())  # layer -> attention on pair k
-    pairs = pd.concat(per_pair, axis=1)  # layers x pairs
+        labels.append(label.mean())  # layer -> attention on l_k
+        items.append(item.mean())
+    to_labels = pd.concat(labels, axis=1).to_numpy(dtype=float)  # layers x pairs
+    pairs = to_labels + pd.concat(items, axis=1).to_numpy(dtype=float)
     out = []
-    for _, row in pairs.iterrows():
-        values = row.to_numpy(dtype=float)
+    for on_labels, values in zip(to_labels, pairs, strict=True):
         top = int(np.argmax(values))
-        out.append(PairReading(top + 1, float(values[top] / values.sum()), float(values[top])))
+        total = values.sum()
+        out.append(
+            PairReading(
+                top + 1, float(values[top] / total), float(values[top]), float(on_labels.sum() / total)
+            )
+        )
     return out
 
 
@@ -277,6 +287,7 @@ def detect_phases(
                 **{f"L{i + 1}_pattern": pat for i, pat in enumerate(patterns)},
                 **{f"L{i + 1}_top_pair": r.top_pair for i, r in enumerate(readings)},
                 **{f"L{i + 1}_pair_focus": r.focus for i, r in enumerate(readings)},
+                **{f"L{i + 1}_label_share": r.label_share for i, r in enumerate(readings)},
             }
         )
         previous_end = p.end
