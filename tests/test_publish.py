@@ -31,7 +31,7 @@ def test_publish_copies_exactly_the_declared_files_and_reproduces_them(finished_
         f for f in yaml.safe_load(finished_grid.config.read_text())["experiments"]["grid"]["figures"]
     ]
     assert set(figures) <= set(NAMES)
-    declared = {"PROVENANCE.yaml", "runs.csv", "phases.csv", "curves.csv"}
+    declared = {"PROVENANCE.yaml", "runs.csv", "phases.csv", "curves.csv", "runs.md"}
     declared |= {f"figures/{name}.png" for name in figures}
     assert set(published) == declared
     assert list((work / "docs").iterdir()) == [work / "docs" / "results"]  # nothing else written
@@ -63,3 +63,31 @@ def test_thinned_curves_keep_the_ends_and_a_few_points_per_decade():
     assert 25 <= len(kept) <= 32  # 3 decades from 100 at 10 per decade, and the ends
     assert np.allclose(thin["acc"], thin["step"] / 100_000)  # the rows kept, not resampled values
     assert thin["bigram_L2"].eq(0.2).all() and "bigram_L1H1" not in thin.columns
+
+
+def test_runs_page_rows_come_from_the_tables():
+    from icmeta.report import runs_markdown
+
+    runs = pd.DataFrame(
+        {"T": [3, 3], "seed": [0, 1], "steps": [150_000, 61_200], "stopped": [False, True]}
+        | {"final_acc": [0.8591, 0.996], "final_rla_acc": [0.86, 0.55]}
+        | {"step_acc_0.3": [10_500, 9_800], "step_acc_0.6": [29_000, 20_100], "step_acc_0.95": [-1, 31_200]}
+    )
+    layer = {f"L{k}_{m}": [0.1 * k] * 3 for k in (1, 2) for m in ("bigram", "label_attn", "chunk")}
+    phases = pd.DataFrame(
+        {"T": 3, "seed": [1, 0, 0], "phase": [1, 2, 1], "plateau_start": [9_000, 60_000, 10_500]}
+        | {"plateau_end": [15_000, 99_900, 20_500], "plateau_acc": [0.34, 0.851, 0.334]}
+        | {"circuit": ["NCC", "SCC", "NCC"], "L1_pattern": "bigram", "L2_pattern": "bigram"}
+        | {"L2_label_share": [0.5, 0.99, 0.48], "L2_top_pair": [1, 4, 2], "L2_pair_focus": [0.3, 0.45, 0.27]}
+        | layer
+    )
+    page = runs_markdown(runs, phases, ["T"], "grid")
+    lines = [line for line in page.splitlines() if line.startswith("| 3 |")]
+    assert lines[0] == "| 3 | 0 | 150.0k | 0.859 | 0.860 | 10.5k | 29.0k | – | NCC 0.33 → SCC 0.85 |"
+    assert lines[1] == "| 3 | 1 | 61.2k (stopped) | 0.996 | 0.550 | 9.8k | 20.1k | 31.2k | NCC 0.34 |"
+    # the phase rows follow the runs, each run's phases in order; a layer without per-pair columns shows –
+    assert [line.split(" | ")[2] for line in lines[2:]] == ["1", "2", "1"]
+    assert lines[3].endswith(
+        "| 60.0k–99.9k | 0.851 | SCC | bigram: B 0.10, LA 0.10, CE 0.10; labels –, pair – (–) |"
+        " bigram: B 0.20, LA 0.20, CE 0.20; labels 0.99, pair 4 (0.45) |"
+    )

@@ -285,6 +285,11 @@ def detect_phases(
                 "plateau_acc": p.level,
                 "circuit": circuit,
                 **{f"L{i + 1}_pattern": pat for i, pat in enumerate(patterns)},
+                **{
+                    f"L{layer}_{name}": float(value)
+                    for name in METRICS
+                    for layer, value in layer_means(on, name).mean().items()
+                },
                 **{f"L{i + 1}_top_pair": r.top_pair for i, r in enumerate(readings)},
                 **{f"L{i + 1}_pair_focus": r.focus for i, r in enumerate(readings)},
                 **{f"L{i + 1}_label_share": r.label_share for i, r in enumerate(readings)},

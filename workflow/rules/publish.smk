@@ -1,5 +1,6 @@
 # `snakemake publish`: copy what a reader needs of every active block into docs/results/<block>/
-# (figures as PNG, run and phase tables, thinned curves, PROVENANCE.yaml); never part of `all`.
+# (figures as PNG, run and phase tables and their Markdown page, thinned curves, PROVENANCE.yaml);
+# never part of `all`.
 # One rule per block, so that every published file is a declared output.
 PUBLISHED = "docs/results/{experiment}"
 
@@ -26,6 +27,7 @@ for _experiment in EXPERIMENTS:
             stamp=f"docs/results/{_experiment}/PROVENANCE.yaml",
             runs=f"docs/results/{_experiment}/runs.csv",
             phases=f"docs/results/{_experiment}/phases.csv",
+            page=f"docs/results/{_experiment}/runs.md",
             curves=f"docs/results/{_experiment}/curves.csv",
             figures=expand(
                 f"docs/results/{_experiment}/figures/{{name}}.png",

@@ -1,10 +1,11 @@
 """The workflow step that publishes a finished block into the repository (`snakemake publish`).
 
 `results/` stays out of version control; what a reader needs to see a block's findings without
-running anything is copied to `docs/results/<block>/`: its figures as PNG, its run and phase tables,
-and its learning curves thinned on log-step. Every file is a function of the results and the code
-that made them, so publishing again after the runs reproduces the files byte for byte; PROVENANCE.yaml
-names that code (the last commit that changed it) and the runs (a hash of their configurations).
+running anything is copied to `docs/results/<block>/`: its figures as PNG, its run and phase tables
+(also as a Markdown page, runs.md), and its learning curves thinned on log-step. Every file is a
+function of the results and the code that made them, so publishing again after the runs reproduces
+the files byte for byte; PROVENANCE.yaml names that code (the last commit that changed it) and the
+runs (a hash of their configurations).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd
 
 from icmeta.circuits import MAP_METRICS, layer_means
 from icmeta.io import atomic_path, write_yaml
+from icmeta.report import runs_markdown
 
 # What decides a block's numbers besides its run configurations; a commit touching none of these
 # (say, one that only adds the published files) does not change the stamp.
@@ -96,6 +98,9 @@ def publish_block(
     for source in (runs_csv, phases_csv):
         shutil.copyfile(source, out_dir / Path(source).name)
         files.append(out_dir / Path(source).name)
+    with atomic_path(out_dir / "runs.md") as tmp:
+        tmp.write_text(runs_markdown(pd.read_csv(runs_csv), pd.read_csv(phases_csv), axes, experiment))
+    files.append(out_dir / "runs.md")
     curves = thin_curves(pd.read_csv(metrics_csv), axes)
     with atomic_path(out_dir / "curves.csv") as tmp:
         curves.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)

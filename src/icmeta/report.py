@@ -1,0 +1,120 @@
+"""A block's runs and phases as Markdown, so that the published numbers can be read on the page and
+quoted in the docs without copying them from a CSV by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+LEVELS = (0.3, 0.6, 0.95)  # accuracy levels whose first crossing the runs table shows
+
+
+def _steps(value: float) -> str:
+    """A step count the way the docs write it: 12.3k; '–' for a level never reached (-1) or missing."""
+    if pd.isna(value) or value < 0:
+        return "–"
+    return f"{value / 1000:.1f}k" if value >= 1000 else str(int(value))
+
+
+def _number(value: float, digits: int = 3) -> str:
+    return "–" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _of_run(phases: pd.DataFrame, run: pd.Series, keys: Sequence[str]) -> pd.DataFrame:
+    mine = phases
+    for key in keys:
+        mine = mine[mine[key].astype(str) == str(run[key])]
+    return mine.sort_values("phase")
+
+
+def phase_sequence(phases: pd.DataFrame) -> str:
+    """'NCC 0.33 → SCC 0.85' for one run's phases, in order; '–' for a run without a phase."""
+    return " → ".join(f"{p.circuit} {p.plateau_acc:.2f}" for p in phases.itertuples()) or "–"
+
+
+def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str], title: str) -> str:
+    """Two tables: one row per run (where it ended, its accuracy, RLA, level crossings and phases), and
+    one row per phase (its plateau and what each layer's query attends on it)."""
+    keys = [*axes, "seed"]
+    run_rows = []
+    for _, run in runs.iterrows():
+        end = _steps(run["steps"]) + (" (stopped)" if run.get("stopped", False) else "")
+        run_rows.append(
+            [
+                *(str(run[a]) for a in axes),
+                str(run["seed"]),
+                end,
+                _number(run["final_acc"]),
+                _number(run["final_rla_acc"]),
+                *(_steps(run[f"step_acc_{level}"]) for level in LEVELS),
+                phase_sequence(_of_run(phases, run, keys)),
+            ]
+        )
+    layers = sorted(int(c[1:].split("_")[0]) for c in phases.columns if c.endswith("_pattern"))
+    phase_rows = []
+    for _, run in runs.iterrows():
+        for p in _of_run(phases, run, keys).itertuples():
+            row = p._asdict()
+            per_layer = [
+                f"{row[f'L{layer}_pattern']}: B {_number(row[f'L{layer}_bigram'], 2)},"
+                f" LA {_number(row[f'L{layer}_label_attn'], 2)}, CE {_number(row[f'L{layer}_chunk'], 2)};"
+                f" labels {_number(row.get(f'L{layer}_label_share'), 2)},"
+                f" pair {row.get(f'L{layer}_top_pair', '–')} ({_number(row.get(f'L{layer}_pair_focus'), 2)})"
+                for layer in layers
+            ]
+            phase_rows.append(
+                [
+                    *(str(run[a]) for a in axes),
+                    str(run["seed"]),
+                    str(p.phase),
+                    f"{_steps(p.plateau_start)}–{_steps(p.plateau_end)}",
+                    _number(p.plateau_acc),
+                    p.circuit,
+                    *per_layer,
+                ]
+            )
+    return (
+        "\n\n".join(
+            [
+                f"# {title}",
+                "One row per run. Steps at which held-out accuracy first reaches each level; phases are the"
+                " detected plateaus with their circuit and accuracy (docs/phases.md).",
+                _table(
+                    [
+                        *axes,
+                        "seed",
+                        "end",
+                        "final acc",
+                        "final RLA",
+                        *(f"acc ≥ {v}" for v in LEVELS),
+                        "phases",
+                    ],
+                    run_rows,
+                ),
+                "One row per phase. Per layer, on the plateau: the dominant Tab. 1 pattern; Bigram (B), Label"
+                " Attention (LA) and Chunk Example (CE); the share of the query's context attention on labels"
+                " rather than items (½ uniform); and the pair the query reads most, with its share of the"
+                " query's attention on all pairs (1/N uniform).",
+                _table(
+                    [
+                        *axes,
+                        "seed",
+                        "phase",
+                        "plateau",
+                        "acc",
+                        "circuit",
+                        *(f"layer {layer}" for layer in layers),
+                    ],
+                    phase_rows,
+                ),
+            ]
+        )
+        + "\n"
+    )
