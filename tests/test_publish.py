@@ -91,3 +91,23 @@ def test_runs_page_rows_come_from_the_tables():
         "| 60.0k–99.9k | 0.851 | SCC | bigram: B 0.10, LA 0.10, CE 0.10; labels –, pair – (–) |"
         " bigram: B 0.20, LA 0.20, CE 0.20; labels 0.99, pair 4 (0.45) |"
     )
+
+
+def test_claims_target_measures_the_published_blocks(finished_grid, tmp_path):
+    from icmeta.claims import CLAIMS
+
+    work = tmp_path / "work"
+    shutil.copytree(finished_grid.work, work, symlinks=True)
+    tables = work / "results" / "grid" / "tables"
+    for block in ("main", "phase_diagram", "classes_K", "heads"):  # the tiny grid stands in for each
+        (work / "docs" / "results" / block).mkdir(parents=True)
+        for name in ("runs.csv", "phases.csv"):
+            shutil.copyfile(tables / name, work / "docs" / "results" / block / name)
+    snakemake(work, finished_grid.config, "--cores", "1", "claims")
+    page = (work / "docs" / "results" / "claims.md").read_text()
+    rows = page.splitlines()[2:]
+    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == [c.paper for c in CLAIMS]
+    # The grid has T = 1 at ε = 0 and 0.5 only, so the T = 1 claim (at ε = 0.1) finds no run.
+    assert "| phases per run: – |" in rows[1] and "**not tested**" in rows[1]
+    # Nor has it a heads axis: that claim is not tested either, and says so.
+    assert "| phases per run: 1 head –; 2 heads – |" in rows[-1] and "**not tested**" in rows[-1]

@@ -15,8 +15,9 @@ own package; `tests/test_layers.py` holds the code to this table and to having n
  6. schedule, phases, evaluation, history -- clamps switched during training, phase detection,
     evaluation on the fixed sets, a run's recorded history and outputs
  7. train -- the step, the CUDA graph, the loop and its resumable state
- 8. analysis, bench, progress, report -- a finished run's phases and summary; the speed benchmark;
-    what runs still training have reached; a block's runs and phases as Markdown
+ 8. analysis, bench, progress, report, claims -- a finished run's phases and summary; the speed
+    benchmark; what runs still training have reached; a block's runs and phases as Markdown; the
+    paper's claims measured on published tables
  9. figures -- the figures, one module each
 10. probe -- the SST-2 probe of pretrained language models
 11. steps, doctor -- what each workflow rule calls; the GPU self-check

@@ -51,3 +51,28 @@ for _experiment in EXPERIMENTS:
             code=code_digest("publish.py"),
         script:
             "../scripts/publish.py"
+
+
+# `snakemake claims`: the paper's headline claims measured on the published blocks
+# (src/icmeta/claims.py). It reads docs/results/, so it runs under any config once the four blocks
+# are published, each from the config that ran it; never part of `publish` or `all`.
+CLAIM_BLOCKS = ["main", "phase_diagram", "classes_K", "heads"]
+
+
+rule claims:
+    input:
+        runs=expand(f"{PUBLISHED}/runs.csv", experiment=CLAIM_BLOCKS),
+        phases=expand(f"{PUBLISHED}/phases.csv", experiment=CLAIM_BLOCKS),
+    output:
+        "docs/results/claims.md",
+    log:
+        "logs/publish/claims.log",
+    localrule: True
+    conda:
+        "../../envs/icmeta.yaml"
+    params:
+        blocks=CLAIM_BLOCKS,
+        tolerance=config["analysis"]["circuit_acc_tolerance"],
+        code=code_digest("claims.py"),
+    script:
+        "../scripts/claims.py"

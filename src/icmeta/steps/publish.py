@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from icmeta.circuits import MAP_METRICS, layer_means
+from icmeta.claims import Runs, claims_markdown
 from icmeta.io import atomic_path, write_yaml
 from icmeta.report import runs_markdown
 
@@ -117,3 +118,19 @@ def publish_block(
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def publish_claims(
+    blocks: Sequence[str],
+    runs_csvs: Sequence[str | Path],
+    phases_csvs: Sequence[str | Path],
+    tolerance: float,
+    out: str | Path,
+) -> None:
+    """The claim table (`icmeta.claims`) from the published tables of `blocks`, as Markdown."""
+    tables = {
+        block: Runs(pd.read_csv(runs), pd.read_csv(phases))
+        for block, runs, phases in zip(blocks, runs_csvs, phases_csvs, strict=True)
+    }
+    with atomic_path(out) as tmp:
+        tmp.write_text(claims_markdown(tables, tolerance))

@@ -1,0 +1,297 @@
+"""The paper's headline claims, each measured on published run and phase tables with a rule that
+says when it holds, so that the verdicts are as reproducible as the numbers behind them.
+
+Phases are read by their accuracy, not by their circuit label: Tab. 1's labels miss circuits that
+reach a phase's accuracy another way (docs/phases.md), while the claims are about the plateaus. A
+run's **Phase 1** is a phase within the tolerance of its 1/T (`ncc_prediction`) that is not its last;
+its **Phase 2** a phase above 1/T by more than the tolerance that is not its last (a plateau between
+the NCC and the final circuit). A claim holds when every run it is measured on meets its rule, partly
+when some do, and does not hold when none does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_T, DEFAULT_EPS = 3, 0.1  # the paper's default task
+
+
+@dataclass(frozen=True)
+class Runs:
+    """One block's published tables: `runs` (one row per run) and `phases` (one row per phase)."""
+
+    runs: pd.DataFrame
+    phases: pd.DataFrame
+
+    def where(self, **values: float) -> Runs:
+        """The runs whose axis columns have `values` (an axis the block lacks selects nothing)."""
+        keep = pd.Series(True, index=self.runs.index)
+        for axis, value in values.items():
+            if axis not in self.runs.columns:
+                return Runs(self.runs.iloc[:0], self.phases.iloc[:0])
+            keep &= np.isclose(self.runs[axis].astype(float), value)
+        return Runs(self.runs[keep], self.phases)
+
+    def phases_of(self, run: pd.Series) -> pd.DataFrame:
+        """The run's phases in order (a run is its cell and seed in both tables)."""
+        mine = self.phases[(self.phases["cell"] == run["cell"]) & (self.phases["seed"] == run["seed"])]
+        return mine.sort_values("phase")
+
+
+@dataclass(frozen=True)
+class Finding:
+    measured: str  # the value with its seed spread, in words a reader can check against the tables
+    met: int  # runs that meet the claim's rule
+    tested: int  # runs the claim is measured on
+
+    @property
+    def verdict(self) -> str:
+        if self.tested == 0:
+            return "not tested"
+        if self.met == self.tested:
+            return "holds"
+        return "partly" if self.met else "does not hold"
+
+
+def spread(values: pd.Series, digits: int = 2) -> str:
+    """'0.50 ± 0.01' (sample standard deviation over the runs); one value alone without a spread."""
+    values = values.dropna().astype(float)
+    if values.empty:
+        return "–"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+def phase_one(phases: pd.DataFrame, one_over_t: float, tolerance: float) -> pd.DataFrame:
+    """The run's phases at its 1/T that are not its last."""
+    early = phases.iloc[:-1]
+    return early[(early["plateau_acc"] - one_over_t).abs() <= tolerance]
+
+
+def phase_two(phases: pd.DataFrame, one_over_t: float, tolerance: float) -> pd.DataFrame:
+    """The run's phases above its 1/T (by more than the tolerance) that are not its last."""
+    early = phases.iloc[:-1]
+    return early[early["plateau_acc"] > one_over_t + tolerance]
+
+
+Rule = Callable[[pd.Series, pd.DataFrame], bool]  # (a run's summary row, its phases) -> met
+
+
+def has_phase_one(tol: float) -> Rule:
+    return lambda run, phases: len(phase_one(phases, run["ncc_prediction"], tol)) > 0
+
+
+def has_phase_two(tol: float) -> Rule:
+    return lambda run, phases: len(phase_two(phases, run["ncc_prediction"], tol)) > 0
+
+
+def count(block: Runs, rule: Rule) -> int:
+    """How many of the block's runs meet `rule`."""
+    return sum(bool(rule(run, block.phases_of(run))) for _, run in block.runs.iterrows())
+
+
+def first_levels(block: Runs, pick: Callable[[pd.Series, pd.DataFrame], pd.DataFrame]) -> pd.Series:
+    """The plateau level of the first phase `pick` finds in each run (NaN where it finds none)."""
+    out = []
+    for _, run in block.runs.iterrows():
+        found = pick(run, block.phases_of(run))
+        out.append(found["plateau_acc"].iloc[0] if len(found) else np.nan)
+    return pd.Series(out, dtype=float)
+
+
+def _phase_one_at_one_over_t(blocks: Mapping[str, Runs], tol: float) -> Finding:
+    grid = blocks["phase_diagram"].where(eps=DEFAULT_EPS)
+    parts, met, tested = [], 0, 0
+    for t in sorted(v for v in grid.runs["T"].unique() if v >= 2):
+        cell = grid.where(T=t)
+        first = first_levels(cell, lambda run, phases: phases.iloc[:1])
+        parts.append(f"T = {int(t)}: {spread(first)} (1/T = {1 / t:.2f})")
+        met, tested = met + count(cell, has_phase_one(tol)), tested + len(cell.runs)
+    return Finding("; ".join(parts) + f"; a Phase 1 at 1/T in {met} of {tested} runs", met, tested)
+
+
+def _single_jump_at_t1(blocks: Mapping[str, Runs], tol: float) -> Finding:
+    cell = blocks["phase_diagram"].where(T=1, eps=DEFAULT_EPS)
+    counts = ", ".join(str(int(n)) for n in cell.runs["n_phases"])
+    return Finding(f"phases per run: {counts or '–'}", count(cell, lambda r, p: len(p) == 1), len(cell.runs))
+
+
+def _phase_two_near_75(blocks: Mapping[str, Runs], tol: float) -> Finding:
+    main = blocks["main"]
+    levels = first_levels(main, lambda run, phases: phase_two(phases, run["ncc_prediction"], tol))
+
+    def near_75(run: pd.Series, phases: pd.DataFrame) -> bool:
+        return bool((phase_two(phases, run["ncc_prediction"], tol)["plateau_acc"] - 0.75).abs().le(tol).any())
+
+    found = f"{int(levels.notna().sum())} of {len(levels)} runs"
+    bound = spread(main.runs["scc_prediction"])
+    measured = f"Phase 2 at {spread(levels)} in {found} (label-multiset bound {bound})"
+    return Finding(measured, count(main, near_75), len(main.runs))
+
+
+def _perfect_at_the_end(blocks: Mapping[str, Runs], tol: float) -> Finding:
+    final = blocks["main"].runs["final_acc"]
+    measured = f"final accuracy {spread(final, 3)} (lowest {final.min():.3f})"
+    return Finding(measured, int((final >= 0.99).sum()), len(final))
+
+
+def _final_rla(blocks: Mapping[str, Runs], tol: float) -> Finding:
+    rla = blocks["main"].runs["final_rla_acc"]
+    return Finding(f"final RLA {spread(rla)}", int(rla.between(0.6 - tol, 0.7 + tol).sum()), len(rla))
+
+
+def _k32_skips_phase_one(blocks: Mapping[str, Runs], tol: float) -> Finding:
+    cell = blocks["classes_K"].where(K=32)
+    with_one = count(cell, has_phase_one(tol))
+    dwell = spread(cell.runs["ncc_dwell"] / 1000, 1)
+    measured = (
+        f"a Phase 1 in {with_one} of {len(cell.runs)} runs; steps within the tolerance of 1/T: {dwell}k"
+    )
+    return Finding(measured, len(cell.runs) - with_one, len(cell.runs))
+
+
+def _large_k_skips_phase_two(blocks: Mapping[str, Runs], tol: float) -> Finding:
+    parts, met, tested = [], 0, 0
+    for k in (128, 256):
+        cell = blocks["classes_K"].where(K=k)
+        with_two = count(cell, has_phase_two(tol))
+        parts.append(f"K = {k}: a Phase 2 in {with_two} of {len(cell.runs)} runs")
+        met, tested = met + len(cell.runs) - with_two, tested + len(cell.runs)
+    return Finding("; ".join(parts), met, tested)
+
+
+def _noise_skips(
+    eps_values: tuple[float, ...], skip_one: bool
+) -> Callable[[Mapping[str, Runs], float], Finding]:
+    """At T = 3 and each ε: no Phase 2 (and, with `skip_one`, no Phase 1) in any run."""
+
+    def measure(blocks: Mapping[str, Runs], tol: float) -> Finding:
+        one, two = has_phase_one(tol), has_phase_two(tol)
+
+        def skips(run: pd.Series, phases: pd.DataFrame) -> bool:
+            return not two(run, phases) and not (skip_one and one(run, phases))
+
+        parts, met, tested = [], 0, 0
+        for eps in eps_values:
+            cell = blocks["phase_diagram"].where(T=DEFAULT_T, eps=eps)
+            n = len(cell.runs)
+            parts.append(
+                f"ε = {eps:g}: Phase 1 in {count(cell, one)}, Phase 2 in {count(cell, two)} of {n} runs"
+            )
+            met, tested = met + count(cell, skips), tested + n
+        return Finding("; ".join(parts), met, tested)
+
+    return measure
+
+
+def _two_heads_smooth(blocks: Mapping[str, Runs], tol: float) -> Finding:
+    heads = blocks["heads"]
+    counts = {h: ", ".join(str(int(n)) for n in heads.where(heads=h).runs["n_phases"]) or "–" for h in (1, 2)}
+    two = heads.where(heads=2)
+    measured = f"phases per run: 1 head {counts[1]}; 2 heads {counts[2]}"
+    return Finding(measured, count(two, lambda r, p: len(p) <= 1), len(two.runs))
+
+
+@dataclass(frozen=True)
+class Claim:
+    paper: str  # what the paper reports, in the project's words
+    block: str  # the published block it is measured on
+    figure: str  # the block's figure that shows it
+    rule: str  # when it holds, in words
+    measure: Callable[[Mapping[str, Runs], float], Finding]
+
+
+CLAIMS = (
+    Claim(
+        paper="Phase 1 plateaus at 1/T, the share of the most frequent task, for every T ≥ 2",
+        block="phase_diagram",
+        figure="phase_diagram",
+        rule="each run at ε = 0.1 has a phase within the tolerance of 1/T before its last",
+        measure=_phase_one_at_one_over_t,
+    ),
+    Claim(
+        paper="With one task (T = 1) accuracy rises in a single jump",
+        block="phase_diagram",
+        figure="learning_curves",
+        rule="each run at T = 1, ε = 0.1 has exactly one phase",
+        measure=_single_jump_at_t1,
+    ),
+    Claim(
+        paper="At the default setting a second plateau lies near 75 %",
+        block="main",
+        figure="accuracy_loss",
+        rule="each run has a Phase 2 within the tolerance of 0.75",
+        measure=_phase_two_near_75,
+    ),
+    Claim(
+        paper="Training ends at 100 % accuracy",
+        block="main",
+        figure="accuracy_loss",
+        rule="final accuracy ≥ 0.99",
+        measure=_perfect_at_the_end,
+    ),
+    Claim(
+        paper="Final random-label accuracy (RLA) is about 0.6–0.7",
+        block="main",
+        figure="random_label",
+        rule="final RLA within the tolerance of [0.6, 0.7]",
+        measure=_final_rla,
+    ),
+    Claim(
+        paper="K = 32 classes skip Phase 1",
+        block="classes_K",
+        figure="learning_curves",
+        rule="no Phase 1 in any run at K = 32",
+        measure=_k32_skips_phase_one,
+    ),
+    Claim(
+        paper="K ≥ 128 classes skip Phase 2",
+        block="classes_K",
+        figure="learning_curves",
+        rule="no Phase 2 in any run at K = 128 or 256",
+        measure=_large_k_skips_phase_two,
+    ),
+    Claim(
+        paper="Larger noise skips Phase 2",
+        block="phase_diagram",
+        figure="phase_diagram",
+        rule="no Phase 2 in any run at T = 3, ε = 0.5 or 0.75",
+        measure=_noise_skips((0.5, 0.75), skip_one=False),
+    ),
+    Claim(
+        paper="ε = 1 skips Phases 1 and 2",
+        block="phase_diagram",
+        figure="phase_diagram",
+        rule="neither Phase 1 nor Phase 2 in any run at T = 3, ε = 1",
+        measure=_noise_skips((1.0,), skip_one=True),
+    ),
+    Claim(
+        paper="Two heads per layer give a smooth curve without plateaus",
+        block="heads",
+        figure="learning_curves",
+        rule="at most one phase in every two-head run",
+        measure=_two_heads_smooth,
+    ),
+)
+
+
+def claims_markdown(blocks: Mapping[str, Runs], tolerance: float) -> str:
+    """The claim table: the paper's claim, the measured value with its spread, the rule, the verdict,
+    and the figure that shows it (linked relative to docs/results/)."""
+    lines = [
+        "| claim (paper) | measured | holds when | verdict | figure |",
+        "|---|---|---|---|---|",
+    ]
+    for claim in CLAIMS:
+        if claim.block in blocks:
+            found = claim.measure(blocks, tolerance)
+        else:
+            found = Finding(f"block `{claim.block}` not published", 0, 0)
+        link = f"[{claim.block}/{claim.figure}]({claim.block}/figures/{claim.figure}.png)"
+        lines.append(f"| {claim.paper} | {found.measured} | {claim.rule} | **{found.verdict}** | {link} |")
+    return "\n".join(lines) + "\n"

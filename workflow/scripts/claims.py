@@ -1,0 +1,13 @@
+"""Snakemake adapter: the paper's claims measured on the published blocks, as a Markdown table."""
+
+from icmeta.steps import log_to
+from icmeta.steps.publish import publish_claims
+
+log_to(snakemake.log[0])
+publish_claims(
+    snakemake.params.blocks,
+    snakemake.input.runs,
+    snakemake.input.phases,
+    snakemake.params.tolerance,
+    snakemake.output[0],
+)
