@@ -198,7 +198,9 @@ def check_attention_maps(plotted, fig, axes, heads):
     rows = [(cell, w) for cell in fx.grid(axes) for w in range(len(fx.whens(cell, 0)))]
     assert len(plotted) == len(rows) * len(fx.LAYERS) * heads * fx.MAP_SIZE**2
     columns = [(layer, head) for layer in fx.LAYERS for head in range(1, heads + 1)]
-    panels = np.array(fig.axes).reshape(len(rows), len(columns))
+    *maps, colour_bar = fig.axes  # one colour bar for every map, on the same 0..1 scale
+    assert colour_bar.get_ylabel().startswith("attention weight") and colour_bar.get_ylim() == (0, 1)
+    panels = np.array(maps).reshape(len(rows), len(columns))
     for (cell, w), row in zip(rows, panels, strict=True):
         for (layer, head), ax in zip(columns, row, strict=True):
             shown = np.asarray(ax.collections[0].get_array()).reshape(fx.MAP_SIZE, fx.MAP_SIZE)

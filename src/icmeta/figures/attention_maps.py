@@ -41,7 +41,8 @@ def draw(
     size = int(maps["row"].max()) + 1
     names = token_names(size)
     cell = max(1.6, 0.28 * size)
-    fig, panels = grid(len(row_keys), len(columns), cell + 0.4, cell + 0.3)
+    # Constrained layout keeps the square maps, their titles, the figure title and the colour bar apart.
+    fig, panels = grid(len(row_keys), len(columns), cell + 0.4, cell + 0.3, layout="constrained")
     for (label, when, part), row in zip(row_keys, panels, strict=True):
         for ax, (layer, head) in zip(row, columns, strict=True):
             sel = part[(part["layer"] == layer) & (part["head"] == head)]
@@ -56,6 +57,9 @@ def draw(
             ax.set_title(
                 f"layer {layer}{head_note}\nq → pair {pair}: {share:.0%} of pair attention", fontsize=7
             )
+    scale = plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap=SEQUENTIAL)
+    fig.colorbar(
+        scale, ax=panels, shrink=min(1.0, 3 / len(row_keys)), label="attention weight (row → column)"
+    )
     fig.suptitle(title)
-    fig.tight_layout()
     return fig, maps

@@ -16,6 +16,7 @@ from icmeta.figures.panels import cell_label, cells, log_steps, mean_with_seeds,
 from icmeta.figures.style import CIRCUIT_COLOURS, PALETTE
 
 LEVELS = {"0.3": "^", "0.6": "s", "0.95": "o"}  # accuracy level -> marker of its first crossing
+MARKER_OFFSET = 0.38  # crossings sit this far above their run's row (in rows), clear of its bars
 
 
 def _timeline(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
@@ -64,21 +65,26 @@ def draw(
         for _, bar in mine[mine["kind"] == "plateau"].iterrows():
             width = bar["end"] - bar["start"]
             right.barh(
-                y, width, left=bar["start"], height=0.7, color=CIRCUIT_COLOURS.get(bar["circuit"], "0.5")
+                y, width, left=bar["start"], height=0.55, color=CIRCUIT_COLOURS.get(bar["circuit"], "0.5")
             )
             right.text((bar["start"] * bar["end"]) ** 0.5, y, f"{bar['value']:.2f}", ha="center", va="center",
                        fontsize=6)  # fmt: skip
         for level, marker in LEVELS.items():
             step = mine.loc[mine["kind"] == f"reaches {level}", "start"].iloc[0]
-            if step == step:  # not NaN: the run reached it
-                right.plot([step], [y], marker=marker, color="0.1", ms=4, ls="none")
+            if step == step:  # not NaN: the run reached it; drawn above its bar, not over a label
+                right.plot([step], [y - MARKER_OFFSET], marker=marker, color="0.1", ms=3.5, ls="none")
         rla = mine.loc[mine["kind"] == "final RLA", "value"].iloc[0]
         right.text(1.01, y, f"RLA {rla:.2f}", transform=right.get_yaxis_transform(), va="center", fontsize=7)
         names.append(f"{cell_label(run, axes)} · seed {run['seed']}")
     right.set_yticks(range(n_rows), names, fontsize=7)
     right.set_ylim(n_rows - 0.5, -0.5)
     log_steps(right)
-    right.set_xlim(left.get_xlim())
+    # From just before the first plateau or crossing: before it every run sits at chance, as the left
+    # panel shows, and the timeline would spend most of its width on nothing.
+    events = timeline["start"].dropna()
+    events = events[events > 0]
+    if len(events):
+        right.set_xlim(0.6 * events.min(), 1.15 * metrics["step"].max())
     handles = [Patch(color=c, label=name) for name, c in CIRCUIT_COLOURS.items()]
     handles += [
         Line2D([], [], marker=m, color="0.1", ls="none", label=f"acc ≥ {lvl}") for lvl, m in LEVELS.items()
