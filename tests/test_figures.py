@@ -12,6 +12,7 @@ from PIL import Image
 
 import figure_fixtures as fx
 from icmeta.figures import NAMES, describe, draw, tables_of
+from icmeta.figures.panels import running_median
 
 MEAN_LW = 1.8  # the thick seed-mean line of `panels.mean_with_seeds`
 SD = float(np.std(list(fx.SEED_OFFSET.values()), ddof=1))  # the seed spread of any fixture quantity
@@ -64,7 +65,8 @@ def _assert_means(ax, expected):
     for line in drawn:
         assert np.array_equal(line.get_xdata(), STEPS)
     for curve in expected:
-        assert any(np.allclose(line.get_ydata(), curve) for line in drawn), "a seed mean is missing"
+        smooth = running_median(pd.Series(curve)).to_numpy()
+        assert any(np.allclose(line.get_ydata(), smooth) for line in drawn), "a seed mean is missing"
 
 
 def _phase_spans(cell, seeds):
@@ -584,3 +586,19 @@ def test_every_figure_has_a_caption_and_the_schema_knows_it():
 def test_unknown_figure_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown figure 'fig99'"):
         draw("fig99", {}, ("T",), "t", "a.png", "a.pdf", "a.csv")
+
+
+def test_running_median_removes_short_spikes_and_keeps_monotone_stretches():
+    rise = pd.Series([0.1, 0.1, 0.2, 0.35, 0.35, 0.35, 0.6, 0.9, 1.0, 1.0])
+    assert running_median(rise).tolist() == rise.tolist()
+    spiky = pd.Series(
+        [0.9, 0.9, 0.3, 0.9, 0.9, 0.9, 0.9, 0.2, 0.25, 0.9, 0.9, 0.9]
+    )  # 1- and 2-evaluation drops
+    assert running_median(spiky).tolist() == [0.9] * 12
+    assert running_median(pd.Series([0.5, 0.9, 0.9, 0.9, 0.1])).tolist() == [
+        0.5,
+        0.9,
+        0.9,
+        0.9,
+        0.1,
+    ]  # the ends

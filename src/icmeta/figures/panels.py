@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -88,8 +89,24 @@ def grid(nrows: int, ncols: int, width: float = 4.0, height: float = 3.0, **kw) 
     return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kw)
 
 
+# The thick seed mean is a running median over this many evaluations: at lr 0.01 single runs drop
+# for one or two evaluations (an SGD spike), and with two or three seeds every such drop would show
+# in the mean. A running median removes excursions shorter than half its window and leaves every
+# monotone stretch (plateaus, rises) exactly as it is; the thin per-seed lines stay raw.
+SMOOTH_EVALUATIONS = 5
+
+
+def running_median(values: pd.Series, window: int = SMOOTH_EVALUATIONS) -> pd.Series:
+    """Centred running median; near the ends the window shrinks symmetrically (the first and last
+    values are kept), so that it stays odd and a monotone stretch stays exact there too."""
+    data = values.to_numpy(dtype=float)
+    n, half = len(data), window // 2
+    out = [np.median(data[i - h : i + h + 1]) for i in range(n) for h in [min(half, i, n - 1 - i)]]
+    return pd.Series(out, index=values.index, dtype=float)
+
+
 def mean_with_seeds(ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label: str | None) -> None:
-    """Every seed as a thin line and their mean as a thick one.
+    """Every seed as a thin line and their mean (its `running_median`) as a thick one.
 
     The mean ends where the first seed ends: runs the convergence stop ended early have no values
     after their stop, and a mean over the seeds still running would jump there.
@@ -98,7 +115,7 @@ def mean_with_seeds(ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label
         ax.plot(run["step"], run[column], color=colour, lw=0.6, alpha=0.35)
     by_step = rows.groupby("step")[column]
     mean = by_step.mean()[by_step.count() == rows["seed"].nunique()]
-    ax.plot(mean.index, mean.to_numpy(), color=colour, lw=1.8, label=label)
+    ax.plot(mean.index, running_median(mean).to_numpy(), color=colour, lw=1.8, label=label)
 
 
 def reference_setting(values: Iterable, axis: str) -> str:
