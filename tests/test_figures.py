@@ -114,6 +114,9 @@ def check_learning_curves(plotted, fig, axes, heads):
         cells = [c for c in fx.grid(axes) if value is None or c.values[axes[0]] == value]
         _assert_means(panels[0, col], [_seed_mean(fx.acc, c) for c in cells])
         _assert_means(panels[1, col], [_seed_mean(fx.loss, c) for c in cells])
+    # the loss axis ends just above the largest seed mean, not at a single seed's spike
+    top = max(_seed_mean(fx.loss, c).max() for c in fx.grid(axes))
+    assert panels[1, 0].get_ylim() == pytest.approx((0, 1.05 * top))
     # the seed mean is the cell's plateau: e.g. the last cell (T = 4) at 0.25 + 0.01 c, 0.6 + 0.05 c, ...
     last = fx.grid(axes)[-1]
     rows = plotted[[fx.cell_of(r, axes) == last for _, r in plotted.iterrows()]]

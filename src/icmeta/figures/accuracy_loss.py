@@ -13,6 +13,7 @@ from icmeta.figures.panels import (
     finish,
     grid,
     log_steps,
+    loss_limits,
     mean_with_seeds,
     positive_steps,
     rows_of,
@@ -37,6 +38,7 @@ def draw(
             mean_with_seeds(ax, part, column, colour, None)
             log_steps(ax)
         ax_acc.set_ylim(0, 1.02)
+        loss_limits(ax_loss, part, [])
         ax_acc.set_ylabel(f"accuracy\n{label}")
         ax_loss.set_ylabel("loss")
     finish(fig, title)

@@ -9,7 +9,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.figures.panels import cell_label, finish, grid, log_steps, mean_with_seeds, positive_steps
+from icmeta.figures.panels import (
+    cell_label,
+    finish,
+    grid,
+    log_steps,
+    loss_limits,
+    mean_with_seeds,
+    positive_steps,
+)
 from icmeta.figures.style import PALETTE
 
 
@@ -39,6 +47,7 @@ def draw(
         axs[0, col].set_ylim(0, 1.02)
         if panel_axis:
             axs[0, col].set_title(f"{panel_axis} = {value}")
+    loss_limits(axs[1, 0], table, ["cell", *([panel_axis] if panel_axis else [])])  # the row shares y
     axs[0, 0].set_ylabel("held-out accuracy")
     axs[1, 0].set_ylabel("held-out loss")
     handles, labels = axs[0, 0].get_legend_handles_labels()

@@ -118,6 +118,12 @@ def mean_with_seeds(ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label
     ax.plot(mean.index, running_median(mean).to_numpy(), color=colour, lw=1.8, label=label)
 
 
+def loss_limits(ax: plt.Axes, rows: pd.DataFrame, keys: Sequence[str]) -> None:
+    """A loss axis from 0 to just above the largest seed mean: a single seed's SGD spike (several
+    times the starting loss at lr 0.01) may leave the panel instead of squashing every curve."""
+    ax.set_ylim(0, 1.05 * rows.groupby([*keys, "step"])["loss"].mean().max())
+
+
 def reference_setting(values: Iterable, axis: str) -> str:
     """The setting others are compared with (as a string): no clamp on the clamp axis, otherwise the
     first value in table order."""
