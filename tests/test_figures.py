@@ -144,6 +144,11 @@ PHASE_DIAGRAM = {
     # seeds' sequences: (NF, NF, N), (NSF, NF, N), (NSF, NSF, N), (NSF, NSF, NS); a tie goes to seed 0
     "sequence": ["NCC>FCC", "NCC>SCC>FCC", "NCC>SCC>FCC", "NCC>SCC>FCC"],
     "agree": [2, 1, 2, 2],
+    # plateau of the sequence's phase n, median over the agreeing seeds: e.g. cell 0's seeds 0 and 1
+    # have offsets +0.03 and -0.01 (median +0.01) on 1/T = 0.5 and the FCC's 0.8
+    "level1": [0.51, 0.54, 0.28, 0.29],
+    "level2": [0.81, 0.68, 0.71, 0.76],
+    "level3": [NAN, 0.85, 0.85, 0.87],
     "last_onset_median": [2000, 2010, 2020, 2030],  # the last phase's start of each seed, median
     "n_phases_mean": [5 / 3, 2, 7 / 3, 8 / 3],  # phases per seed (2, 2, 1), (3, 2, 1), (3, 3, 1), (3, 3, 2)
     "n_phases_sd": [np.std([2, 2, 1], ddof=1), 1, np.std([3, 3, 1], ddof=1), np.std([3, 3, 2], ddof=1)],
@@ -178,6 +183,8 @@ def check_phase_diagram(plotted, fig, axes, heads):
     texts = [t.get_text() for t in main.texts]
     for sequence, agree in zip(PHASE_DIAGRAM["sequence"], PHASE_DIAGRAM["agree"], strict=True):
         assert sequence.replace(">", " → ") in texts and f"{agree}/3 seeds" in texts
+    for n in (1, 2, 3):  # each block names its plateau level
+        assert all(f"{v:.2f}" in texts for v in PHASE_DIAGRAM[f"level{n}"] if v == v)
     # the blocks: one per phase of each cell's sequence, coloured by circuit
     assert len(main.patches) == sum(len(s.split(">")) for s in PHASE_DIAGRAM["sequence"])
 

@@ -1,7 +1,8 @@
 """Phase diagram over two axes of an experiment, seeds aggregated.
 
 The main panel gives each cell's phase sequence, the circuits its phases use in order (e.g.
-NCC → SCC → FCC) as coloured blocks, with how many seeds went through exactly that sequence. Beside
+NCC → SCC → FCC) as coloured blocks labelled with their plateau accuracy (median over the seeds
+that share the sequence), with how many seeds went through exactly that sequence. Beside
 it: the number of phases per run; the NCC and SCC plateaus' accuracy against their predictions (1/T;
 the label-multiset bound of `icmeta.theory`), in accuracy points; and when the last phase begins.
 Cells where no seed had a quantity say so ("none") instead of staying blank.
@@ -16,11 +17,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.colors import LogNorm
 from matplotlib.patches import Patch, Rectangle
 
 from icmeta.figures.style import CIRCUIT_COLOURS, SEQUENTIAL
 
 CIRCUITS = ("ncc", "scc", "fcc")
+ORDERED_PHASES = 3  # summary.csv records the plateau level of the first three phases of a run
 DIVERGING = "vlag"  # blue-white-red, distinguishable with the common colour-vision deficiencies
 NO_PHASE = "none"  # a run without any above-chance plateau
 
@@ -58,7 +61,20 @@ def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
         agg[f"{c}_present"] = (f"{c}_onset", lambda s: float(s.notna().mean()))
         agg[f"{c}_onset_median"] = (f"{c}_onset", "median")
         agg[f"{c}_onset_iqr"] = (f"{c}_onset", lambda s: float(s.quantile(0.75) - s.quantile(0.25)))
-    return runs.groupby([y, x]).agg(**agg).reset_index()
+    table = runs.groupby([y, x]).agg(**agg).reset_index()
+    # The plateau level of each phase of the modal sequence: the median over the seeds that share it.
+    for n in range(1, ORDERED_PHASES + 1):
+        column = f"phase{n}_acc"
+        levels = [
+            runs.loc[
+                (runs[y] == row[y]) & (runs[x] == row[x]) & (runs["sequence"] == row["sequence"]), column
+            ].median()
+            if column in runs
+            else np.nan
+            for _, row in table.iterrows()
+        ]
+        table[f"level{n}"] = levels
+    return table
 
 
 def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
@@ -71,9 +87,13 @@ def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
         width = 0.86 / max(1, len(phases))
         for k, circuit in enumerate(phases):
             colour = CIRCUIT_COLOURS.get(circuit, CIRCUIT_COLOURS["unlabelled"])
-            ax.add_patch(
-                Rectangle((j - 0.43 + k * width, i - 0.05), width, 0.4, color=colour, lw=0.5, ec="white")
-            )
+            left = j - 0.43 + k * width
+            ax.add_patch(Rectangle((left, i - 0.05), width, 0.4, color=colour, lw=0.5, ec="white"))
+            level = row.get(f"level{k + 1}", np.nan)
+            if level == level:  # not NaN: the phase's plateau accuracy, median over the agreeing seeds
+                ink = "0.15" if circuit not in CIRCUIT_COLOURS or circuit == "unlabelled" else "white"
+                ax.text(left + width / 2, i + 0.15, f"{level:.2f}", ha="center", va="center", fontsize=7,
+                        color=ink)  # fmt: skip
         ax.text(j, i - 0.22, " → ".join(phases) if phases else "no phase", ha="center", va="center",
                 fontsize=8)  # fmt: skip
         ax.text(j, i - 0.38, f"{row['agree']}/{row['seeds']} seeds", ha="center", va="center", fontsize=7,
@@ -107,6 +127,14 @@ def _heatmap(ax: plt.Axes, grid: pd.DataFrame, notes: pd.DataFrame, title: str, 
     ax.set_title(title, fontsize=9)
 
 
+def _log_norm(steps: pd.Series) -> LogNorm:
+    """A log colour scale over the steps (a decade at least, so that one value still gets a scale)."""
+    low, high = steps.min(), steps.max()
+    if np.isnan(low) or low <= 0:  # no onset at all, or a phase from step 0
+        low, high = 1.0, 10.0
+    return LogNorm(min(low, high / 10), high)
+
+
 def _panels(table: pd.DataFrame) -> list[tuple[str, str, pd.Series, list[str], dict]]:
     """(title, colour-bar unit, values, annotations, heatmap options) of each quantitative panel."""
     gaps = {"cmap": DIVERGING, "center": 0, "vmin": -20, "vmax": 20}
@@ -120,8 +148,8 @@ def _panels(table: pd.DataFrame) -> list[tuple[str, str, pd.Series, list[str], d
          {"cmap": SEQUENTIAL, "vmin": 0, "vmax": max(3.0, table["n_phases_mean"].max())}),
         ("NCC plateau − 1/T", "accuracy points", 100 * table["ncc_gap_mean"],
          [f"{100 * m:+.1f}" for m in table["ncc_gap_mean"]], gaps),
-        ("last phase begins (median step)", "log10 step", np.log10(onset.clip(lower=1)),
-         [f"{s / 1000:.1f}k" for s in onset], {"cmap": SEQUENTIAL}),
+        ("last phase begins (median step)", "step (log scale)", onset.clip(lower=1),
+         [f"{s / 1000:.1f}k" for s in onset], {"cmap": SEQUENTIAL, "norm": _log_norm(onset)}),
         ("SCC plateau − multiset bound", "accuracy points", 100 * table["scc_gap_mean"],
          [f"{100 * m:+.1f}" for m in table["scc_gap_mean"]], gaps),
     ]  # fmt: skip
