@@ -234,3 +234,10 @@ def test_scc_bound_of_the_default_task_is_well_above_the_ncc():
     bound = scc_bound(RunConfig(seed=3))
     assert 1 / 3 + 0.3 < bound < 0.95
     assert not scc_bound_supported(RunConfig().replace(**{"task.p_B": 0.5}))
+
+
+def test_pair_count_reads_n_from_the_per_pair_columns():
+    from icmeta.phases import pair_count
+
+    assert pair_count([f"q_label{k}_L1H1" for k in (1, 2, 3)] + ["q_label5_L1H1", "acc"]) == 3
+    assert pair_count(["acc", "bigram_L1H1"]) == 0

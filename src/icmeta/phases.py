@@ -11,7 +11,7 @@ is read from the attention metrics on that plateau.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -238,6 +238,15 @@ def pair_readings(metrics: pd.DataFrame, N: int) -> list[PairReading]:
             )
         )
     return out
+
+
+def pair_count(columns: Iterable[str]) -> int:
+    """The N of a metrics table, from its per-pair columns (`q_label1_L1H1`, …); 0 without them."""
+    names = set(columns)
+    k = 0
+    while f"q_label{k + 1}_L1H1" in names:
+        k += 1
+    return k
 
 
 def reads_one_pair(reading: PairReading, N: int, min_focus: float) -> bool:

@@ -8,7 +8,6 @@ each layer's dominant Tab. 1 pattern and, once stopped, its stop step.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +15,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from icmeta.phases import dominant_patterns
+from icmeta.phases import dominant_patterns, pair_count
 
 STATE_GLOB = "*train_state*.pt"  # the workflow's .train_state-<hash>.pt, `icmeta train`'s train_state.pt
-_PAIR = re.compile(r"^q_label(\d+)_L1H1$")
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,7 @@ def read_progress(state_path: Path, window: int = 5, min_score: float = 0.25) ->
     stopped = state.get("stopped_at", [None] * len(state["rows"]))
     for rows, stop in zip(state["rows"], stopped, strict=True):
         recent = pd.DataFrame(rows[-window:])
-        n_pairs = sum(1 for c in recent.columns if _PAIR.match(c)) or 4
+        n_pairs = pair_count(recent.columns) or 4
         last = recent.iloc[-1]
         patterns = dominant_patterns(recent, n_pairs, min_score)
         members.append(MemberProgress(float(last["acc"]), float(last["rla_acc"]), patterns, stop))

@@ -24,13 +24,7 @@ from icmeta.figures.panels import (
     shade_phases,
 )
 from icmeta.figures.style import PALETTE
-
-
-def _pairs(metrics: pd.DataFrame) -> int:
-    k = 0
-    while f"q_label{k + 1}_L1H1" in metrics.columns:
-        k += 1
-    return k
+from icmeta.phases import pair_count
 
 
 def _long(part: pd.DataFrame, axes: Sequence[str], n_pairs: int) -> pd.DataFrame:
@@ -52,7 +46,7 @@ def draw(
     """A row per cell (first seed), a column per layer's query and one for layer-1 labels; one colour
     per pair k, accuracy dashed. Head means; per run, because seeds may read different pairs."""
     metrics = positive_steps(first_seed(tables["metrics"]))
-    n_pairs = _pairs(metrics)
+    n_pairs = pair_count(metrics.columns)
     if not n_pairs:
         raise ValueError("the metrics table has no per-pair columns (q_label1_L1H1, ...): re-run training")
     long = pd.concat([_long(part, axes, n_pairs) for _, part in cells(metrics, axes)], ignore_index=True)
