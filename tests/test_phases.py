@@ -241,3 +241,12 @@ def test_pair_count_reads_n_from_the_per_pair_columns():
 
     assert pair_count([f"q_label{k}_L1H1" for k in (1, 2, 3)] + ["q_label5_L1H1", "acc"]) == 3
     assert pair_count(["acc", "bigram_L1H1"]) == 0
+
+
+@pytest.mark.filterwarnings("error")  # 0/0 would warn, and leave a run's summary full of warnings
+def test_a_query_masked_off_the_pairs_has_no_pair_shares():
+    from icmeta.phases import pair_readings
+
+    frame = pd.DataFrame({f"{name}{k}_L1H1": [0.0, 0.0] for name in ("q_label", "q_item") for k in (1, 2)})
+    (reading,) = pair_readings(frame, N=2)
+    assert np.isnan(reading.focus) and np.isnan(reading.label_share) and reading.top_attention == 0

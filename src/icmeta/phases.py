@@ -232,11 +232,11 @@ def pair_readings(metrics: pd.DataFrame, N: int) -> list[PairReading]:
     for on_labels, values in zip(to_labels, pairs, strict=True):
         top = int(np.argmax(values))
         total = values.sum()
-        out.append(
-            PairReading(
-                top + 1, float(values[top] / total), float(values[top]), float(on_labels.sum() / total)
-            )
-        )
+        if total > 0:
+            share, labels = float(values[top] / total), float(on_labels.sum() / total)
+        else:  # a query that cannot see the pairs (a circuit-restricted layer): no shares to take
+            share, labels = math.nan, math.nan
+        out.append(PairReading(top + 1, share, float(values[top]), labels))
     return out
 
 
