@@ -172,11 +172,20 @@ def uniform_baselines(N: int) -> dict[str, float]:
     }
 
 
+def metric_means(metrics: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each Tab. 2 metric per layer (head mean), averaged over the rows of `metrics`."""
+    return {name: layer_means(metrics, name).mean() for name in METRICS}
+
+
 def dominant_patterns(metrics: pd.DataFrame, N: int, min_score: float) -> list[str]:
     """Per layer, the metric furthest above its uniform baseline (head mean), or 'none' if none is
     at least `min_score` of the way from uniform to 1."""
+    return patterns_of(metric_means(metrics), N, min_score)
+
+
+def patterns_of(means: Mapping[str, pd.Series], N: int, min_score: float) -> list[str]:
+    """`dominant_patterns` from the layer means of `metric_means`."""
     base = uniform_baselines(N)
-    means = {name: layer_means(metrics, name).mean() for name in METRICS}
     out = []
     for layer in means["bigram"].index:
         scores = {name: (means[name][layer] - base[name]) / (1 - base[name]) for name in METRICS}
@@ -279,7 +288,8 @@ def detect_phases(
             previous_end = p.end
             continue
         on = metrics[(metrics["step"] >= p.start) & (metrics["step"] <= p.end)]
-        patterns = dominant_patterns(on, N, min_score)
+        means = metric_means(on)
+        patterns = patterns_of(means, N, min_score)
         readings = pair_readings(on, N)
         circuit = circuit_label(patterns, p.level, ceilings, tolerance)
         beats_ceilings = p.level > max((ceilings or {}).values(), default=0.0) + tolerance
@@ -294,11 +304,7 @@ def detect_phases(
                 "plateau_acc": p.level,
                 "circuit": circuit,
                 **{f"L{i + 1}_pattern": pat for i, pat in enumerate(patterns)},
-                **{
-                    f"L{layer}_{name}": float(value)
-                    for name in METRICS
-                    for layer, value in layer_means(on, name).mean().items()
-                },
+                **{f"L{layer}_{name}": float(v) for name in METRICS for layer, v in means[name].items()},
                 **{f"L{i + 1}_top_pair": r.top_pair for i, r in enumerate(readings)},
                 **{f"L{i + 1}_pair_focus": r.focus for i, r in enumerate(readings)},
                 **{f"L{i + 1}_label_share": r.label_share for i, r in enumerate(readings)},
