@@ -10,6 +10,7 @@ Cells where no seed had a quantity say so ("none") instead of staying blank.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -23,7 +24,7 @@ from matplotlib.patches import Patch, Rectangle
 from icmeta.figures.style import CIRCUIT_COLOURS, SEQUENTIAL
 
 CIRCUITS = ("ncc", "scc", "fcc")
-ORDERED_PHASES = 3  # summary.csv records the plateau level of the first three phases of a run
+PHASE_ONSET = re.compile(r"phase(\d+)_onset")
 DIVERGING = "vlag"  # blue-white-red, distinguishable with the common colour-vision deficiencies
 NO_PHASE = "none"  # a run without any above-chance plateau
 
@@ -41,9 +42,9 @@ def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
     runs["ncc_gap"] = runs["ncc_acc"] - runs["ncc_prediction"]
     runs["scc_gap"] = runs["scc_acc"] - runs["scc_prediction"]
     runs["sequence"] = runs["circuits"].fillna("").replace("", NO_PHASE)
-    runs["last_onset"] = (
-        runs[[f"phase{n}_onset" for n in (1, 2, 3) if f"phase{n}_onset" in runs]].ffill(axis=1).iloc[:, -1]
-    )
+    # summary.csv has phase<n>_onset and phase<n>_acc for the first few phases of a run, in order
+    ordered = sorted(int(m[1]) for c in runs.columns if (m := PHASE_ONSET.fullmatch(c)))
+    runs["last_onset"] = runs[[f"phase{n}_onset" for n in ordered]].ffill(axis=1).iloc[:, -1]
     agg: dict[str, tuple[str, object]] = {
         "seeds": ("seed", "count"),
         "sequence": ("sequence", lambda s: _modal(s)[0]),
@@ -63,18 +64,10 @@ def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
         agg[f"{c}_onset_iqr"] = (f"{c}_onset", lambda s: float(s.quantile(0.75) - s.quantile(0.25)))
     table = runs.groupby([y, x]).agg(**agg).reset_index()
     # The plateau level of each phase of the modal sequence: the median over the seeds that share it.
-    for n in range(1, ORDERED_PHASES + 1):
-        column = f"phase{n}_acc"
-        levels = [
-            runs.loc[
-                (runs[y] == row[y]) & (runs[x] == row[x]) & (runs["sequence"] == row["sequence"]), column
-            ].median()
-            if column in runs
-            else np.nan
-            for _, row in table.iterrows()
-        ]
-        table[f"level{n}"] = levels
-    return table
+    sharing = runs.merge(table[[y, x, "sequence"]], on=[y, x, "sequence"])
+    levels = sharing.groupby([y, x])[[f"phase{n}_acc" for n in ordered]].median()
+    levels.columns = [f"level{n}" for n in ordered]
+    return table.merge(levels, left_on=[y, x], right_index=True, how="left")
 
 
 def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
