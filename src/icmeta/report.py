@@ -43,24 +43,23 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
     """Two tables: one row per run (where it ended, its accuracy, RLA, level crossings and phases), and
     one row per phase (its plateau and what each layer's query attends on it)."""
     keys = [*axes, "seed"]
-    run_rows = []
+    layers = sorted(int(c[1:].split("_")[0]) for c in phases.columns if c.endswith("_pattern"))
+    run_rows, phase_rows = [], []
     for _, run in runs.iterrows():
+        ident = [*(str(run[a]) for a in axes), str(run["seed"])]
+        mine = _of_run(phases, run, keys)
         end = _steps(run["steps"]) + (" (stopped)" if run.get("stopped", False) else "")
         run_rows.append(
             [
-                *(str(run[a]) for a in axes),
-                str(run["seed"]),
+                *ident,
                 end,
                 _number(run["final_acc"]),
                 _number(run["final_rla_acc"]),
                 *(_steps(run[f"step_acc_{level}"]) for level in LEVELS),
-                phase_sequence(_of_run(phases, run, keys)),
+                phase_sequence(mine),
             ]
         )
-    layers = sorted(int(c[1:].split("_")[0]) for c in phases.columns if c.endswith("_pattern"))
-    phase_rows = []
-    for _, run in runs.iterrows():
-        for p in _of_run(phases, run, keys).itertuples():
+        for p in mine.itertuples():
             row = p._asdict()
             per_layer = [
                 f"{row[f'L{layer}_pattern']}: B {_number(row[f'L{layer}_bigram'], 2)},"
@@ -69,17 +68,8 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
                 f" pair {row.get(f'L{layer}_top_pair', '–')} ({_number(row.get(f'L{layer}_pair_focus'), 2)})"
                 for layer in layers
             ]
-            phase_rows.append(
-                [
-                    *(str(run[a]) for a in axes),
-                    str(run["seed"]),
-                    str(p.phase),
-                    f"{_steps(p.plateau_start)}–{_steps(p.plateau_end)}",
-                    _number(p.plateau_acc),
-                    p.circuit,
-                    *per_layer,
-                ]
-            )
+            plateau = f"{_steps(p.plateau_start)}–{_steps(p.plateau_end)}"
+            phase_rows.append([*ident, str(p.phase), plateau, _number(p.plateau_acc), p.circuit, *per_layer])
     return (
         "\n\n".join(
             [
