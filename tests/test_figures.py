@@ -326,6 +326,12 @@ def check_encoding_study(plotted, fig, axes, heads):
         assert rla == pytest.approx(fx.rla_acc(cell, seed, 3000))
         assert f"RLA {rla:.2f}" in [t.get_text() for t in right.texts]
     assert len(right.get_yticklabels()) == len(runs)
+    # each row's label in its setting's curve colour, and a rule between settings
+    curve = {line.get_label(): line.get_color() for line in left.lines if line.get_linewidth() == MEAN_LW}
+    for tick in right.get_yticklabels():
+        assert tick.get_color() == curve[tick.get_text().rsplit(" · ", 1)[0]]
+    rules = [line for line in right.lines if line.get_xdata()[0] == 0 and len(line.get_xdata()) == 2]
+    assert len(rules) == len(fx.grid(axes)) - 1
 
 
 def check_random_label(plotted, fig, axes, heads):

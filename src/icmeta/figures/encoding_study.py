@@ -57,7 +57,7 @@ def draw(
     left.set_ylim(0, 1.02)
     left.legend(fontsize=7, frameon=False, loc="upper left")
 
-    names = []
+    names, name_colours, setting = [], [], ""
     for y, (_, run) in enumerate(runs.iterrows()):
         mine = timeline[(timeline["seed"] == run["seed"])]
         for a in axes:
@@ -75,8 +75,15 @@ def draw(
                 right.plot([step], [y - MARKER_OFFSET], marker=marker, color="0.1", ms=3.5, ls="none")
         rla = mine.loc[mine["kind"] == "final RLA", "value"].iloc[0]
         right.text(1.01, y, f"RLA {rla:.2f}", transform=right.get_yaxis_transform(), va="center", fontsize=7)
-        names.append(f"{cell_label(run, axes)} · seed {run['seed']}")
+        cell = cell_label(run, axes)
+        if names and cell != setting:
+            right.axhline(y - 0.5, color="0.6", lw=0.6)  # a rule between settings
+        setting = cell
+        names.append(f"{cell} · seed {run['seed']}")
+        name_colours.append(colours.get(cell, "0.1"))
     right.set_yticks(range(n_rows), names, fontsize=7)
+    for tick, colour in zip(right.get_yticklabels(), name_colours, strict=True):
+        tick.set_color(colour)  # a row's setting in its curve's colour on the left
     right.set_ylim(n_rows - 0.5, -0.5)
     log_steps(right)
     # From just before the first plateau or crossing: before it every run sits at chance, as the left
