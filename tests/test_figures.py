@@ -189,6 +189,43 @@ def check_phase_diagram(plotted, fig, axes, heads):
     assert len(main.patches) == sum(len(s.split(">")) for s in PHASE_DIAGRAM["sequence"])
 
 
+def check_overview(plotted, fig, axes, heads):
+    assert set(plotted.columns) == {*axes, "seed", "step", "value", "panel", "layer", "metric"}
+    acc = plotted[plotted["panel"] == "accuracy"]
+    assert len(acc) == len(fx.grid(axes)) * len(fx.SEEDS) * len(STEPS), "every seed's accuracy"
+    assert np.allclose(acc["value"], _expected(acc, axes, fx.acc))
+    layer_metrics = plotted[plotted["panel"] == "circuit metrics"]
+    assert set(layer_metrics["seed"]) == {0}, "the first seed's circuits"
+    assert len(layer_metrics) == len(fx.grid(axes)) * len(fx.METRIC_BASE) * len(fx.LAYERS) * len(STEPS)
+
+    def head_mean(cell, seed, step, name, layer):
+        return np.mean([fx.metric(name, int(layer), h, cell, seed, step) for h in range(1, heads + 1)])
+
+    assert np.allclose(layer_metrics["value"], _expected(layer_metrics, axes, head_mean, "metric", "layer"))
+    titled = lambda start: [ax for ax in fig.axes if ax.get_title().startswith(start)]  # noqa: E731
+    accuracy = [ax for ax in fig.axes if ax.get_title().endswith(f": accuracy ({len(fx.SEEDS)} seeds)")]
+    metric_panels = []
+    assert len(accuracy) == len(fx.grid(axes))
+    for cell, ax in zip(fx.grid(axes), accuracy, strict=True):
+        _assert_means(ax, [_seed_mean(fx.acc, cell)])
+        _assert_shading(ax, cell)
+    for layer in fx.LAYERS:
+        metric_panels += titled(f"layer {layer} (seed 0)")
+    assert len(metric_panels) == len(fx.LAYERS) * len(fx.grid(axes))
+    maps = titled(tuple(f"layer {layer}: q → pair" for layer in fx.LAYERS))
+    n_maps = sum(len(fx.whens(cell, 0)) for cell in fx.grid(axes)) * len(fx.LAYERS)
+    assert len(maps) == n_maps
+    expected = [
+        np.mean([fx.attention_map(cell, 0, w, layer, h) for h in range(1, heads + 1)], axis=0)
+        for cell in fx.grid(axes)
+        for w in range(len(fx.whens(cell, 0)))
+        for layer in fx.LAYERS
+    ]
+    shown = [np.asarray(ax.collections[0].get_array()).reshape(fx.MAP_SIZE, fx.MAP_SIZE) for ax in maps]
+    for want in expected:  # every phase's head-averaged map appears
+        assert any(np.allclose(got, want) for got in shown)
+
+
 def check_accuracy_loss(plotted, fig, axes, heads):
     _assert_curves(plotted, axes, ["acc", "loss"])
     panels = np.array(fig.axes).reshape(-1, 2)
@@ -447,6 +484,7 @@ CHECKS = {
     "learning_curves": check_learning_curves,
     "final_accuracy": check_final_accuracy,
     "phase_diagram": check_phase_diagram,
+    "overview": check_overview,
     "accuracy_loss": check_accuracy_loss,
     "attention_maps": check_attention_maps,
     "delta_acc": check_delta_acc,
