@@ -93,6 +93,27 @@ def test_runs_page_rows_come_from_the_tables():
     )
 
 
+def test_runs_page_of_a_block_with_a_circuit_axis_shows_the_phase_labels():
+    """In a block whose axis is `circuit` (restricted networks) the aggregated phases keep their label
+    as `run_circuit`: the page shows it, not the axis value."""
+    from icmeta.report import runs_markdown
+
+    runs = pd.DataFrame({"circuit": ["fcc"], "seed": [0], "steps": [1000], "final_acc": [0.9]})
+    runs = runs.assign(final_rla_acc=0.5, **{f"step_acc_{x}": -1 for x in ("0.3", "0.6", "0.95")})
+    layer = {f"L1_{m}": 0.5 for m in ("bigram", "label_attn", "chunk")} | {"L1_pattern": "bigram"}
+    phases = pd.DataFrame({"circuit": "fcc", "seed": 0, "phase": [1, 2], "plateau_start": [10, 500]})
+    phases = phases.assign(
+        plateau_end=[400, 1000], plateau_acc=[0.33, 0.9], run_circuit=["NCC", "FCC"], **layer
+    )
+    lines = [
+        line
+        for line in runs_markdown(runs, phases, ["circuit"], "r").splitlines()
+        if line.startswith("| fcc")
+    ]
+    assert lines[0].endswith("| NCC 0.33 → FCC 0.90 |")
+    assert [line.split(" | ")[5] for line in lines[1:]] == ["NCC", "FCC"]
+
+
 def test_claims_target_measures_the_published_blocks(finished_grid, tmp_path):
     from icmeta.claims import CLAIMS
 

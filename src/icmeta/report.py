@@ -34,9 +34,16 @@ def _of_run(phases: pd.DataFrame, run: pd.Series, keys: Sequence[str]) -> pd.Dat
     return mine.sort_values("phase")
 
 
+def circuit_column(phases: pd.DataFrame) -> str:
+    """The phases' circuit label: `run_circuit` in a block whose `circuit` axis took the name (the
+    aggregated tables keep a run's own column under `run_<name>` when an axis shares its name)."""
+    return "run_circuit" if "run_circuit" in phases.columns else "circuit"
+
+
 def phase_sequence(phases: pd.DataFrame) -> str:
     """'NCC 0.33 → SCC 0.85' for one run's phases, in order; '–' for a run without a phase."""
-    return " → ".join(f"{p.circuit} {p.plateau_acc:.2f}" for p in phases.itertuples()) or "–"
+    label = circuit_column(phases)
+    return " → ".join(f"{p[label]} {p['plateau_acc']:.2f}" for _, p in phases.iterrows()) or "–"
 
 
 def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str], title: str) -> str:
@@ -69,7 +76,8 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
                 for layer in layers
             ]
             plateau = f"{_steps(p.plateau_start)}–{_steps(p.plateau_end)}"
-            phase_rows.append([*ident, str(p.phase), plateau, _number(p.plateau_acc), p.circuit, *per_layer])
+            label = row[circuit_column(phases)]
+            phase_rows.append([*ident, str(p.phase), plateau, _number(p.plateau_acc), label, *per_layer])
     return (
         "\n\n".join(
             [
