@@ -132,3 +132,18 @@ def test_claims_target_measures_the_published_blocks(finished_grid, tmp_path):
     assert "| phases per run: – |" in rows[1] and "**not tested**" in rows[1]
     # Nor has it a heads axis: that claim is not tested either, and says so.
     assert "| phases per run: 1 head –; 2 heads – |" in rows[-1] and "**not tested**" in rows[-1]
+
+
+def test_thinned_curves_keep_a_full_evaluation_per_decade_bin_when_they_are_sparse():
+    steps = np.arange(0, 100_001, 100)
+    full = steps % 1000 == 0  # optim.full_eval_every = 1000
+    metrics = pd.DataFrame(
+        {"T": 3, "seed": 0, "step": steps, "acc": 0.5, "loss": 1.0, "rla_acc": np.where(full, 0.4, np.nan)}
+    )
+    thin = thin_curves(metrics, ["T"], per_decade=10)
+    bins = np.floor(np.log10(np.maximum(steps, 1)) * 10 + 1e-9)
+    with_full = set(bins[full])
+    kept_full = thin.dropna(subset=["rla_acc"])["step"].to_numpy()
+    assert set(np.floor(np.log10(np.maximum(kept_full, 1)) * 10 + 1e-9)) == with_full
+    assert len(kept_full) == len(with_full)  # one per bin: the first full evaluation in it
+    assert thin["step"].iloc[-1] == 100_000 and not np.isnan(thin["rla_acc"].iloc[-1])

@@ -268,3 +268,40 @@ def test_a_stopped_member_stays_frozen_through_a_resume(tmp_path):
     assert all(torch.equal(v, resumed.model.member_state(0)[k]) for k, v in frozen.items())
     assert pd.read_csv(dirs[0] / "metrics.csv")["step"].tolist() == [0, 20, 40]
     assert pd.read_csv(dirs[1] / "metrics.csv")["step"].iloc[-1] == 200
+
+
+def test_id_only_evaluations_leave_the_secondary_columns_empty_and_change_nothing_else(tmp_path):
+    from icmeta.evaluation import SECONDARY_METRICS
+
+    base = {"optim.steps": 100, "task.T": 2}
+    every = small(**base)
+    sparse = small(**base, **{"optim.full_eval_every": 40})
+    assert "full_eval_every" not in every.to_dict()["optim"] and every.hash() != sparse.hash()
+    train([every], [tmp_path / "every"], tmp_path / "a.pt")
+    train([sparse], [tmp_path / "sparse"], tmp_path / "b.pt")
+    a, b = (pd.read_csv(tmp_path / d / "metrics.csv") for d in ("every", "sparse"))
+    secondary = [*SECONDARY_METRICS, "acc_task1", "acc_task2"]
+    full = b["step"].isin([0, 40, 80, 100])  # multiples of 40, and the end
+    assert b.loc[full, secondary].notna().all().all() and b.loc[~full, secondary].isna().all().all()
+    assert b.loc[~full, "step"].tolist() == [20, 60]
+    rest = [c for c in a.columns if c not in secondary]
+    pd.testing.assert_frame_equal(a[rest], b[rest], check_exact=True)  # training and the id set alike
+    pd.testing.assert_frame_equal(a.loc[full, secondary], b.loc[full, secondary], check_exact=True)
+
+
+def test_a_run_stopped_at_an_id_only_evaluation_ends_on_a_complete_row(tmp_path):
+    stop = {"optim.stop": {"acc": 1e-9, "hold": 20}}  # met at step 20, an id-only evaluation
+    plain = small(**stop)
+    sparse = small(**stop, **{"optim.full_eval_every": 40})
+    train([plain], [tmp_path / "plain"], tmp_path / "a.pt")
+    train([sparse], [tmp_path / "sparse"], tmp_path / "b.pt")
+    a, b = (pd.read_csv(tmp_path / d / "metrics.csv") for d in ("plain", "sparse"))
+    assert b["step"].tolist() == [0, 20] and b.notna().iloc[-1].drop(list(TRAINING_COLUMNS)).all()
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_full_evaluations_must_fall_on_evaluation_steps():
+    from icmeta.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"multiple of optim\.eval_every = 20"):
+        small(**{"optim.full_eval_every": 30})

@@ -254,6 +254,11 @@ class OptimConfig:
     # The convergence stop (`StopRule`); None trains to `steps`, and is left out of to_dict() so that
     # runs without a stop keep the hash they had before the field existed.
     stop: StopRule | None = None
+    # Evaluate the secondary sets (rla, rand_label, copy, official, tasks) only every this many steps,
+    # a multiple of eval_every; other evaluations measure the id set alone and leave the secondary
+    # columns empty. They are three quarters of the evaluation time, and the id set is what phases,
+    # the paper's rule and the stop read. None: every evaluation is full (left out of to_dict()).
+    full_eval_every: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", StopRule.from_value(self.stop))
@@ -265,6 +270,19 @@ class OptimConfig:
         _check_int("optim.eval_every", self.eval_every, 1)
         _check_int("optim.eval_size", self.eval_size, 1)
         _check_int("optim.n_checkpoints", self.n_checkpoints, 0)
+        if self.full_eval_every is not None:
+            _check_int("optim.full_eval_every", self.full_eval_every, 1)
+            if self.full_eval_every % self.eval_every:
+                _fail(
+                    "optim.full_eval_every",
+                    self.full_eval_every,
+                    f"must be a multiple of optim.eval_every = {self.eval_every} (or null: every evaluation)",
+                )
+
+    def full_eval_due(self, step: int) -> bool:
+        """Whether the evaluation at `step` measures every set: always at the end of training."""
+        every = self.full_eval_every
+        return every is None or step % every == 0 or step == self.steps
 
 
 SECTIONS = {"task": TaskConfig, "model": ModelConfig, "optim": OptimConfig}
@@ -357,8 +375,9 @@ class RunConfig:
         out["interventions"] = [dict(i) for i in out["interventions"]]
         if not out["interventions"]:
             del out["interventions"]
-        if out["optim"]["stop"] is None:
-            del out["optim"]["stop"]
+        for key in ("stop", "full_eval_every"):  # absent: the hash runs had before the field existed
+            if out["optim"][key] is None:
+                del out["optim"][key]
         return out
 
     def hash(self) -> str:

@@ -50,6 +50,9 @@ MEMBER_METRICS = (
     "acc_official",  # accuracy in the official code's convention: p_B and task Zipf ignored (official)
 )
 
+# Measured on the secondary sets, so left empty (NaN) by an id-only evaluation (`optim.full_eval_every`).
+SECONDARY_METRICS = ("rla_loss", "rla_acc", "rand_label_acc", "copy_acc", "tila2", "acc_official")
+
 # Per layer and head, from the batch-mean attention maps of the id set (`circuits.MAP_METRICS`); and
 # per layer, head and pair, from the same maps (`circuits.PAIR_METRICS`).
 HEAD_METRICS = tuple(MAP_METRICS)
@@ -93,10 +96,11 @@ class Evaluator:
         self.tila_layer = min(1, configs[0].model.layers - 1)
 
     @torch.no_grad()
-    def evaluate(self, step: int) -> tuple[list[dict[str, float]], np.ndarray]:
+    def evaluate(self, step: int, full: bool = True) -> tuple[list[dict[str, float]], np.ndarray]:
         """Each member's row of metrics (all but the training columns) and the id-set attention maps.
 
-        Returns the rows (one per member) and the batch-mean maps (E, layers, heads, S, S).
+        Returns the rows (one per member) and the batch-mean maps (E, layers, heads, S, S). Without
+        `full`, only the id set is measured: the secondary metrics and the per-task accuracies are NaN.
         """
         sets = self.sets
         out: dict[str, torch.Tensor] = {}  # MEMBER_METRICS, each (E,)
@@ -104,6 +108,33 @@ class Evaluator:
         out["loss"], out["acc"] = loss.mean(1), (pred == sets["id"].target).float().mean(1)
         out["cla"] = context_label_accuracy(pred, sets["id"].labels)
         maps = torch.stack([p.mean(1) for p in patterns], dim=1)  # (E, layers, H, S, S)
+        if full:
+            per_task = self._secondary(out)
+        else:
+            out.update({name: torch.full_like(out["acc"], torch.nan) for name in SECONDARY_METRICS})
+            per_task = torch.full((self.model.E, self.n_tasks), torch.nan, device=self.device)
+
+        per_head = {k: v.cpu().numpy() for k, v in circuit_metrics(maps).items()}  # (E, layers, H)
+        per_pair = {k: v.cpu().numpy() for k, v in pair_metrics(maps).items()}  # (E, layers, H, N)
+        host = {k: v.cpu().numpy() for k, v in out.items()}
+        per_task = per_task.cpu().numpy()
+        rows = []
+        for e, cfg in enumerate(self.configs):
+            row = {"step": float(step), **{k: float(host[k][e]) for k in MEMBER_METRICS}}
+            row.update({f"acc_task{t + 1}": float(per_task[e, t]) for t in range(cfg.task.T)})
+            for name, values in per_head.items():
+                for l in range(values.shape[1]):
+                    for h in range(values.shape[2]):
+                        row[f"{name}_L{l + 1}H{h + 1}"] = float(values[e, l, h])
+            for name, values in per_pair.items():
+                for l, h, k in np.ndindex(*values.shape[1:]):
+                    row[f"{name}{k + 1}_L{l + 1}H{h + 1}"] = float(values[e, l, h, k])
+            rows.append(row)
+        return rows, maps.cpu().numpy()
+
+    def _secondary(self, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Fill `out` with the metrics of the secondary sets; return the accuracy per task (E, T_max)."""
+        sets = self.sets
         loss, pred, _ = self._forward_set(sets["rla"], record=False)
         out["rla_loss"], out["rla_acc"] = loss.mean(1), (pred == sets["rla"].target).float().mean(1)
         _, pred, _ = self._forward_set(sets["rand_label"], record=False)
@@ -117,25 +148,7 @@ class Evaluator:
         _, pred, _ = self._forward_set(sets["tasks"], record=False)
         correct = (pred == sets["tasks"].target).float()
         one_task = sets["tasks"].task.unsqueeze(-1) == torch.arange(self.n_tasks, device=self.device)
-        per_task = (correct.unsqueeze(-1) * one_task).sum(1) / one_task.sum(1).clamp(min=1)  # (E, T_max)
-
-        per_head = {k: v.cpu().numpy() for k, v in circuit_metrics(maps).items()}  # (E, layers, H)
-        per_pair = {k: v.cpu().numpy() for k, v in pair_metrics(maps).items()}  # (E, layers, H, N)
-        host = {k: v.cpu().numpy() for k, v in out.items()}
-        per_task = per_task.cpu().numpy()
-        rows = []
-        for e, cfg in enumerate(self.configs):
-            row = {"step": float(step), **{k: float(v[e]) for k, v in host.items()}}
-            row.update({f"acc_task{t + 1}": float(per_task[e, t]) for t in range(cfg.task.T)})
-            for name, values in per_head.items():
-                for l in range(values.shape[1]):
-                    for h in range(values.shape[2]):
-                        row[f"{name}_L{l + 1}H{h + 1}"] = float(values[e, l, h])
-            for name, values in per_pair.items():
-                for l, h, k in np.ndindex(*values.shape[1:]):
-                    row[f"{name}{k + 1}_L{l + 1}H{h + 1}"] = float(values[e, l, h, k])
-            rows.append(row)
-        return rows, maps.cpu().numpy()
+        return (correct.unsqueeze(-1) * one_task).sum(1) / one_task.sum(1).clamp(min=1)
 
     @torch.no_grad()
     def _forward_set(

@@ -85,6 +85,15 @@ class RunHistory:
         self.maps.append(maps)
         self.map_steps.append(step)
 
+    def complete_latest(self, members: list[int], rows: list[dict[str, float]]) -> None:
+        """Fill the empty columns of the latest rows of `members`, from an id-only evaluation, with a
+        full evaluation's values at the same step."""
+        for e in members:
+            latest = self.rows[e][-1]
+            if latest["step"] != rows[e]["step"]:
+                raise ValueError(f"member {e}: latest row is step {latest['step']}, not {rows[e]['step']}")
+            latest.update({k: v for k, v in rows[e].items() if math.isnan(latest[k])})
+
     def _recent_training(self) -> list[tuple[float, float]]:
         """Mean training loss/accuracy over the last eval_every steps (NaN before the first step)."""
         chunks, have = [], 0

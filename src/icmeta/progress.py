@@ -8,6 +8,7 @@ each layer's dominant Tab. 1 pattern and, once stopped, its stop step.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,9 @@ def read_progress(state_path: Path, window: int = 5, min_score: float = 0.25) ->
         n_pairs = pair_count(recent.columns) or 4
         last = recent.iloc[-1]
         patterns = dominant_patterns(recent, n_pairs, min_score)
-        members.append(MemberProgress(float(last["acc"]), float(last["rla_acc"]), patterns, stop))
+        # The latest full evaluation's RLA: id-only evaluations leave it empty (optim.full_eval_every).
+        rla = next((r["rla_acc"] for r in reversed(rows) if not math.isnan(r["rla_acc"])), math.nan)
+        members.append(MemberProgress(float(last["acc"]), float(rla), patterns, stop))
     return RunProgress(state_path.parent, int(state["step"]), members)
 
 

@@ -200,16 +200,19 @@ class Trainer:
 
     # Evaluation ------------------------------------------------------------------------------
 
-    def evaluate(self) -> tuple[list[dict[str, float]], np.ndarray]:
+    def evaluate(self, full: bool = True) -> tuple[list[dict[str, float]], np.ndarray]:
         """Every member's metrics row and attention maps now (`Evaluator.evaluate`)."""
-        return self.evaluator.evaluate(self.step)
+        return self.evaluator.evaluate(self.step, full)
 
     def record_eval(self) -> None:
         """Evaluate now, with the interventions of this step, and add the results to the history."""
         self._sync_interventions()
-        rows, maps = self.evaluate()
+        full = self.configs[0].optim.full_eval_due(self.step)
+        rows, maps = self.evaluate(full)
         self.history.add_evaluation(self.step, rows, maps)
         stopped = self.history.newly_stopped()
+        if stopped and not full:  # a run's last row is complete, wherever the stop ends it
+            self.history.complete_latest(stopped, self.evaluate(full=True)[0])
         if stopped:
             self.history.stage_checkpoint(self.step, self.model, stopped)
             for e in stopped:

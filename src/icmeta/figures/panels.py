@@ -109,8 +109,10 @@ def mean_with_seeds(ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label
     """Every seed as a thin line and their mean (its `running_median`) as a thick one.
 
     The mean ends where the first seed ends: runs the convergence stop ended early have no values
-    after their stop, and a mean over the seeds still running would jump there.
+    after their stop, and a mean over the seeds still running would jump there. Empty values (a
+    secondary metric between full evaluations, `optim.full_eval_every`) are left out, not drawn as gaps.
     """
+    rows = rows.dropna(subset=[column])
     for _, run in rows.groupby("seed"):
         ax.plot(run["step"], run[column], color=colour, lw=0.6, alpha=0.35)
     by_step = rows.groupby("step")[column]

@@ -31,7 +31,7 @@ def draw(
     colours = sns.color_palette(PALETTE, len(found))
     for ax, column in zip(panels.flat, columns, strict=True):
         for (label, part), colour in zip(found, colours, strict=True):
-            mean_with_seeds(ax, part.dropna(subset=[column]), column, colour, label)
+            mean_with_seeds(ax, part, column, colour, label)
         log_steps(ax)
         ax.set_ylim(0, 1.02)
         ax.set_title("average" if column == "acc" else f"task τ = {column.removeprefix('acc_task')}")

@@ -38,7 +38,8 @@ def thin_curves(
     metrics: pd.DataFrame, axes: Sequence[str], per_decade: int = POINTS_PER_DECADE
 ) -> pd.DataFrame:
     """Each run's accuracy, loss and head-mean attention metrics per layer at about `per_decade`
-    evaluations per decade of log-step (the first in each bin), plus its first and last evaluation."""
+    evaluations per decade of log-step (the first in each bin, and the first full one where the
+    secondary sets are evaluated less often: `optim.full_eval_every`), plus its first and last."""
     keys = [*axes, "seed"]
     curves = metrics[[*keys, "step", *(c for c in CURVE_COLUMNS if c in metrics.columns)]].copy()
     for name in MAP_METRICS:
@@ -49,7 +50,10 @@ def thin_curves(
         steps = run["step"].to_numpy()
         bins = np.floor(np.log10(np.maximum(steps, 1)) * per_decade + 1e-9)
         first_of_bin = np.concatenate([[True], bins[1:] != bins[:-1]])
-        keep = first_of_bin | (steps == steps.max()) | (steps == 0)
+        full = np.flatnonzero(run[[c for c in CURVE_COLUMNS if c in run.columns]].notna().all(axis=1))
+        first_full = np.zeros(len(run), dtype=bool)
+        first_full[full[np.unique(bins[full], return_index=True)[1]]] = True
+        keep = first_of_bin | first_full | (steps == steps.max()) | (steps == 0)
         parts.append(run[keep])
     return pd.concat(parts, ignore_index=True)
 
