@@ -656,3 +656,22 @@ def test_running_median_removes_short_spikes_and_keeps_monotone_stretches():
         0.9,
         0.1,
     ]  # the ends
+
+
+def test_seed_means_skip_empty_values_instead_of_breaking_the_line():
+    import matplotlib.pyplot as plt
+
+    from icmeta.figures.panels import mean_with_seeds
+
+    steps = np.arange(0, 1001, 100)
+    full = steps % 500 == 0  # a secondary metric measured every 500 steps only
+    rows = pd.concat(
+        pd.DataFrame({"seed": s, "step": steps, "rla_acc": np.where(full, 0.1 * (s + 1), np.nan)})
+        for s in (0, 1)
+    )
+    fig, ax = plt.subplots()
+    mean_with_seeds(ax, rows, "rla_acc", "C0", "RLA")
+    *seeds, mean = ax.get_lines()
+    assert [list(line.get_xdata()) for line in seeds] == [[0, 500, 1000]] * 2
+    assert list(mean.get_xdata()) == [0, 500, 1000] and np.allclose(mean.get_ydata(), 0.15)
+    plt.close(fig)
