@@ -31,6 +31,7 @@ def test_full_default_dag_has_one_job_per_cell_and_run(tmp_path):
     cells = 1 + 6 * 6  # main (T = 3) and phase_diagram (T x eps); the other blocks are switched off
     runs = cells * 3
     per_run_figures = (
+        "overview",
         "accuracy_loss",
         "attention_maps",
         "delta_acc",
