@@ -28,7 +28,7 @@ def _heads(metrics: pd.DataFrame) -> list[int]:
     return list(range(1, len(next(iter(per_layer_columns(metrics.columns, "bigram").values()))) + 1))
 
 
-def _long(part: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
+def metrics_long(part: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
     """step, layer, head, metric, value rows of one run (plus its acc), for plotting and the table."""
     rows = []
     for name in MAP_METRICS:
@@ -46,7 +46,7 @@ def draw(
     dashed. Per-run, because seeds switch circuits at different steps."""
     metrics = positive_steps(first_seed(tables["metrics"]))
     heads = _heads(metrics)
-    long = pd.concat([_long(part, axes) for _, part in cells(metrics, axes)], ignore_index=True)
+    long = pd.concat([metrics_long(part, axes) for _, part in cells(metrics, axes)], ignore_index=True)
     layers = sorted(long["layer"].unique())
     colours = dict(zip(layers, sns.color_palette(PALETTE, len(layers) + 2)[2:], strict=True))
     row_keys = [(label, part, h) for label, part in cells(long, axes) for h in heads]

@@ -10,8 +10,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.circuits import METRICS, TITLES, per_layer_columns
+from icmeta.circuits import METRICS, TITLES
 from icmeta.figures.attention_maps import query_pair_reading, token_names
+from icmeta.figures.circuit_metrics import metrics_long
 from icmeta.figures.panels import (
     cells,
     first_seed,
@@ -26,16 +27,12 @@ from icmeta.figures.style import PALETTE, SEQUENTIAL
 MAP_SIZE = 1.55  # inches per attention map: its 9 token names stay legible at page width
 
 
-def _layer_metrics(run: pd.DataFrame) -> pd.DataFrame:
+def _layer_metrics(run: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
     """step, layer, metric, value of one run, averaged over the heads of a layer (what the layer as a
     whole does; the per-head view is the circuit_metrics figure)."""
-    rows = []
-    for name in METRICS:
-        for layer, cols in per_layer_columns(run.columns, name).items():
-            values = run[cols].mean(axis=1).to_numpy()
-            rows.append(pd.DataFrame({"step": run["step"].to_numpy(), "layer": layer, "metric": name,
-                                      "value": values}))  # fmt: skip
-    return pd.concat(rows, ignore_index=True)
+    long = metrics_long(run, axes)
+    long = long[long["metric"].isin(list(METRICS))]
+    return long.groupby(["step", "layer", "metric"], sort=False)["value"].mean().reset_index()
 
 
 def _maps_of(maps: pd.DataFrame) -> list[tuple[str, int, pd.DataFrame]]:
@@ -85,7 +82,7 @@ def draw(
         )
 
         run = first_seed(part)
-        long = _layer_metrics(run)
+        long = _layer_metrics(run, axes)
         mine = phases[phases["seed"] == run["seed"].iloc[0]]
         metric_axes = middle.subplots(1, len(layers), sharey=True, squeeze=False)[0]
         for layer, mx in zip(layers, metric_axes, strict=True):
