@@ -1,4 +1,5 @@
-"""`icmeta progress` reads runs still training from their saved states, without touching them."""
+"""`icmeta progress` reads runs still training from their saved states, without touching them;
+`icmeta hours` reads how long the jobs ran from their logs."""
 
 import math
 
@@ -6,6 +7,7 @@ import torch
 
 from conftest import small
 from icmeta.cli import main
+from icmeta.steps import ATTEMPT_HEADER
 from icmeta.train import Trainer
 
 
@@ -39,3 +41,34 @@ def test_progress_reports_the_saved_step_and_each_members_latest_numbers(tmp_pat
 def test_progress_without_runs_in_progress_says_so(tmp_path, capsys):
     assert main(["progress", str(tmp_path)]) == 1
     assert "no training in progress" in capsys.readouterr().err
+
+
+def test_hours_sum_each_attempts_own_stretch_and_skip_the_gap_between(tmp_path, capsys):
+    """A job stopped at 10:05 and resumed the next day counts 5 + 2 minutes, not a day."""
+    log = tmp_path / "logs" / "grid" / "T~1" / "eps~0.1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        f"{ATTEMPT_HEADER}1: started 2026-01-01 10:00:00 +0000 =====\n"
+        "2026-01-01 10:00:00,100 icmeta.train INFO training path: CPU\n"
+        "a traceback line without a timestamp\n"
+        "2026-01-01 10:05:00,900 icmeta.train INFO step 100/200\n"
+        f"{ATTEMPT_HEADER}2: started 2026-01-02 09:00:00 +0000 =====\n"
+        "2026-01-02 09:00:00,000 icmeta.train INFO resumed at step 100\n"
+        "2026-01-02 09:02:00,000 icmeta.train INFO step 200/200\n"
+    )
+    other = tmp_path / "logs" / "main" / "T~3.log"
+    other.parent.mkdir(parents=True)
+    other.write_text("2026-01-01 10:00:00,0 x\n2026-01-01 11:30:00,0 y\n")  # no headers: one attempt
+
+    assert main(["hours", str(tmp_path / "logs")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    by_name = {line.split()[0]: line.split() for line in out if line.strip()}
+    assert by_name["grid/T~1/eps~0.1.log"][1:3] == ["0.12", "h"]  # 7 min
+    assert by_name["grid/T~1/eps~0.1.log"][3] == "(2"
+    assert by_name["grid"][1] == "0.12" and by_name["main"][1] == "1.50"
+    assert by_name["all"][1] == "1.62"
+
+
+def test_hours_without_a_log_directory_names_it(tmp_path, capsys):
+    assert main(["hours", str(tmp_path / "missing")]) == 2
+    assert "no log directory" in capsys.readouterr().err

@@ -1,5 +1,5 @@
-"""Command line: `icmeta train`, `icmeta bench`, `icmeta doctor` and `icmeta progress`, for use
-without Snakemake."""
+"""Command line: `icmeta train`, `icmeta bench`, `icmeta doctor`, `icmeta progress` and `icmeta hours`,
+for use without Snakemake."""
 
 from __future__ import annotations
 
@@ -63,6 +63,17 @@ def _progress(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hours(args: argparse.Namespace) -> int:
+    from icmeta.job_hours import format_hours, job_hours
+
+    rows = job_hours(Path(args.logs))
+    if not rows:
+        print(f"icmeta: no job logs under {args.logs}", file=sys.stderr)
+        return 1
+    print(format_hours(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="icmeta", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         "paths", nargs="*", default=["results"], help="directories or state files (default results)"
     )
     p.set_defaults(func=_progress)
+    h = sub.add_parser(
+        "hours", help="hours each job ran (all attempts) and per experiment, from the job logs"
+    )
+    h.add_argument(
+        "logs", nargs="?", default="logs/train", help="the jobs' log directory (default logs/train)"
+    )
+    h.set_defaults(func=_hours)
     return parser
 
 
@@ -106,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         return args.func(args)
-    except (ConfigError, RuntimeError) as err:
+    except (ConfigError, RuntimeError, FileNotFoundError) as err:
         print(f"icmeta: error: {err}", file=sys.stderr)
         return 2
 
