@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from icmeta.run_rows import rows_of
+
 DEFAULT_T, DEFAULT_EPS = 3, 0.1  # the paper's default task
 
 
@@ -37,9 +39,8 @@ class Runs:
         return Runs(self.runs[keep], self.phases)
 
     def phases_of(self, run: pd.Series) -> pd.DataFrame:
-        """The run's phases in order (a run is its cell and seed in both tables)."""
-        mine = self.phases[(self.phases["cell"] == run["cell"]) & (self.phases["seed"] == run["seed"])]
-        return mine.sort_values("phase")
+        """The run's phases in order."""
+        return rows_of(self.phases, run, ["cell", "seed"]).sort_values("phase")
 
 
 @dataclass(frozen=True)

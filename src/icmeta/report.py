@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from icmeta.run_rows import rows_of
+
 LEVELS = (0.3, 0.6, 0.95)  # accuracy levels whose first crossing the runs table shows
 
 
@@ -25,13 +27,6 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def _of_run(phases: pd.DataFrame, run: pd.Series, keys: Sequence[str]) -> pd.DataFrame:
-    mine = phases
-    for key in keys:
-        mine = mine[mine[key].astype(str) == str(run[key])]
-    return mine.sort_values("phase")
 
 
 def circuit_column(phases: pd.DataFrame) -> str:
@@ -54,7 +49,7 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
     run_rows, phase_rows = [], []
     for _, run in runs.iterrows():
         ident = [*(str(run[a]) for a in axes), str(run["seed"])]
-        mine = _of_run(phases, run, keys)
+        mine = rows_of(phases, run, keys).sort_values("phase")
         end = _steps(run["steps"]) + (" (stopped)" if run.get("stopped", False) else "")
         run_rows.append(
             [

@@ -24,7 +24,7 @@ def _timeline(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str]) -> 
     rows = []
     for _, run in runs.iterrows():
         ident = {**{a: run[a] for a in axes}, "seed": run["seed"]}
-        mine = rows_of(phases, pd.DataFrame([run]), [*axes, "seed"]).sort_values("phase")
+        mine = rows_of(phases, pd.DataFrame([run]), axes).sort_values("phase")
         for _, p in mine.iterrows():
             rows.append({**ident, "kind": "plateau", "circuit": p["circuit"], "start": p["plateau_start"],
                          "end": p["plateau_end"], "value": p["plateau_acc"]})  # fmt: skip

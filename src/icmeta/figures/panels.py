@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from icmeta import run_rows
 from icmeta.interventions import CLAMP_AXIS, NO_CLAMP
 
 # Light yellow, orange, red, as in the paper's Fig. 2, then darker for any later phase; shading at low
@@ -61,13 +62,8 @@ def positive_steps(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def rows_of(table: pd.DataFrame, rows: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
-    """Any experiment table (phases, runs) restricted to the cell and seeds of `rows`."""
-    if table.empty:
-        return table
-    keep = table["seed"].isin(rows["seed"].unique())
-    for a in axes:
-        keep &= table[a].astype(str) == str(rows[a].iloc[0])
-    return table[keep]
+    """Any experiment table (phases, runs) restricted to the runs (cell and seed) of `rows`."""
+    return run_rows.rows_of(table, rows, [*axes, "seed"])
 
 
 def finish(fig: plt.Figure, title: str) -> None:
