@@ -30,6 +30,13 @@ def query_pair_reading(matrix: np.ndarray) -> tuple[int, float]:
     return top + 1, float(pairs[top] / pairs.sum())
 
 
+def map_matrix(rows: pd.DataFrame, size: int) -> pd.DataFrame:
+    """One attention map as a size x size matrix (rows attend to columns) from its long rows (row, col,
+    weight); rows of several heads are averaged."""
+    mean = rows.groupby(["row", "col"])["weight"].mean().reset_index()
+    return mean.pivot(index="row", columns="col", values="weight").reindex(range(size))
+
+
 def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
 ) -> tuple[plt.Figure, pd.DataFrame]:
@@ -46,7 +53,7 @@ def draw(
     for (label, when, part), row in zip(row_keys, panels, strict=True):
         for ax, (layer, head) in zip(row, columns, strict=True):
             sel = part[(part["layer"] == layer) & (part["head"] == head)]
-            matrix = sel.pivot(index="row", columns="col", values="weight").reindex(range(size))
+            matrix = map_matrix(sel, size)
             sns.heatmap(matrix, ax=ax, cmap=SEQUENTIAL, vmin=0, vmax=1, cbar=False, square=True,
                         xticklabels=names, yticklabels=names)  # fmt: skip
             ax.tick_params(labelsize=5 if size > 9 else 6)

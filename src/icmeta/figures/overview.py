@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 
 from icmeta.circuits import METRICS, TITLES
-from icmeta.figures.attention_maps import query_pair_reading, token_names
+from icmeta.figures.attention_maps import map_matrix, query_pair_reading, token_names
 from icmeta.figures.circuit_metrics import metrics_long
 from icmeta.figures.panels import (
     cells,
@@ -41,9 +41,7 @@ def _maps_of(maps: pd.DataFrame) -> list[tuple[str, int, pd.DataFrame]]:
     out = []
     for when, part in maps.groupby("when", sort=False):
         for layer, sel in part.groupby("layer"):
-            mean = sel.groupby(["row", "col"])["weight"].mean().reset_index()
-            matrix = mean.pivot(index="row", columns="col", values="weight").reindex(range(size))
-            out.append((str(when), int(layer), matrix))
+            out.append((str(when), int(layer), map_matrix(sel, size)))
     return out
 
 
