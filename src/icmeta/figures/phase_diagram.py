@@ -21,7 +21,7 @@ import seaborn as sns
 from matplotlib.colors import LogNorm
 from matplotlib.patches import Patch, Rectangle
 
-from icmeta.figures.style import CIRCUIT_COLOURS, SEQUENTIAL
+from icmeta.figures.style import CIRCUIT_COLOURS, SEQUENTIAL, axis_label, value_label
 
 CIRCUITS = ("ncc", "scc", "fcc")
 PHASE_ONSET = re.compile(r"phase(\d+)_onset")
@@ -34,6 +34,13 @@ def _modal(sequences: pd.Series) -> tuple[str, int]:
     counts = Counter(sequences)
     best = max(counts.values())
     return next(s for s in sequences if counts[s] == best), best
+
+
+def _others(sequences: pd.Series) -> str:
+    """The sequences of the seeds that do not share the modal one, with their counts ('' if none)."""
+    modal = _modal(sequences)[0]
+    counts = Counter(s for s in sequences if s != modal)
+    return "; ".join(f"{seq.replace('>', ' → ')} ({n})" for seq, n in counts.most_common())
 
 
 def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
@@ -49,6 +56,7 @@ def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
         "seeds": ("seed", "count"),
         "sequence": ("sequence", lambda s: _modal(s)[0]),
         "agree": ("sequence", lambda s: _modal(s)[1]),
+        "others": ("sequence", _others),
         "n_phases_mean": ("n_phases", "mean"),
         "n_phases_sd": ("n_phases", "std"),
         "ncc_gap_mean": ("ncc_gap", "mean"),
@@ -71,32 +79,37 @@ def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
 
 
 def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
-    """The main panel: per cell, its modal phase sequence as coloured blocks, named, with agreement."""
+    """The main panel: per cell, its modal phase sequence as coloured blocks that name their circuit
+    and plateau accuracy, with how many seeds agree and what the others went through."""
     ys = sorted(table[y].unique(), reverse=True)
     xs = sorted(table[x].unique())
     for _, row in table.iterrows():
         i, j = ys.index(row[y]), xs.index(row[x])
         phases = [] if row["sequence"] == NO_PHASE else row["sequence"].split(">")
-        width = 0.86 / max(1, len(phases))
+        width = 0.9 / max(1, len(phases))
         for k, circuit in enumerate(phases):
             colour = CIRCUIT_COLOURS.get(circuit, CIRCUIT_COLOURS["unlabelled"])
-            left = j - 0.43 + k * width
-            ax.add_patch(Rectangle((left, i - 0.05), width, 0.4, color=colour, lw=0.5, ec="white"))
+            left = j - 0.45 + k * width
+            ax.add_patch(Rectangle((left, i - 0.4), width, 0.52, color=colour, lw=1, ec="white"))
+            ink = "0.15" if circuit not in CIRCUIT_COLOURS or circuit == "unlabelled" else "white"
+            ax.text(left + width / 2, i - 0.26, circuit, ha="center", va="center", fontsize=8,
+                    fontweight="bold", color=ink)  # fmt: skip
             level = row.get(f"level{k + 1}", np.nan)
             if level == level:  # not NaN: the phase's plateau accuracy, median over the agreeing seeds
-                ink = "0.15" if circuit not in CIRCUIT_COLOURS or circuit == "unlabelled" else "white"
-                ax.text(left + width / 2, i + 0.15, f"{level:.2f}", ha="center", va="center", fontsize=7,
+                ax.text(left + width / 2, i - 0.04, f"{level:.2f}", ha="center", va="center", fontsize=9,
                         color=ink)  # fmt: skip
-        ax.text(j, i - 0.22, " → ".join(phases) if phases else "no phase", ha="center", va="center",
-                fontsize=8)  # fmt: skip
-        ax.text(j, i - 0.38, f"{row['agree']}/{row['seeds']} seeds", ha="center", va="center", fontsize=7,
-                color="0.3")  # fmt: skip
+        if not phases:
+            ax.text(j, i - 0.14, "no phase", ha="center", va="center", fontsize=9)
+        ax.text(j, i + 0.24, f"{row['agree']}/{row['seeds']} seeds", ha="center", va="center", fontsize=8,
+                color="0.2")  # fmt: skip
+        if row["others"]:
+            ax.text(j, i + 0.39, row["others"], ha="center", va="center", fontsize=7, color="0.35")
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(len(ys) - 0.5, -0.5)
-    ax.set_xticks(range(len(xs)), [str(v) for v in xs])
-    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xticks(range(len(xs)), [value_label(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [value_label(v) for v in ys])
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(y))
     ax.grid(False)
     for edge in np.arange(-0.5, len(xs), 1.0):
         ax.axvline(edge, color="0.85", lw=0.8)
@@ -104,19 +117,27 @@ def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
         ax.axhline(edge, color="0.85", lw=0.8)
     handles = [Patch(color=c, label=n) for n, c in CIRCUIT_COLOURS.items()]
     ax.legend(
-        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=5, fontsize=8, frameon=False
+        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=5, fontsize=9, frameon=False
     )
-    ax.set_title("phase sequence per cell (most common over seeds)", fontsize=10, pad=24)
+    ax.set_title(
+        "phase sequence per cell: circuit and plateau accuracy (median over the seeds that share it)",
+        fontsize=10,
+        pad=26,
+    )
 
 
 def _heatmap(ax: plt.Axes, grid: pd.DataFrame, notes: pd.DataFrame, title: str, unit: str, **kw) -> None:
     """One quantitative panel with its colour bar; cells without a value are grey and say so."""
-    sns.heatmap(grid, annot=notes.to_numpy(), fmt="", ax=ax, annot_kws={"fontsize": 7},
+    sns.heatmap(grid, annot=notes.to_numpy(), fmt="", ax=ax, annot_kws={"fontsize": 8},
                 cbar_kws={"label": unit, "shrink": 0.8}, **kw)  # fmt: skip
+    ax.set_xlabel(axis_label(grid.columns.name))
+    ax.set_ylabel(axis_label(grid.index.name))
+    ax.set_xticklabels([value_label(v) for v in grid.columns])
+    ax.set_yticklabels([value_label(v) for v in grid.index], rotation=0)
     ax.grid(False)
     ax.set_facecolor("0.93")
     for r, c in zip(*np.nonzero(np.isnan(grid.to_numpy(dtype=float))), strict=True):
-        ax.text(c + 0.5, r + 0.5, NO_PHASE, ha="center", va="center", fontsize=7, color="0.4")
+        ax.text(c + 0.5, r + 0.5, NO_PHASE, ha="center", va="center", fontsize=8, color="0.4")
     ax.set_title(title, fontsize=9)
 
 
@@ -131,13 +152,14 @@ def _log_norm(steps: pd.Series) -> LogNorm:
 def _panels(table: pd.DataFrame) -> list[tuple[str, str, pd.Series, list[str], dict]]:
     """(title, colour-bar unit, values, annotations, heatmap options) of each quantitative panel."""
     gaps = {"cmap": DIVERGING, "center": 0, "vmin": -20, "vmax": 20}
+    # "3" where every seed has the same count, "2.5±0.7" where they differ
     phases = [
-        f"{m:.1f}±{0 if np.isnan(s) else s:.1f}"
+        f"{m:g}" if np.isnan(s) or s == 0 else f"{m:.1f}±{s:.1f}"
         for m, s in zip(table["n_phases_mean"], table["n_phases_sd"], strict=True)
     ]
     onset = table["last_onset_median"]
     return [
-        ("phases per run (mean ± sd)", "phases", table["n_phases_mean"], phases,
+        ("phases per run (mean ± sd over seeds)", "phases", table["n_phases_mean"], phases,
          {"cmap": SEQUENTIAL, "vmin": 0, "vmax": max(3.0, table["n_phases_mean"].max())}),
         ("NCC plateau − 1/T", "accuracy points", 100 * table["ncc_gap_mean"],
          [f"{100 * m:+.1f}" for m in table["ncc_gap_mean"]], gaps),
@@ -160,8 +182,11 @@ def draw(
     y, x = axes[0], axes[1]
     table = _cell_stats(runs, y, x)
     n_y, n_x = table[y].nunique(), table[x].nunique()
-    cell = 0.9 if n_x > 3 else 1.3
-    fig = plt.figure(figsize=(4 * cell * n_x + 3, max(4.5, 2 * cell * n_y + 1.5)))
+    # Inches per cell of the main panel: large enough for three labelled blocks, small enough that the
+    # figure's text stays readable when the whole figure is shown at page width.
+    cell = 1.25
+    main_width, main_height = cell * n_x, cell * n_y
+    fig = plt.figure(figsize=(main_width + 2 * 0.55 * main_width + 1.5, max(4.5, main_height + 1.5)))
     spec = fig.add_gridspec(2, 3, width_ratios=[2, 1.1, 1.1])
     _sequences(fig.add_subplot(spec[:, 0]), table, y, x)
     for k, (name, unit, values, notes, options) in enumerate(_panels(table)):

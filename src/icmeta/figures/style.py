@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +20,28 @@ SEQUENTIAL = "viridis"  # perceptually uniform and colour-blind safe
 # One colour per circuit label, the same in every figure (colour-blind palette; unlabelled is grey).
 _CB = sns.color_palette(PALETTE)
 CIRCUIT_COLOURS = {"NCC": _CB[1], "SCC": _CB[0], "FCC": _CB[2], "FCC1": _CB[4], "unlabelled": (0.8, 0.8, 0.8)}
+
+# What a config axis name means, for axis labels; a name without an entry is shown as it is.
+AXIS_MEANINGS = {
+    "T": "T (tasks)",
+    "eps": "ε (within-class item noise)",
+    "K": "K (classes)",
+    "L": "L (labels)",
+    "N": "N (context pairs)",
+    "alpha": "α (class Zipf exponent)",
+    "beta": "β (task Zipf exponent)",
+    "heads": "heads per layer",
+    "layers": "layers",
+}
+
+
+def axis_label(name: str) -> str:
+    return AXIS_MEANINGS.get(name, name)
+
+
+def value_label(value: object) -> str:
+    """An axis value as a tick label: 0.1 not 0.10000000000000001, 1 not 1.0, text as it is."""
+    return f"{value:g}" if isinstance(value, numbers.Real) else str(value)
 
 
 def set_style() -> None:
