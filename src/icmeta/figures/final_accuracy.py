@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.figures.style import PALETTE, SEQUENTIAL
+from icmeta.figures.style import PALETTE, SEQUENTIAL, axis_label, value_label
 
 
 def draw(
@@ -36,8 +36,11 @@ def draw(
             vmax=1,
             ax=ax,
             cbar_kws={"label": "final accuracy (seed mean)"},
-            annot_kws={"fontsize": 7},
+            annot_kws={"fontsize": 8},
         )
+        ax.set_xticklabels([value_label(v) for v in mean.columns])
+        ax.set_yticklabels([value_label(v) for v in mean.index], rotation=0)
+        ax.set_ylabel(axis_label(y))
     else:
         (x,) = axes
         table = runs.groupby(x)["final_acc"].agg(["mean", "std", "count"]).reset_index()
@@ -46,6 +49,7 @@ def draw(
         sns.stripplot(runs, x=x, y="final_acc", ax=ax, color="0.3", size=3, alpha=0.6)
         ax.set_ylabel("final accuracy")
         ax.set_ylim(0, 1.02)
+    ax.set_xlabel(axis_label(x))
     ax.set_title(title)
     fig.tight_layout()
     return fig, table
