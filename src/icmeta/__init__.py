@@ -6,8 +6,9 @@ not depend on, the others (the workflow re-runs a step when a module it imports 
 Layers, lowest first. A module imports only from lower layers, and inside a subpackage also from its
 own package; `tests/test_layers.py` holds the code to this table and to having no import cycles.
 
- 1. errors, io, rng, layout, provenance -- no icmeta imports: the error type, atomic files, random
-    streams, where each token sits (masks, patterns), the workflow's code digests
+ 1. errors, io, rng, layout, provenance, run_rows -- no icmeta imports: the error type, atomic files,
+    random streams, where each token sits (masks, patterns), the workflow's code digests, one run's
+    rows in any aggregated table
  2. interventions, device, circuits -- clamp specifications, the training device, circuit metrics
  3. config -- one validated run configuration (its clamps are interventions)
  4. data, experiments -- the task generator; config.yaml's grids expanded into runs
@@ -21,7 +22,8 @@ own package; `tests/test_layers.py` holds the code to this table and to having n
  9. figures -- the figures, one module each
 10. probe -- the SST-2 probe of pretrained language models
 11. steps, doctor -- what each workflow rule calls; the GPU self-check
-12. cli -- the command line
+12. job_hours -- how long each job ran, from the job logs (which carry the steps' attempt headers)
+13. cli -- the command line
 """
 
 __version__ = "0.1.0"
