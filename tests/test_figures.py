@@ -207,7 +207,11 @@ def check_overview(plotted, fig, axes, heads):
 
     assert np.allclose(layer_metrics["value"], _expected(layer_metrics, axes, head_mean, "metric", "layer"))
     titled = lambda start: [ax for ax in fig.axes if ax.get_title().startswith(start)]  # noqa: E731
-    accuracy = [ax for ax in fig.axes if ax.get_title().endswith(f": accuracy ({len(fx.SEEDS)} seeds)")]
+    accuracy = [
+        ax
+        for ax in fig.axes
+        if ax.get_title().endswith(f": accuracy ({len(fx.SEEDS)} seeds; phases: seed median)")
+    ]
     metric_panels = []
     assert len(accuracy) == len(fx.grid(axes))
     for cell, ax in zip(fx.grid(axes), accuracy, strict=True):

@@ -74,7 +74,7 @@ def draw(
         log_steps(ax)
         ax.set_ylim(0, 1.02)
         ax.set_ylabel("held-out accuracy")
-        ax.set_title(f"{label}: accuracy ({part['seed'].nunique()} seeds)", fontsize=9)
+        ax.set_title(f"{label}: accuracy ({part['seed'].nunique()} seeds; phases: seed median)", fontsize=9)
         plotted.append(
             part[[*axes, "seed", "step", "acc"]].assign(panel="accuracy").rename(columns={"acc": "value"})
         )
