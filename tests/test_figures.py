@@ -145,6 +145,9 @@ PHASE_DIAGRAM = {
     "sequence": ["NCC>FCC", "NCC>SCC>FCC", "NCC>SCC>FCC", "NCC>SCC>FCC"],
     "agree": [2, 1, 2, 2],
     "others": ["NCC (1)", "NCC → FCC (1); NCC (1)", "NCC (1)", "NCC → SCC (1)"],
+    # the last evaluation: third plateau 0.8 + 0.02 c, seed offsets +0.03 / -0.01 / -0.02, LAST_BUMP 0.04
+    "final_min": [0.82, 0.84, 0.86, 0.88],
+    "final_max": [0.87, 0.89, 0.91, 0.93],
     # plateau of the sequence's phase n, median over the agreeing seeds: e.g. cell 0's seeds 0 and 1
     # have offsets +0.03 and -0.01 (median +0.01) on 1/T = 0.5 and the FCC's 0.8
     "level1": [0.51, 0.54, 0.28, 0.29],
@@ -184,6 +187,8 @@ def check_phase_diagram(plotted, fig, axes, heads):
     texts = [t.get_text() for t in main.texts]
     for agree, others in zip(PHASE_DIAGRAM["agree"], PHASE_DIAGRAM["others"], strict=True):
         assert f"{agree}/3 seeds" in texts and others in texts
+    for low, high in zip(PHASE_DIAGRAM["final_min"], PHASE_DIAGRAM["final_max"], strict=True):
+        assert f"final {low:.2f}–{high:.2f}" in texts
     # each block names its circuit: every phase of every cell's sequence, once
     named = sorted(t for t in texts if t in {"NCC", "SCC", "FCC", "FCC1", "unlabelled"})
     assert named == sorted(c for seq in PHASE_DIAGRAM["sequence"] for c in seq.split(">"))

@@ -2,7 +2,9 @@
 
 The main panel gives each cell's phase sequence, the circuits its phases use in order (e.g.
 NCC → SCC → FCC) as coloured blocks labelled with their plateau accuracy (median over the seeds
-that share the sequence), with how many seeds went through exactly that sequence. Beside
+that share the sequence), with how many seeds went through exactly that sequence, what the others
+went through, and the range of the seeds' final accuracy (a cell that ended short of 100 % has not
+finished its phases within the step budget). Beside
 it: the number of phases per run; the NCC and SCC plateaus' accuracy against their predictions (1/T;
 the label-multiset bound of `icmeta.theory`), in accuracy points; and when the last phase begins.
 Cells where no seed had a quantity say so ("none") instead of staying blank.
@@ -57,6 +59,8 @@ def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
         "sequence": ("sequence", lambda s: _modal(s)[0]),
         "agree": ("sequence", lambda s: _modal(s)[1]),
         "others": ("sequence", _others),
+        "final_min": ("final_acc", "min"),
+        "final_max": ("final_acc", "max"),
         "n_phases_mean": ("n_phases", "mean"),
         "n_phases_sd": ("n_phases", "std"),
         "ncc_gap_mean": ("ncc_gap", "mean"),
@@ -100,10 +104,14 @@ def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
                         color=ink)  # fmt: skip
         if not phases:
             ax.text(j, i - 0.14, "no phase", ha="center", va="center", fontsize=9)
-        ax.text(j, i + 0.24, f"{row['agree']}/{row['seeds']} seeds", ha="center", va="center", fontsize=8,
+        ax.text(j, i + 0.2, f"{row['agree']}/{row['seeds']} seeds", ha="center", va="center", fontsize=8,
                 color="0.2")  # fmt: skip
+        # where the runs ended: a cell whose runs stopped short of 100 % did not finish its phases
+        low, high = f"{row['final_min']:.2f}", f"{row['final_max']:.2f}"
+        ax.text(j, i + 0.32, f"final {low}" if low == high else f"final {low}–{high}", ha="center",
+                va="center", fontsize=7, color="0.2")  # fmt: skip
         if row["others"]:
-            ax.text(j, i + 0.39, row["others"], ha="center", va="center", fontsize=7, color="0.35")
+            ax.text(j, i + 0.43, row["others"], ha="center", va="center", fontsize=6, color="0.35")
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(len(ys) - 0.5, -0.5)
     ax.set_xticks(range(len(xs)), [value_label(v) for v in xs])
