@@ -12,6 +12,7 @@ from PIL import Image
 
 import figure_fixtures as fx
 from icmeta.figures import NAMES, describe, draw, tables_of
+from icmeta.figures import phase_diagram
 from icmeta.figures.panels import running_median
 
 MEAN_LW = 1.8  # the thick seed-mean line of `panels.mean_with_seeds`
@@ -190,7 +191,7 @@ def check_phase_diagram(plotted, fig, axes, heads):
     for low, high in zip(PHASE_DIAGRAM["final_min"], PHASE_DIAGRAM["final_max"], strict=True):
         assert f"final {low:.2f}–{high:.2f}" in texts
     # each block names its circuit: every phase of every cell's sequence, once
-    named = sorted(t for t in texts if t in {"NCC", "SCC", "FCC", "FCC1", "unlabelled"})
+    named = sorted(t for t in texts if t in {"NCC", "SCC", "FCC", "FCC1", "?"})
     assert named == sorted(c for seq in PHASE_DIAGRAM["sequence"] for c in seq.split(">"))
     for n in (1, 2, 3):  # each block names its plateau level
         assert all(f"{v:.2f}" in texts for v in PHASE_DIAGRAM[f"level{n}"] if v == v)
@@ -688,3 +689,18 @@ def test_seed_means_skip_empty_values_instead_of_breaking_the_line():
     assert [list(line.get_xdata()) for line in seeds] == [[0, 500, 1000]] * 2
     assert list(mean.get_xdata()) == [0, 500, 1000] and np.allclose(mean.get_ydata(), 0.15)
     plt.close(fig)
+
+
+def test_phase_diagram_marks_an_unlabelled_phase_in_its_block():
+    """The word does not fit a block: an unlabelled phase shows '?', which the legend explains."""
+    tables = fx.experiment_tables(["T", "eps"])
+    runs = tables["runs"].copy()
+    first = (runs["T"] == 2) & (runs["eps"] == 0.0)
+    runs.loc[first, "circuits"] = "NCC>unlabelled"
+    runs.loc[first & (runs["seed"] == 2), "circuits"] = "unlabelled"
+    fig, plotted = phase_diagram.draw({**tables, "runs": runs}, ["T", "eps"], "t")
+    main = fig.axes[0]
+    texts = [t.get_text() for t in main.texts]
+    assert texts.count("?") == 1 and "? (1)" in texts  # the modal NCC → ? block, the third seed's "?"
+    assert "unlabelled (?)" in [t.get_text() for t in main.get_legend().get_texts()]
+    assert plotted.set_index(["T", "eps"]).loc[(2, 0.0), "sequence"] == "NCC>unlabelled"

@@ -29,6 +29,7 @@ CIRCUITS = ("ncc", "scc", "fcc")
 PHASE_ONSET = re.compile(r"phase(\d+)_onset")
 DIVERGING = "vlag"  # blue-white-red, distinguishable with the common colour-vision deficiencies
 NO_PHASE = "none"  # a run without any above-chance plateau
+UNLABELLED_MARK = "?"  # what an unlabelled phase's block says: the word does not fit a block
 
 
 def _modal(sequences: pd.Series) -> tuple[str, int]:
@@ -42,7 +43,11 @@ def _others(sequences: pd.Series) -> str:
     """The sequences of the seeds that do not share the modal one, with their counts ('' if none)."""
     modal = _modal(sequences)[0]
     counts = Counter(s for s in sequences if s != modal)
-    return "; ".join(f"{seq.replace('>', ' → ')} ({n})" for seq, n in counts.most_common())
+    return "; ".join(f"{_short(seq).replace('>', ' → ')} ({n})" for seq, n in counts.most_common())
+
+
+def _short(sequence: str) -> str:
+    return sequence.replace("unlabelled", UNLABELLED_MARK)
 
 
 def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
@@ -91,16 +96,17 @@ def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
         i, j = ys.index(row[y]), xs.index(row[x])
         phases = [] if row["sequence"] == NO_PHASE else row["sequence"].split(">")
         width = 0.9 / max(1, len(phases))
+        size = 9 if len(phases) <= 3 else 7  # four or more blocks are narrower
         for k, circuit in enumerate(phases):
             colour = CIRCUIT_COLOURS.get(circuit, CIRCUIT_COLOURS["unlabelled"])
             left = j - 0.45 + k * width
             ax.add_patch(Rectangle((left, i - 0.4), width, 0.52, color=colour, lw=1, ec="white"))
             ink = "0.15" if circuit not in CIRCUIT_COLOURS or circuit == "unlabelled" else "white"
-            ax.text(left + width / 2, i - 0.26, circuit, ha="center", va="center", fontsize=8,
+            ax.text(left + width / 2, i - 0.26, _short(circuit), ha="center", va="center", fontsize=size - 1,
                     fontweight="bold", color=ink)  # fmt: skip
             level = row.get(f"level{k + 1}", np.nan)
             if level == level:  # not NaN: the phase's plateau accuracy, median over the agreeing seeds
-                ax.text(left + width / 2, i - 0.04, f"{level:.2f}", ha="center", va="center", fontsize=9,
+                ax.text(left + width / 2, i - 0.04, f"{level:.2f}", ha="center", va="center", fontsize=size,
                         color=ink)  # fmt: skip
         if not phases:
             ax.text(j, i - 0.14, "no phase", ha="center", va="center", fontsize=9)
@@ -123,7 +129,8 @@ def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
         ax.axvline(edge, color="0.85", lw=0.8)
     for edge in np.arange(-0.5, len(ys), 1.0):
         ax.axhline(edge, color="0.85", lw=0.8)
-    handles = [Patch(color=c, label=n) for n, c in CIRCUIT_COLOURS.items()]
+    handles = [Patch(color=c, label=n if n != "unlabelled" else f"unlabelled ({UNLABELLED_MARK})")
+               for n, c in CIRCUIT_COLOURS.items()]  # fmt: skip
     ax.legend(
         handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=5, fontsize=9, frameon=False
     )
