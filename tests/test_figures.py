@@ -11,8 +11,7 @@ import yaml
 from PIL import Image
 
 import figure_fixtures as fx
-from icmeta.figures import NAMES, describe, draw, tables_of
-from icmeta.figures import phase_diagram
+from icmeta.figures import NAMES, describe, draw, phase_diagram, tables_of
 from icmeta.figures.panels import running_median
 
 MEAN_LW = 1.8  # the thick seed-mean line of `panels.mean_with_seeds`
