@@ -66,7 +66,11 @@ def _progress(args: argparse.Namespace) -> int:
 def _hours(args: argparse.Namespace) -> int:
     from icmeta.job_hours import format_hours, job_hours
 
-    rows = job_hours(Path(args.logs))
+    try:
+        rows = job_hours(Path(args.logs))
+    except FileNotFoundError as err:
+        print(f"icmeta: error: {err}", file=sys.stderr)
+        return 2
     if not rows:
         print(f"icmeta: no job logs under {args.logs}", file=sys.stderr)
         return 1
@@ -124,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         return args.func(args)
-    except (ConfigError, RuntimeError, FileNotFoundError) as err:
+    except (ConfigError, RuntimeError) as err:
         print(f"icmeta: error: {err}", file=sys.stderr)
         return 2
 
