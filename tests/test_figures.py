@@ -690,6 +690,47 @@ def test_seed_means_skip_empty_values_instead_of_breaking_the_line():
     plt.close(fig)
 
 
+def test_seed_mean_is_dotted_where_the_seeds_split():
+    """Two seeds, one staying at 0.5 and one rising to 1.0: their mean (0.75) is a level no run sits
+    on, so from the split on it is drawn dotted, and solid only where the seeds agree."""
+    import matplotlib.pyplot as plt
+
+    from icmeta.figures.panels import mean_with_seeds
+
+    steps = np.arange(100, 3001, 100)
+    late = steps > 1500
+    rows = pd.concat(
+        pd.DataFrame({"seed": s, "step": steps, "acc": np.where(late, 0.5 + 0.5 * s, 0.5)}) for s in (0, 1)
+    )
+    fig, ax = plt.subplots()
+    mean_with_seeds(ax, rows, "acc", "C0", "acc")
+    *seeds, solid, dotted = ax.get_lines()
+    assert len(seeds) == 2 and solid.get_linestyle() == "-" and dotted.get_linestyle() == ":"
+    solid_y, dotted_y = np.asarray(solid.get_ydata()), np.asarray(dotted.get_ydata())
+    assert np.allclose(solid_y[steps <= 1500], 0.5) and np.isnan(solid_y[late]).all()
+    assert np.allclose(dotted_y[late], 0.75) and np.isnan(dotted_y[steps < 1500]).all()
+    assert dotted_y[steps == 1500] == pytest.approx(0.5)  # the dotted stretch meets the solid one
+    plt.close(fig)
+
+
+def test_learning_curve_colours_follow_the_axis_values_in_order():
+    """Cells listed as ε = 1, 0, 0.5 get the legend 0, 0.5, 1 under the axis' name, in an ordered
+    palette (neighbouring ε look alike)."""
+    from icmeta.figures import learning_curves
+
+    steps = np.arange(100, 1001, 100)
+    metrics = pd.concat(
+        pd.DataFrame({"eps": eps, "seed": 0, "step": steps, "acc": 0.5, "loss": 1.0})
+        for eps in (1.0, 0.0, 0.5)
+    )
+    fig, _ = learning_curves.draw({"metrics": metrics}, ["eps"], "t")
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["0", "0.5", "1"]
+    assert legend.get_title().get_text() == "ε (within-class item noise)"
+    colours = {line.get_label(): line.get_color() for line in fig.axes[0].lines if line.get_lw() == MEAN_LW}
+    assert colours["0"] != colours["0.5"] != colours["1"]
+
+
 def test_phase_diagram_marks_an_unlabelled_phase_in_its_block():
     """The word does not fit a block: an unlabelled phase shows '?', which the legend explains."""
     tables = fx.experiment_tables(["T", "eps"])

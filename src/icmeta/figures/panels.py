@@ -101,9 +101,14 @@ def running_median(values: pd.Series, window: int = SMOOTH_EVALUATIONS) -> pd.Se
     return pd.Series(out, index=values.index, dtype=float)
 
 
-def mean_with_seeds(ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label: str | None) -> None:
-    """Every seed as a thin line and their mean (its `running_median`) as a thick one.
+def mean_with_seeds(
+    ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label: str | None, split_at: float = 0.1
+) -> None:
+    """Every seed as a thin line and their mean (its `running_median`) as a thick one, dotted where
+    the seeds lie more than `split_at` apart (a tenth of an accuracy panel's height by default).
 
+    Where seeds split, one staying on a plateau and another moving on, their mean is a level no run
+    sits on (two seeds at 0.5 and 1.0 draw a false plateau at 0.75), so it is shown as a guide only.
     The mean ends where the first seed ends: runs the convergence stop ended early have no values
     after their stop, and a mean over the seeds still running would jump there. Empty values (a
     secondary metric between full evaluations, `optim.full_eval_every`) are left out, not drawn as gaps.
@@ -112,14 +117,24 @@ def mean_with_seeds(ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label
     for _, run in rows.groupby("seed"):
         ax.plot(run["step"], run[column], color=colour, lw=0.6, alpha=0.35)
     by_step = rows.groupby("step")[column]
-    mean = by_step.mean()[by_step.count() == rows["seed"].nunique()]
-    ax.plot(mean.index, running_median(mean).to_numpy(), color=colour, lw=1.8, label=label)
+    complete = by_step.count() == rows["seed"].nunique()
+    mean = running_median(by_step.mean()[complete])
+    split = (running_median((by_step.max() - by_step.min())[complete]) > split_at).to_numpy()
+    ax.plot(mean.index, np.where(split, np.nan, mean), color=colour, lw=1.8, label=label)
+    if split.any():  # widened by one evaluation so that the dotted stretch meets the solid one
+        near = split.copy()
+        near[1:] |= split[:-1]
+        near[:-1] |= split[1:]
+        ax.plot(mean.index, np.where(near, mean, np.nan), color=colour, lw=1.2, ls=":")
 
 
-def loss_limits(ax: plt.Axes, rows: pd.DataFrame, keys: Sequence[str]) -> None:
+def loss_limits(ax: plt.Axes, rows: pd.DataFrame, keys: Sequence[str]) -> float:
     """A loss axis from 0 to just above the largest seed mean: a single seed's SGD spike (several
-    times the starting loss at lr 0.01) may leave the panel instead of squashing every curve."""
-    ax.set_ylim(0, 1.05 * rows.groupby([*keys, "step"])["loss"].mean().max())
+    times the starting loss at lr 0.01) may leave the panel instead of squashing every curve.
+    Returns the axis' top."""
+    top = 1.05 * rows.groupby([*keys, "step"])["loss"].mean().max()
+    ax.set_ylim(0, top)
+    return top
 
 
 def reference_setting(values: Iterable, axis: str) -> str:
