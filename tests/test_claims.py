@@ -79,8 +79,32 @@ def test_measured_values_report_the_levels_and_their_spread():
     )
 
 
-def test_phase_one_and_two_are_read_from_levels_and_never_the_last_phase():
-    phases = pd.DataFrame({"plateau_acc": [0.34, 0.78, 0.36]})  # a final phase at 1/T is not Phase 1
-    assert phase_one(phases, 1 / 3, 0.05)["plateau_acc"].tolist() == [0.34]
-    assert phase_two(phases, 1 / 3, 0.05)["plateau_acc"].tolist() == [0.78]
-    assert phase_two(phases.iloc[:1], 1 / 3, 0.05).empty and phase_one(phases.iloc[:1], 1 / 3, 0.05).empty
+def test_phase_one_counts_a_run_that_never_leaves_one_over_t():
+    third = 1 / 3
+    assert phase_one(pd.DataFrame({"plateau_acc": [0.34, 0.78, 1.0]}), third, 0.05)[
+        "plateau_acc"
+    ].tolist() == [0.34]
+    assert phase_one(pd.DataFrame({"plateau_acc": [0.34]}), third, 0.05)["plateau_acc"].tolist() == [
+        0.34
+    ]  # stuck
+    assert phase_one(pd.DataFrame({"plateau_acc": [1.0]}), 1.0, 0.05).empty  # T = 1: the solution itself
+
+
+def test_phase_two_is_a_plateau_the_run_went_on_from():
+    third = 1 / 3
+    levels = pd.DataFrame({"plateau_acc": [0.34, 0.78, 1.0]})
+    assert phase_two(levels, third, 0.05, late_acc=1.0)["plateau_acc"].tolist() == [0.78]  # not the final 1.0
+    ended_on = pd.DataFrame({"plateau_acc": [0.34, 0.9]})
+    assert phase_two(ended_on, third, 0.05, late_acc=0.91).empty  # 0.9 is where the run ended up
+    capped = pd.DataFrame({"plateau_acc": [0.34, 0.8]})  # the cap ended the climb past 0.8 at 0.97
+    assert phase_two(capped, third, 0.05, late_acc=0.97)["plateau_acc"].tolist() == [0.8]
+    assert phase_two(capped, third, 0.05, late_acc=float("nan")).empty  # no late accuracy: the old rule
+
+
+def test_a_run_that_ends_at_the_cap_still_climbing_keeps_its_phase_one():
+    """Its only detected plateau is at 1/T (no final plateau formed before the cap): a Phase 1."""
+    block = _block(
+        {(("T", 8), ("eps", 0.1)): [[0.14], [0.15]]}, {(("T", 8), ("eps", 0.1)): {"late_acc": [0.9, 0.95]}}
+    )
+    page = claims_markdown({**BLOCKS, "phase_diagram": block}, tolerance=0.05)
+    assert "a Phase 1 at 1/T in 2 of 2 runs" in page

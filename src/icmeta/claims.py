@@ -3,9 +3,11 @@ says when it holds, so that the verdicts are as reproducible as the numbers behi
 
 Phases are read by their accuracy, not by their circuit label: Tab. 1's labels miss circuits that
 reach a phase's accuracy another way (docs/phases.md), while the claims are about the plateaus. A
-run's **Phase 1** is a phase within the tolerance of its 1/T (`ncc_prediction`) that is not its last;
-its **Phase 2** a phase above 1/T by more than the tolerance that is not its last (a plateau between
-the NCC and the final circuit). A claim holds when every run it is measured on meets its rule, partly
+run's **Phase 1** is a plateau within the tolerance of its 1/T (`ncc_prediction`), the last one
+included (a run still at 1/T when training ends has not skipped it); its **Phase 2** a plateau above
+1/T by more than the tolerance that the run went on from: not its last, unless its late accuracy lies
+above that plateau by more than the tolerance (the step cap ended a climb before a final plateau
+formed). A claim holds when every run it is measured on meets its rule, partly
 when some do, and does not hold when none does.
 """
 
@@ -69,15 +71,24 @@ def spread(values: pd.Series, digits: int = 2) -> str:
 
 
 def phase_one(phases: pd.DataFrame, one_over_t: float, tolerance: float) -> pd.DataFrame:
-    """The run's phases at its 1/T that are not its last."""
-    early = phases.iloc[:-1]
-    return early[(early["plateau_acc"] - one_over_t).abs() <= tolerance]
+    """The run's plateaus at its 1/T, the last one included: a run that never leaves 1/T (stuck at
+    the no-context answer when training ends) has a Phase 1 and nothing after it. With one task the
+    no-context answer is the solution itself, not a phase before it."""
+    if one_over_t >= 1 - tolerance:
+        return phases.iloc[:0]
+    return phases[(phases["plateau_acc"] - one_over_t).abs() <= tolerance]
 
 
-def phase_two(phases: pd.DataFrame, one_over_t: float, tolerance: float) -> pd.DataFrame:
-    """The run's phases above its 1/T (by more than the tolerance) that are not its last."""
-    early = phases.iloc[:-1]
-    return early[early["plateau_acc"] > one_over_t + tolerance]
+def phase_two(phases: pd.DataFrame, one_over_t: float, tolerance: float, late_acc: float) -> pd.DataFrame:
+    """The run's plateaus above its 1/T (by more than the tolerance) that it went on from.
+
+    The last plateau is where the run ended up, its solution, unless its late accuracy lies above it
+    by more than the tolerance: then the step cap ended a climb before a final plateau formed, and
+    the last plateau was a phase on the way."""
+    above = phases[phases["plateau_acc"] > one_over_t + tolerance]
+    if len(phases) and not late_acc > phases["plateau_acc"].iloc[-1] + tolerance:
+        above = above[above.index != phases.index[-1]]
+    return above
 
 
 Rule = Callable[[pd.Series, pd.DataFrame], bool]  # (a run's summary row, its phases) -> met
@@ -88,7 +99,11 @@ def has_phase_one(tol: float) -> Rule:
 
 
 def has_phase_two(tol: float) -> Rule:
-    return lambda run, phases: len(phase_two(phases, run["ncc_prediction"], tol)) > 0
+    return lambda run, phases: len(_phase_two_of(run, phases, tol)) > 0
+
+
+def _phase_two_of(run: pd.Series, phases: pd.DataFrame, tol: float) -> pd.DataFrame:
+    return phase_two(phases, run["ncc_prediction"], tol, run.get("late_acc", np.nan))
 
 
 def count(block: Runs, rule: Rule) -> int:
@@ -124,10 +139,10 @@ def _single_jump_at_t1(blocks: Mapping[str, Runs], tol: float) -> Finding:
 
 def _phase_two_near_75(blocks: Mapping[str, Runs], tol: float) -> Finding:
     main = blocks["main"]
-    levels = first_levels(main, lambda run, phases: phase_two(phases, run["ncc_prediction"], tol))
+    levels = first_levels(main, lambda run, phases: _phase_two_of(run, phases, tol))
 
     def near_75(run: pd.Series, phases: pd.DataFrame) -> bool:
-        return bool((phase_two(phases, run["ncc_prediction"], tol)["plateau_acc"] - 0.75).abs().le(tol).any())
+        return bool((_phase_two_of(run, phases, tol)["plateau_acc"] - 0.75).abs().le(tol).any())
 
     found = f"{int(levels.notna().sum())} of {len(levels)} runs"
     bound = spread(main.runs["scc_prediction"])
@@ -212,7 +227,7 @@ CLAIMS = (
         paper="Phase 1 plateaus at 1/T, the share of the most frequent task, for every T ≥ 2",
         block="phase_diagram",
         figure="phase_diagram",
-        rule="each run at ε = 0.1 has a phase within the tolerance of 1/T before its last",
+        rule="each run at ε = 0.1 has a plateau within the tolerance of 1/T",
         measure=_phase_one_at_one_over_t,
     ),
     Claim(
