@@ -127,11 +127,18 @@ def check_learning_curves(plotted, fig, axes, heads):
 
 
 def check_final_accuracy(plotted, fig, axes, heads):
-    assert set(plotted.columns) == {*axes[:2], "mean", "std", "count"}
+    assert set(plotted.columns) == {*axes[:2], "mean", "std", "min", "max", "count"}
     for _, row in plotted.iterrows():
         cell = fx.cell_of(row, axes)
         assert row["mean"] == pytest.approx(fx.plateaus(cell)[2] + fx.LAST_BUMP), "the last evaluation"
         assert row["std"] == pytest.approx(SD)
+        offsets = fx.SEED_OFFSET.values()
+        assert (row["min"] - row["mean"], row["max"] - row["mean"]) == pytest.approx(
+            (min(offsets), max(offsets))
+        )
+        if len(axes) >= 2:  # the heatmap writes the mean over the seeds' range
+            note = f"{row['mean']:.2f}\n{row['min']:.2f}–{row['max']:.2f}"
+            assert note in [text.get_text() for text in fig.axes[0].texts]
         assert row["count"] == len(fx.SEEDS)
     assert len(plotted) == len(fx.grid(axes))
     assert sorted(plotted["mean"]) == pytest.approx([0.84, 0.86, 0.88, 0.90][: len(plotted)])
