@@ -9,6 +9,7 @@ import pandas as pd
 import seaborn as sns
 
 from icmeta.figures.panels import (
+    SPLIT_SHARE,
     cells,
     finish,
     grid,
@@ -33,12 +34,13 @@ def draw(
     fig, panels = grid(len(rows), 2, 4.4, 2.8, sharex=True)
     blue, red = sns.color_palette(PALETTE, 4)[0], sns.color_palette(PALETTE, 4)[3]
     for (label, part), (ax_acc, ax_loss) in zip(rows, panels, strict=True):
-        loss_top = loss_limits(ax_loss, part, [])
-        for ax, column, colour in ((ax_acc, "acc", blue), (ax_loss, "loss", red)):
+        loss_split = SPLIT_SHARE * loss_limits(ax_loss, part, [])
+        for ax, column, colour, split in (
+            (ax_acc, "acc", blue, SPLIT_SHARE),
+            (ax_loss, "loss", red, loss_split),
+        ):
             shade_phases(ax, rows_of(tables["phases"], part, axes))
-            mean_with_seeds(
-                ax, part, column, colour, None, split_at=0.1 * (1 if column == "acc" else loss_top)
-            )
+            mean_with_seeds(ax, part, column, colour, None, split)
             log_steps(ax)
         ax_acc.set_ylim(0, 1.02)
         ax_acc.set_ylabel(f"accuracy\n{label}")

@@ -10,6 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from icmeta.figures.panels import (
+    SPLIT_SHARE,
     finish,
     grid,
     log_steps,
@@ -38,13 +39,13 @@ def draw(
     colours = dict(zip(order, _palette(table, hue_axes, len(order)), strict=True))
     fig, axs = grid(2, len(panels), 3.8, 2.9, sharex=True, sharey="row")
     loss_top = loss_limits(axs[1, 0], table, ["cell", *([panel_axis] if panel_axis else [])])  # shared
+    split_at = {"acc": SPLIT_SHARE, "loss": SPLIT_SHARE * loss_top}  # a share of each panel's height
     for col, value in enumerate(panels):
         part = table if panel_axis is None else table[table[panel_axis] == value]
         for cell, group in part.groupby("cell", sort=False):
             for row, column in enumerate(("acc", "loss")):
-                split_at = 0.1 * (1.0 if column == "acc" else loss_top)  # a tenth of the panel
                 label = cell if row == 0 else None
-                mean_with_seeds(axs[row, col], group, column, colours[cell], label, split_at)
+                mean_with_seeds(axs[row, col], group, column, colours[cell], label, split_at[column])
         for row in range(2):
             log_steps(axs[row, col])
         axs[0, col].set_ylim(0, 1.02)

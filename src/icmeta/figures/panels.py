@@ -101,8 +101,11 @@ def running_median(values: pd.Series, window: int = SMOOTH_EVALUATIONS) -> pd.Se
     return pd.Series(out, index=values.index, dtype=float)
 
 
+SPLIT_SHARE = 0.1  # seeds further apart than this share of a panel's height count as split
+
+
 def mean_with_seeds(
-    ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label: str | None, split_at: float = 0.1
+    ax: plt.Axes, rows: pd.DataFrame, column: str, colour, label: str | None, split_at: float = SPLIT_SHARE
 ) -> None:
     """Every seed as a thin line and their mean (its `running_median`) as a thick one, dotted where
     the seeds lie more than `split_at` apart (a tenth of an accuracy panel's height by default).
