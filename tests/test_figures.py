@@ -11,6 +11,7 @@ import yaml
 from PIL import Image
 
 import figure_fixtures as fx
+from icmeta import cells
 from icmeta.figures import NAMES, describe, draw, phase_diagram, tables_of
 from icmeta.figures.panels import running_median
 
@@ -151,7 +152,7 @@ PHASE_DIAGRAM = {
     # seeds' sequences: (NF, NF, N), (NSF, NF, N), (NSF, NSF, N), (NSF, NSF, NS); a tie goes to seed 0
     "sequence": ["NCC>FCC", "NCC>SCC>FCC", "NCC>SCC>FCC", "NCC>SCC>FCC"],
     "agree": [2, 1, 2, 2],
-    "others": ["NCC (1)", "NCC → FCC (1); NCC (1)", "NCC (1)", "NCC → SCC (1)"],
+    "others": ["NCC (1)", "NCC>FCC (1); NCC (1)", "NCC (1)", "NCC>SCC (1)"],
     # the last evaluation: third plateau 0.8 + 0.02 c, seed offsets +0.03 / -0.01 / -0.02, LAST_BUMP 0.04
     "final_min": [0.82, 0.84, 0.86, 0.88],
     "final_max": [0.87, 0.89, 0.91, 0.93],
@@ -160,7 +161,8 @@ PHASE_DIAGRAM = {
     "level1": [0.51, 0.54, 0.28, 0.29],
     "level2": [0.81, 0.68, 0.71, 0.76],
     "level3": [NAN, 0.85, 0.85, 0.87],
-    "last_onset_median": [2000, 2010, 2020, 2030],  # the last phase's start of each seed, median
+    "solved": [0, 0, 0, 0],  # no seed reaches 0.95 (the last evaluation tops out at 0.93)
+    "solved_median": [NAN] * 4,
     "n_phases_mean": [5 / 3, 2, 7 / 3, 8 / 3],  # phases per seed (2, 2, 1), (3, 2, 1), (3, 3, 1), (3, 3, 2)
     "n_phases_sd": [np.std([2, 2, 1], ddof=1), 1, np.std([3, 3, 1], ddof=1), np.std([3, 3, 2], ddof=1)],
     "ncc_gap_mean": [0, 0.01, 0.02, 0.03],  # NCC plateau 1/T + 0.01 c against 1/T
@@ -193,7 +195,7 @@ def check_phase_diagram(plotted, fig, axes, heads):
     main = fig.axes[0]
     texts = [t.get_text() for t in main.texts]
     for agree, others in zip(PHASE_DIAGRAM["agree"], PHASE_DIAGRAM["others"], strict=True):
-        assert f"{agree}/3 seeds" in texts and others in texts
+        assert f"{agree}/3 seeds" in texts and others.replace(">", " → ") in texts
     for low, high in zip(PHASE_DIAGRAM["final_min"], PHASE_DIAGRAM["final_max"], strict=True):
         assert f"final {low:.2f}–{high:.2f}" in texts
     # each block names its circuit: every phase of every cell's sequence, once
@@ -736,6 +738,29 @@ def test_learning_curve_colours_follow_the_axis_values_in_order():
     assert legend.get_title().get_text() == "ε (within-class item noise)"
     colours = {line.get_label(): line.get_color() for line in fig.axes[0].lines if line.get_lw() == MEAN_LW}
     assert colours["0"] != colours["0.5"] != colours["1"]
+
+
+@pytest.mark.parametrize("level", [0.6, 0.9])
+def test_cells_count_the_seeds_that_solved_the_task_and_their_median_step(monkeypatch, level):
+    """At 0.6 every seed gets there, at 0.9 one seed in two cells and none in the others."""
+    monkeypatch.setattr(cells, "SOLVED_AT", level)
+    table = cells.cell_stats(fx.experiment_tables(["T", "eps"])["runs"], ["T", "eps"]).set_index(["T", "eps"])
+    for cell in fx.grid(["T", "eps"]):
+        reached = [s for s in (fx.first_step_at(cell, seed, level) for seed in fx.SEEDS) if s >= 0]
+        row = table.loc[(cell.values["T"], cell.values["eps"])]
+        assert row["solved"] == len(reached)
+        assert np.isclose(row["solved_median"], np.median(reached) if reached else np.nan, equal_nan=True)
+    assert set(table["solved"]) == ({3} if level == 0.6 else {0, 1})
+
+
+def test_phase_diagram_says_when_the_seeds_solved_the_task(monkeypatch):
+    """Each cell of the solving panel gives the median step, with the share of seeds where not all
+    solved it, and 'never' where none did."""
+    monkeypatch.setattr(cells, "SOLVED_AT", 0.9)
+    fig, _ = phase_diagram.draw(fx.experiment_tables(["T", "eps"]), ["T", "eps"], "t")
+    solving = next(ax for ax in fig.axes if ax.get_title().startswith("accuracy ≥"))
+    texts = [t.get_text() for t in solving.texts]
+    assert texts.count("3.0k\n(1/3)") == 2 and texts.count("never") == 2
 
 
 def test_phase_diagram_marks_an_unlabelled_phase_in_its_block():

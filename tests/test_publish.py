@@ -10,9 +10,19 @@ import numpy as np
 import pandas as pd
 import yaml
 
+import figure_fixtures as fx
 from icmeta.figures import NAMES
 from icmeta.steps.publish import code_commit, thin_curves
 from snakemake_runs import REPO, planned_jobs, snakemake
+
+# The summary columns the per-cell table reads, for a runs table built by hand without phases.
+SUMMARY = {"circuits": "", "n_phases": 0, "n_transitions": 0, "ncc_prediction": 1 / 3, "scc_prediction": 0.8}
+SUMMARY |= {f"{c}_{k}": np.nan for c in ("ncc", "scc", "fcc") for k in ("acc", "onset")}
+SUMMARY |= {"step_acc_0.95": -1}
+
+
+def _summarised(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs.assign(**{k: v for k, v in SUMMARY.items() if k not in runs.columns})
 
 
 def _tree(root):
@@ -81,8 +91,10 @@ def test_runs_page_rows_come_from_the_tables():
         | {"L2_label_share": [0.5, 0.99, 0.48], "L2_top_pair": [1, 4, 2], "L2_pair_focus": [0.3, 0.45, 0.27]}
         | layer
     )
-    page = runs_markdown(runs, phases, ["T"], "grid")
-    lines = [line for line in page.splitlines() if line.startswith("| 3 |")]
+    page = runs_markdown(_summarised(runs), phases, ["T"], "grid")
+    cell, *lines = [line for line in page.splitlines() if line.startswith("| 3 |")]
+    # the cell's row: the two seeds pooled, one of them at 0.95 (the summaries name no phase)
+    assert cell == "| 3 | no phase | 2/2 | – | 0.859–0.996 | 31.2k (1/2) |"
     assert lines[0] == "| 3 | 0 | 150.0k | 0.859 | 0.860 | 10.5k | 29.0k | – | NCC 0.33 → SCC 0.85 |"
     assert lines[1] == "| 3 | 1 | 61.2k (stopped) | 0.996 | 0.550 | 9.8k | 20.1k | 31.2k | NCC 0.34 |"
     # the phase rows follow the runs, each run's phases in order; a layer without per-pair columns shows –
@@ -107,11 +119,35 @@ def test_runs_page_of_a_block_with_a_circuit_axis_shows_the_phase_labels():
     )
     lines = [
         line
-        for line in runs_markdown(runs, phases, ["circuit"], "r").splitlines()
+        for line in runs_markdown(_summarised(runs), phases, ["circuit"], "r").splitlines()
         if line.startswith("| fcc")
     ]
-    assert lines[0].endswith("| NCC 0.33 → FCC 0.90 |")
-    assert [line.split(" | ")[5] for line in lines[1:]] == ["NCC", "FCC"]
+    assert lines[1].endswith("| NCC 0.33 → FCC 0.90 |")
+    assert [line.split(" | ")[5] for line in lines[2:]] == ["NCC", "FCC"]
+
+
+def test_runs_page_gives_each_cell_the_sequence_most_seeds_share_and_what_the_others_did():
+    """The fixture's cells (T, ε) = (2, 0.5) and (4, 0.5): seeds' sequences (NSF, NF, N) and (NSF, NSF,
+    NS); plateaus 1/T + 0.01 c, 0.6 + 0.05 c, 0.8 + 0.02 c for cell c, seed offsets +0.03, -0.01,
+    -0.02; the last evaluation 0.04 above the third plateau."""
+    from icmeta.report import cells_table
+
+    lines = cells_table(fx.experiment_tables(["T", "eps"])["runs"], ["T", "eps"]).splitlines()
+    assert (
+        lines[0] == "| T | eps | phases of most seeds | seeds | the other seeds | final acc | acc ≥ 0.95 at |"
+    )
+    rows = {tuple(line.split(" | ")[:2]): line for line in lines[2:]}
+    assert len(rows) == 4
+    # a tie of three different sequences goes to seed 0's, whose levels are then its own
+    assert (
+        rows[("| 2", "0.5")]
+        == "| 2 | 0.5 | NCC 0.54 → SCC 0.68 → FCC 0.85 | 1/3 | NCC → FCC (1); NCC (1) | 0.840–0.890 | never |"
+    )
+    # seeds 0 and 1 share NCC → SCC → FCC: the levels are their medians (offset +0.01)
+    assert (
+        rows[("| 4", "0.5")]
+        == "| 4 | 0.5 | NCC 0.29 → SCC 0.76 → FCC 0.87 | 2/3 | NCC → SCC (1) | 0.880–0.930 | never |"
+    )
 
 
 def test_claims_target_measures_the_published_blocks(finished_grid, tmp_path):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from icmeta.cells import NO_PHASE, SOLVED_AT, arrows, cell_stats
 from icmeta.run_rows import rows_of
 
 LEVELS = (0.3, 0.6, 0.95)  # accuracy levels whose first crossing the runs table shows
@@ -39,6 +40,35 @@ def phase_sequence(phases: pd.DataFrame) -> str:
     """'NCC 0.33 → SCC 0.85' for one run's phases, in order; '–' for a run without a phase."""
     label = circuit_column(phases)
     return " → ".join(f"{p[label]} {p['plateau_acc']:.2f}" for _, p in phases.iterrows()) or "–"
+
+
+def _range(low: float, high: float) -> str:
+    low_text, high_text = _number(low), _number(high)
+    return low_text if low_text == high_text else f"{low_text}–{high_text}"
+
+
+def cells_table(runs: pd.DataFrame, axes: Sequence[str]) -> str:
+    """One row per cell of the block, its seeds pooled (`icmeta.cells`): what most seeds went through
+    and how far the others differ."""
+    rows = []
+    for _, cell in cell_stats(runs, axes).iterrows():
+        phases = cell["sequence"].split(">") if cell["sequence"] != NO_PHASE else []
+        sequence = " → ".join(f"{c} {_number(cell[f'level{n}'], 2)}" for n, c in enumerate(phases, 1))
+        solved = "never" if cell["solved"] == 0 else _steps(cell["solved_median"])
+        if 0 < cell["solved"] < cell["seeds"]:
+            solved += f" ({cell['solved']}/{cell['seeds']})"
+        rows.append(
+            [
+                *(str(cell[a]) for a in axes),
+                sequence or "no phase",
+                f"{cell['agree']}/{cell['seeds']}",
+                arrows(cell["others"]) or "–",
+                _range(cell["final_min"], cell["final_max"]),
+                solved,
+            ]
+        )
+    header = [*axes, "phases of most seeds", "seeds", "the other seeds", "final acc", f"acc ≥ {SOLVED_AT} at"]
+    return _table(header, rows)
 
 
 def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str], title: str) -> str:
@@ -77,6 +107,11 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
         "\n\n".join(
             [
                 f"# {title}",
+                "One row per cell, its seeds pooled: the phase sequence most seeds went through, each"
+                " plateau's accuracy the median over the seeds that share it; how many share it, and the"
+                " sequences of the others; the range of the seeds' final accuracy; and the median step at"
+                f" which they first reached {SOLVED_AT} accuracy (of those that did).",
+                cells_table(runs, axes),
                 "One row per run. Steps at which held-out accuracy first reaches each level; phases are the"
                 " detected plateaus with their circuit and accuracy (docs/phases.md).",
                 _table(

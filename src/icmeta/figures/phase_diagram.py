@@ -4,17 +4,16 @@ The main panel gives each cell's phase sequence, the circuits its phases use in 
 NCC → SCC → FCC) as coloured blocks labelled with their plateau accuracy (median over the seeds
 that share the sequence), with how many seeds went through exactly that sequence, what the others
 went through, and the range of the seeds' final accuracy (a cell that ended short of 100 % has not
-finished its phases within the step budget). Beside
-it: the number of phases per run; the NCC and SCC plateaus' accuracy against their predictions (1/T;
-the label-multiset bound of `icmeta.theory`), in accuracy points; and when the last phase begins.
-Cells where no seed had a quantity say so ("none") instead of staying blank.
+finished its phases within the step budget). Beside it: the number of phases per run; the NCC and SCC
+plateaus' accuracy against their predictions (1/T; the label-multiset bound of `icmeta.theory`), in
+accuracy points; and the step at which the seeds solved the task (how long the phases took, in
+total). Cells where no seed had a quantity say so ("none", "never") instead of staying blank.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,68 +22,15 @@ import seaborn as sns
 from matplotlib.colors import LogNorm
 from matplotlib.patches import Patch, Rectangle
 
+from icmeta.cells import NO_PHASE, SOLVED_AT, arrows, cell_stats
 from icmeta.figures.style import CIRCUIT_COLOURS, SEQUENTIAL, axis_label, value_label
 
-CIRCUITS = ("ncc", "scc", "fcc")
-PHASE_ONSET = re.compile(r"phase(\d+)_onset")
 DIVERGING = "vlag"  # blue-white-red, distinguishable with the common colour-vision deficiencies
-NO_PHASE = "none"  # a run without any above-chance plateau
 UNLABELLED_MARK = "?"  # what an unlabelled phase's block says: the word does not fit a block
-
-
-def _modal(sequences: pd.Series) -> tuple[str, int]:
-    """The most common phase sequence of a cell's seeds (ties: the one the lowest seed has) and its count."""
-    counts = Counter(sequences)
-    best = max(counts.values())
-    return next(s for s in sequences if counts[s] == best), best
-
-
-def _others(sequences: pd.Series) -> str:
-    """The sequences of the seeds that do not share the modal one, with their counts ('' if none)."""
-    modal = _modal(sequences)[0]
-    counts = Counter(s for s in sequences if s != modal)
-    return "; ".join(f"{_short(seq).replace('>', ' → ')} ({n})" for seq, n in counts.most_common())
 
 
 def _short(sequence: str) -> str:
     return sequence.replace("unlabelled", UNLABELLED_MARK)
-
-
-def _cell_stats(runs: pd.DataFrame, y: str, x: str) -> pd.DataFrame:
-    """One row per grid cell: the quantities of every panel, with their seed spread."""
-    runs = runs.copy()
-    runs["ncc_gap"] = runs["ncc_acc"] - runs["ncc_prediction"]
-    runs["scc_gap"] = runs["scc_acc"] - runs["scc_prediction"]
-    runs["sequence"] = runs["circuits"].fillna("").replace("", NO_PHASE)
-    # summary.csv has phase<n>_onset and phase<n>_acc for the first few phases of a run, in order
-    ordered = sorted(int(m[1]) for c in runs.columns if (m := PHASE_ONSET.fullmatch(c)))
-    runs["last_onset"] = runs[[f"phase{n}_onset" for n in ordered]].ffill(axis=1).iloc[:, -1]
-    agg: dict[str, tuple[str, object]] = {
-        "seeds": ("seed", "count"),
-        "sequence": ("sequence", lambda s: _modal(s)[0]),
-        "agree": ("sequence", lambda s: _modal(s)[1]),
-        "others": ("sequence", _others),
-        "final_min": ("final_acc", "min"),
-        "final_max": ("final_acc", "max"),
-        "n_phases_mean": ("n_phases", "mean"),
-        "n_phases_sd": ("n_phases", "std"),
-        "ncc_gap_mean": ("ncc_gap", "mean"),
-        "ncc_gap_sd": ("ncc_gap", "std"),
-        "scc_gap_mean": ("scc_gap", "mean"),
-        "scc_gap_sd": ("scc_gap", "std"),
-        "transitions_mean": ("n_transitions", "mean"),
-        "last_onset_median": ("last_onset", "median"),
-    }
-    for c in CIRCUITS:
-        agg[f"{c}_present"] = (f"{c}_onset", lambda s: float(s.notna().mean()))
-        agg[f"{c}_onset_median"] = (f"{c}_onset", "median")
-        agg[f"{c}_onset_iqr"] = (f"{c}_onset", lambda s: float(s.quantile(0.75) - s.quantile(0.25)))
-    table = runs.groupby([y, x]).agg(**agg).reset_index()
-    # The plateau level of each phase of the modal sequence: the median over the seeds that share it.
-    sharing = runs.merge(table[[y, x, "sequence"]], on=[y, x, "sequence"])
-    levels = sharing.groupby([y, x])[[f"phase{n}_acc" for n in ordered]].median()
-    levels.columns = [f"level{n}" for n in ordered]
-    return table.merge(levels, left_on=[y, x], right_index=True, how="left")
 
 
 def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
@@ -117,7 +63,9 @@ def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
         ax.text(j, i + 0.32, f"final {low}" if low == high else f"final {low}–{high}", ha="center",
                 va="center", fontsize=7, color="0.2")  # fmt: skip
         if row["others"]:
-            ax.text(j, i + 0.43, row["others"], ha="center", va="center", fontsize=6, color="0.35")
+            ax.text(
+                j, i + 0.43, arrows(_short(row["others"])), ha="center", va="center", fontsize=6, color="0.35"
+            )
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(len(ys) - 0.5, -0.5)
     ax.set_xticks(range(len(xs)), [value_label(v) for v in xs])
@@ -141,10 +89,10 @@ def _sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
     )
 
 
-def _heatmap(ax: plt.Axes, grid: pd.DataFrame, notes: pd.DataFrame, title: str, unit: str, **kw) -> None:
-    """One quantitative panel with its colour bar; cells without a value are grey and say so."""
+def _heatmap(ax: plt.Axes, panel: Panel, grid: pd.DataFrame, notes: pd.DataFrame) -> None:
+    """One quantitative panel with its colour bar; cells without a value are grey and say why."""
     sns.heatmap(grid, annot=notes.to_numpy(), fmt="", ax=ax, annot_kws={"fontsize": 8},
-                cbar_kws={"label": unit, "shrink": 0.8}, **kw)  # fmt: skip
+                cbar_kws={"label": panel.unit, "shrink": 0.8}, **panel.options)  # fmt: skip
     ax.set_xlabel(axis_label(grid.columns.name))
     ax.set_ylabel(axis_label(grid.index.name))
     ax.set_xticklabels([value_label(v) for v in grid.columns])
@@ -152,36 +100,58 @@ def _heatmap(ax: plt.Axes, grid: pd.DataFrame, notes: pd.DataFrame, title: str, 
     ax.grid(False)
     ax.set_facecolor("0.93")
     for r, c in zip(*np.nonzero(np.isnan(grid.to_numpy(dtype=float))), strict=True):
-        ax.text(c + 0.5, r + 0.5, NO_PHASE, ha="center", va="center", fontsize=8, color="0.4")
-    ax.set_title(title, fontsize=9)
+        ax.text(c + 0.5, r + 0.5, panel.missing, ha="center", va="center", fontsize=8, color="0.4")
+    ax.set_title(panel.title, fontsize=9)
 
 
 def _log_norm(steps: pd.Series) -> LogNorm:
     """A log colour scale over the steps (a decade at least, so that one value still gets a scale)."""
     low, high = steps.min(), steps.max()
-    if np.isnan(low) or low <= 0:  # no onset at all, or a phase from step 0
+    if np.isnan(low) or low <= 0:  # no cell has a value, or one at step 0
         low, high = 1.0, 10.0
     return LogNorm(min(low, high / 10), high)
 
 
-def _panels(table: pd.DataFrame) -> list[tuple[str, str, pd.Series, list[str], dict]]:
-    """(title, colour-bar unit, values, annotations, heatmap options) of each quantitative panel."""
+@dataclass(frozen=True)
+class Panel:
+    """A quantitative panel: its values and their annotations per cell, and what a cell without a
+    value says."""
+
+    title: str
+    unit: str
+    values: pd.Series
+    notes: list[str]
+    missing: str
+    options: dict
+
+
+def _solved_note(median: float, solved: int, seeds: int) -> str:
+    """'52.1k' where every seed solved the task; '52.1k' over '(1/2)' where only some did."""
+    if solved == 0:
+        return ""
+    return f"{median / 1000:.1f}k" + ("" if solved == seeds else f"\n({solved}/{seeds})")
+
+
+def _panels(table: pd.DataFrame) -> list[Panel]:
     gaps = {"cmap": DIVERGING, "center": 0, "vmin": -20, "vmax": 20}
     # "3" where every seed has the same count, "2.5±0.7" where they differ
     phases = [
         f"{m:g}" if np.isnan(s) or s == 0 else f"{m:.1f}±{s:.1f}"
         for m, s in zip(table["n_phases_mean"], table["n_phases_sd"], strict=True)
     ]
-    onset = table["last_onset_median"]
+    solved = table["solved_median"]
+    solved_notes = [
+        _solved_note(m, n, k) for m, n, k in zip(solved, table["solved"], table["seeds"], strict=True)
+    ]
     return [
-        ("phases per run (mean ± sd over seeds)", "phases", table["n_phases_mean"], phases,
-         {"cmap": SEQUENTIAL, "vmin": 0, "vmax": max(3.0, table["n_phases_mean"].max())}),
-        ("NCC plateau − 1/T", "accuracy points", 100 * table["ncc_gap_mean"],
-         [f"{100 * m:+.1f}" for m in table["ncc_gap_mean"]], gaps),
-        ("last phase begins (median step)", "step (log scale)", onset.clip(lower=1),
-         [f"{s / 1000:.1f}k" for s in onset], {"cmap": SEQUENTIAL, "norm": _log_norm(onset)}),
-        ("SCC plateau − multiset bound", "accuracy points", 100 * table["scc_gap_mean"],
-         [f"{100 * m:+.1f}" for m in table["scc_gap_mean"]], gaps),
+        Panel("phases per run (mean ± sd over seeds)", "phases", table["n_phases_mean"], phases, NO_PHASE,
+              {"cmap": SEQUENTIAL, "vmin": 0, "vmax": max(3.0, table["n_phases_mean"].max())}),
+        Panel("NCC plateau − 1/T", "accuracy points", 100 * table["ncc_gap_mean"],
+              [f"{100 * m:+.1f}" for m in table["ncc_gap_mean"]], NO_PHASE, gaps),
+        Panel(f"accuracy ≥ {SOLVED_AT:g} at (median step of the seeds that reach it)", "step (log scale)",
+              solved, solved_notes, "never", {"cmap": SEQUENTIAL, "norm": _log_norm(solved)}),
+        Panel("SCC plateau − multiset bound", "accuracy points", 100 * table["scc_gap_mean"],
+              [f"{100 * m:+.1f}" for m in table["scc_gap_mean"]], NO_PHASE, gaps),
     ]  # fmt: skip
 
 
@@ -195,7 +165,7 @@ def draw(
     if len(axes) < 2:
         raise ValueError(f"a phase diagram needs two axes, the experiment has {list(axes)}")
     y, x = axes[0], axes[1]
-    table = _cell_stats(runs, y, x)
+    table = cell_stats(runs, [y, x])
     n_y, n_x = table[y].nunique(), table[x].nunique()
     # Inches per cell of the main panel: large enough for three labelled blocks, small enough that the
     # figure's text stays readable when the whole figure is shown at page width.
@@ -204,11 +174,11 @@ def draw(
     fig = plt.figure(figsize=(main_width + 2 * 0.55 * main_width + 1.5, max(4.5, main_height + 1.5)))
     spec = fig.add_gridspec(2, 3, width_ratios=[2, 1.1, 1.1])
     _sequences(fig.add_subplot(spec[:, 0]), table, y, x)
-    for k, (name, unit, values, notes, options) in enumerate(_panels(table)):
-        frame = table[[y, x]].assign(v=values.to_numpy(), note=notes)
+    for k, panel in enumerate(_panels(table)):
+        frame = table[[y, x]].assign(v=panel.values.to_numpy(), note=panel.notes)
         grid = frame.pivot(index=y, columns=x, values="v").sort_index(ascending=False)
         annot = frame.pivot(index=y, columns=x, values="note").reindex_like(grid)
-        _heatmap(fig.add_subplot(spec[k % 2, 1 + k // 2]), grid, annot, name, unit, **options)
+        _heatmap(fig.add_subplot(spec[k % 2, 1 + k // 2]), panel, grid, annot)
     fig.suptitle(title)
     fig.tight_layout()
     return fig, table
