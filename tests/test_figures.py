@@ -506,6 +506,7 @@ CHECKS = {
     "learning_curves": check_learning_curves,
     "final_accuracy": check_final_accuracy,
     "phase_diagram": check_phase_diagram,
+    "phase_sequences": check_phase_diagram,  # the same table, and the same main panel first
     "overview": check_overview,
     "accuracy_loss": check_accuracy_loss,
     "attention_maps": check_attention_maps,
@@ -528,7 +529,7 @@ def test_every_figure_has_a_check():
 @pytest.mark.parametrize("figure", NAMES)
 @pytest.mark.parametrize("axes", list(HEADS))
 def test_figure_plots_the_fixture_values(tmp_path, monkeypatch, figure, axes):
-    if figure == "phase_diagram" and len(axes) == 1:
+    if figure in ("phase_diagram", "phase_sequences") and len(axes) == 1:
         tables = fx.write_tables(tmp_path, axes)
         with pytest.raises(ValueError, match="two axes"):
             draw(figure, tables, axes, "t", *(tmp_path / f"a.{ext}" for ext in ("png", "pdf", "csv")))

@@ -37,7 +37,7 @@ def test_publish_copies_exactly_the_declared_files_and_reproduces_them(finished_
     snakemake(work, finished_grid.config, "--cores", "1", "publish")  # after --configfile's values
     out = work / "docs" / "results" / "grid"
     published = _tree(out)
-    figures = ["learning_curves", "final_accuracy", "phase_diagram"] + [
+    figures = ["learning_curves", "final_accuracy", "phase_diagram", "phase_sequences"] + [
         f for f in yaml.safe_load(finished_grid.config.read_text())["experiments"]["grid"]["figures"]
     ]
     assert set(figures) <= set(NAMES)

@@ -47,6 +47,7 @@ def test_full_default_dag_has_one_job_per_cell_and_run(tmp_path):
         "learning_curves": 2,
         "final_accuracy": 2,
         "phase_diagram": 1,
+        "phase_sequences": 1,
         **dict.fromkeys(per_run_figures, 1),
         "sst2_data": 1,  # the SST-2 probe of gpt2-xl: data, probe, table, per-layer and per-head figures
         "probe": 1,
@@ -63,7 +64,7 @@ def test_switching_a_block_on_adds_its_jobs(tmp_path):
     path.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(tmp_path / "work", path)
     assert jobs["train"] == 37 + 6 and jobs["aggregate"] == 3 and jobs["learning_curves"] == 3
-    assert jobs["phase_diagram"] == 1  # a one-axis block has no phase diagram
+    assert jobs["phase_diagram"] == jobs["phase_sequences"] == 1  # a one-axis block has no phase diagram
 
 
 def test_the_clamps_block_plans_one_training_job_per_clamp(tmp_path):

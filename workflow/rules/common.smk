@@ -180,11 +180,12 @@ def probe_mem_mb(wildcards, attempt):
 
 
 def figures_of(experiment):
-    """Every experiment gets curves and final accuracy, a grid of 2+ axes also a phase diagram,
-    and each block adds the figures it lists under `figures`."""
+    """Every experiment gets curves and final accuracy, a grid of 2+ axes also a phase diagram (and
+    its main panel alone, readable at page width), and each block adds the figures it lists under
+    `figures`."""
     names = ["learning_curves", "final_accuracy"]
     if len(next(iter(CELLS[experiment].values())).axis_values) >= 2:
-        names.append("phase_diagram")
+        names += ["phase_diagram", "phase_sequences"]
     names += config["experiments"][experiment].get("figures", [])
     return list(dict.fromkeys(names))
 

@@ -27,6 +27,7 @@ NAMES: dict[str, Figure] = {
     "learning_curves": Figure(("metrics",), "Fig. 7, 15, 16, 18, 19a, 22"),
     "final_accuracy": Figure(("runs",), "a summary over the grid"),
     "phase_diagram": Figure(("runs",), "no figure of the paper (beyond it)"),
+    "phase_sequences": Figure(("runs",), "no figure of the paper (the phase diagram's main panel)"),
     "overview": Figure(("metrics", "phases", "phase_maps"), "Fig. 2 and 4 in one"),
     "accuracy_loss": Figure(("metrics", "phases"), "Fig. 2 left, 18"),
     "attention_maps": Figure(("phase_maps",), "Fig. 2 right, 8, 12, 19b, 23"),
