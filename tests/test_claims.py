@@ -70,6 +70,10 @@ def test_measured_values_report_the_levels_and_their_spread():
     assert rows["Phase 1 plateaus at 1/T, the share of the most frequent task, for every T ≥ 2"][1] == (
         "T = 2: 0.51 ± 0.01 (1/T = 0.50); T = 3: 0.47 ± 0.18 (1/T = 0.33); a Phase 1 at 1/T in 3 of 4 runs"
     )
+    assert (
+        rows["With one task (T = 1) accuracy rises in a single jump"][1]
+        == "plateaus per run: 1.00; 0.50 → 1.00"
+    )
     assert rows["At the default setting a second plateau lies near 75 %"][1] == (
         "Phase 2 at 0.83 ± 0.10 in 2 of 2 runs (label-multiset bound 0.82 ± 0.03)"
     )

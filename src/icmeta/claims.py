@@ -133,8 +133,14 @@ def _phase_one_at_one_over_t(blocks: Mapping[str, Runs], tol: float) -> Finding:
 
 def _single_jump_at_t1(blocks: Mapping[str, Runs], tol: float) -> Finding:
     cell = blocks["phase_diagram"].where(T=1, eps=DEFAULT_EPS)
-    counts = ", ".join(str(int(n)) for n in cell.runs["n_phases"])
-    return Finding(f"phases per run: {counts or '–'}", count(cell, lambda r, p: len(p) == 1), len(cell.runs))
+    # the levels, not only their count: an early plateau far below the solution reads differently
+    # from a solution that the detector split in two
+    levels = "; ".join(
+        " → ".join(f"{a:.2f}" for a in cell.phases_of(run)["plateau_acc"]) or "none"
+        for _, run in cell.runs.iterrows()
+    )
+    measured = f"plateaus per run: {levels or '–'}"
+    return Finding(measured, count(cell, lambda r, p: len(p) == 1), len(cell.runs))
 
 
 def _phase_two_near_75(blocks: Mapping[str, Runs], tol: float) -> Finding:
