@@ -165,7 +165,7 @@ def test_claims_target_measures_the_published_blocks(finished_grid, tmp_path):
     rows = page.splitlines()[2:]
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == [c.paper for c in CLAIMS]
     # The grid has T = 1 at ε = 0 and 0.5 only, so the T = 1 claim (at ε = 0.1) finds no run.
-    assert "| phases per run: – |" in rows[1] and "**not tested**" in rows[1]
+    assert "| plateaus per run: – |" in rows[1] and "**not tested**" in rows[1]
     # Nor has it a heads axis: that claim is not tested either, and says so.
     assert "| phases per run: 1 head –; 2 heads – |" in rows[-1] and "**not tested**" in rows[-1]
 
