@@ -1,5 +1,5 @@
-"""Command line: `icmeta train`, `icmeta bench`, `icmeta doctor`, `icmeta progress` and `icmeta hours`,
-for use without Snakemake."""
+"""Command line: `icmeta train`, `icmeta bench`, `icmeta doctor`, `icmeta progress`, `icmeta hours` and
+`icmeta answers`, for use without Snakemake."""
 
 from __future__ import annotations
 
@@ -78,6 +78,18 @@ def _hours(args: argparse.Namespace) -> int:
     return 0
 
 
+def _answers(args: argparse.Namespace) -> int:
+    from icmeta.answers import answer_profile
+
+    try:
+        table = answer_profile(Path(args.run), args.steps)
+    except FileNotFoundError as err:
+        print(f"icmeta: error: {err}", file=sys.stderr)
+        return 2
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="icmeta", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
         "logs", nargs="?", default="logs/train", help="the jobs' log directory (default logs/train)"
     )
     h.set_defaults(func=_hours)
+    a = sub.add_parser(
+        "answers",
+        help="what a finished run's network answers at each checkpoint: accuracy, how many distinct "
+        "labels, what always giving that many of the most frequent labels would reach, and the "
+        "accuracy on random context labels",
+    )
+    a.add_argument("run", help="a run directory (with config.yaml, eval_sets.pt and checkpoints/)")
+    a.add_argument("--steps", type=int, nargs="+", help="checkpoint steps (default: every checkpoint)")
+    a.set_defaults(func=_answers)
     return parser
 
 
