@@ -6,9 +6,9 @@ not depend on, the others (the workflow re-runs a step when a module it imports 
 Layers, lowest first. A module imports only from lower layers, and inside a subpackage also from its
 own package; `tests/test_layers.py` holds the code to this table and to having no import cycles.
 
- 1. errors, io, rng, layout, provenance, run_rows -- no icmeta imports: the error type, atomic files,
-    random streams, where each token sits (masks, patterns), the workflow's code digests, one run's
-    rows in any aggregated table
+ 1. errors, io, rng, layout, provenance, run_rows, cells -- no icmeta imports: the error type, atomic
+    files, random streams, where each token sits (masks, patterns), the workflow's code digests, one
+    run's rows in any aggregated table, a grid block's runs pooled per cell
  2. interventions, device, circuits -- clamp specifications, the training device, circuit metrics
  3. config -- one validated run configuration (its clamps are interventions)
  4. data, experiments -- the task generator; config.yaml's grids expanded into runs
@@ -16,9 +16,9 @@ own package; `tests/test_layers.py` holds the code to this table and to having n
  6. schedule, phases, evaluation, history -- clamps switched during training, phase detection,
     evaluation on the fixed sets, a run's recorded history and outputs
  7. train -- the step, the CUDA graph, the loop and its resumable state
- 8. analysis, bench, progress, report, claims -- a finished run's phases and summary; the speed
-    benchmark; what runs still training have reached; a block's runs and phases as Markdown; the
-    paper's claims measured on published tables
+ 8. analysis, answers, bench, progress, report, claims -- a finished run's phases and summary; what
+    its checkpoints answer; the speed benchmark; what runs still training have reached; a block's runs
+    and phases as Markdown; the paper's claims measured on published tables
  9. figures -- the figures, one module each
 10. probe -- the SST-2 probe of pretrained language models
 11. steps, doctor -- what each workflow rule calls; the GPU self-check
