@@ -40,10 +40,6 @@ def arrows(sequence: str) -> str:
     return sequence.replace(">", " → ")
 
 
-def _reached(steps: pd.Series) -> int:
-    return int((steps >= 0).sum())
-
-
 def cell_stats(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """One row per cell (a value of each of `keys`; other axes and the seeds are pooled): the modal
     sequence and its plateau levels (median over the seeds that share it), the seeds' final accuracy
@@ -65,7 +61,7 @@ def cell_stats(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
         "others": ("sequence", others),
         "final_min": ("final_acc", "min"),
         "final_max": ("final_acc", "max"),
-        "solved": (f"step_acc_{SOLVED_AT}", _reached),
+        "solved": ("solved_step", "count"),
         "solved_median": ("solved_step", "median"),
         "n_phases_mean": ("n_phases", "mean"),
         "n_phases_sd": ("n_phases", "std"),
