@@ -68,3 +68,5 @@ def test_the_command_prints_the_table_and_names_a_missing_run(run, tmp_path, cap
     assert [line.split()[0] for line in lines[1:]] == ["0", "60"]
     assert main(["answers", str(tmp_path / "nowhere")]) == 2
     assert "config.yaml is missing" in capsys.readouterr().err
+    assert main(["answers", str(run), "--steps", "7"]) == 2
+    assert "no checkpoint at step 7; its checkpoints are at 0, " in capsys.readouterr().err

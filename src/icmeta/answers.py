@@ -53,7 +53,11 @@ def run_config(run_dir: Path) -> RunConfig:
 
 def load_network(run_dir: Path, step: int, cfg: RunConfig) -> EnsembleICL:
     """The run's network with the parameters of its checkpoint at `step`, on the CPU."""
-    saved = torch.load(run_dir / "checkpoints" / f"step_{step:07d}.pt", map_location="cpu", weights_only=True)
+    path = run_dir / "checkpoints" / f"step_{step:07d}.pt"
+    if not path.exists():
+        steps = ", ".join(map(str, checkpoint_steps(run_dir)))
+        raise FileNotFoundError(f"{run_dir} has no checkpoint at step {step}; its checkpoints are at {steps}")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
     if saved["config_hash"] != cfg.hash():
         raise RuntimeError(f"checkpoint {step} of {run_dir} belongs to configuration {saved['config_hash']}")
     model = EnsembleICL([cfg])
