@@ -8,7 +8,7 @@ from conftest import small
 from icmeta.analysis import run_summary
 from icmeta.data import TaskSampler, load_eval_sets, make_eval_sets, save_eval_sets
 from icmeta.errors import ConfigError
-from icmeta.experiments import cells, check, format_value, run_configs
+from icmeta.experiments import cells, check, format_value, run_configs, train_groups
 from icmeta.phases import paper_transitions
 from icmeta.train import train
 
@@ -51,6 +51,35 @@ def test_the_clamp_axis_gives_each_cell_its_named_interventions():
     config["experiments"]["g"]["axes"]["clamp"] = ["bad"]
     with pytest.raises(ConfigError, match=r"cell clamp~bad: interventions\[0\]\.layer = 9"):
         check(config)
+
+
+def _paths(groups):
+    return [[c.path for c in g] for g in groups]
+
+
+def test_cells_that_can_share_a_model_are_packed_in_grid_order():
+    config = _config(g={"axes": {"T": [1, 2, 3], "eps": [0, 0.5]}})
+    assert _paths(train_groups(config, "g", 4)) == [
+        ["T~1/eps~0.0", "T~1/eps~0.5", "T~2/eps~0.0", "T~2/eps~0.5"],
+        ["T~3/eps~0.0", "T~3/eps~0.5"],
+    ]
+    assert _paths(train_groups(config, "g", 1)) == [[c.path] for c in cells(config, "g")]
+
+
+def test_cells_of_different_shapes_never_share_a_group():
+    # K changes the embedding's shape; eps is a data value. Each group holds one K only.
+    config = _config(g={"axes": {"K": [8, 16], "eps": [0, 0.5, 1.0]}, "set": {"T": 2}})
+    assert _paths(train_groups(config, "g", 4)) == [
+        ["K~8/eps~0.0", "K~8/eps~0.5", "K~8/eps~1.0"],
+        ["K~16/eps~0.0", "K~16/eps~0.5", "K~16/eps~1.0"],
+    ]
+    heads = _config(g={"axes": {"heads": [1, 2]}})
+    assert _paths(train_groups(heads, "g", 8)) == [["heads~1"], ["heads~2"]]
+
+
+def test_a_group_size_below_one_is_refused():
+    with pytest.raises(ConfigError, match="cells_per_job"):
+        train_groups(_config(g={"axes": {"T": [1]}}), "g", 0)
 
 
 def test_tables_keep_a_run_column_that_shares_an_axis_name(tmp_path):

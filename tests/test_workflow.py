@@ -187,6 +187,27 @@ def test_changing_execution_settings_reruns_nothing(tiny_run, tmp_path):
     assert planned_jobs(_copy(tiny_run, tmp_path), config) == {}
 
 
+def test_cells_sharing_one_job_train_as_they_do_alone_to_float_rounding(tiny_run, tmp_path):
+    config = write_config(tmp_path / "c.yaml", **{"execution.cells_per_job": 4})
+    work = tmp_path / "work"
+    alone = sorted((tiny_run / "results" / "grid").glob("T~*/eps~*/seed~*/metrics.csv"))
+    targets = [str(p.relative_to(tiny_run)) for p in alone]
+    assert len(targets) == 8
+    assert planned_jobs(work, config, *targets) == {"eval_sets": 8, "train_grid_group0": 1}
+    snakemake(work, config, "--cores", "2", *targets)
+    for path in alone:
+        want = pd.read_csv(path)
+        got = pd.read_csv(work / path.relative_to(tiny_run))
+        assert list(got.columns) == list(want.columns) and got["step"].equals(want["step"])
+        diff = (got.drop(columns="step") - want.drop(columns="step")).abs().max().max()
+        assert diff < 1e-4, f"{path.parent}: {diff}"
+    assert not list((work / "results").rglob(".train_state-*")), "a finished group leaves no state"
+    assert (work / "logs" / "train" / "grid" / "group~0.log").is_file()
+    # The group's jobs are other rules than the per-cell ones: going back to one cell per job
+    # retrains (its numbers would differ by rounding), as the config's comment says.
+    assert planned_jobs(work, TINY, *targets) == {"train": 4}
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -199,6 +220,7 @@ def test_changing_execution_settings_reruns_nothing(tiny_run, tmp_path):
         ({"defaults.task": {"T": 2, "K": 2, "L": 32, "N": 4, "B": 2, "p_B": 1.0}}, "'task.K' = 2 is invalid"),
         ({"experiments.grid.axes.colour": [1]}, "colour"),
         ({"execution.device": "tpu"}, "device"),
+        ({"execution.cells_per_job": 0}, "cells_per_job"),
         ({"probe": {"active": True, "data": {"path": "/no/such/dir"}}}, "probe.data.path"),
         ({"probe": {"active": True, "checkpoints": {"steps": [5]}}}, "probe.checkpoints.name is empty"),
     ],

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from icmeta.config import SECTIONS, RunConfig
+from icmeta.config import SECTIONS, RunConfig, check_ensemble
 from icmeta.errors import ConfigError
 from icmeta.interventions import CLAMP_AXIS, NO_CLAMP
 
@@ -168,6 +168,38 @@ def run_configs(config: Mapping[str, Any], cell: Cell) -> list[RunConfig]:
         return [RunConfig.from_dict({**base, "seed": seed}) for seed in config["seeds"]]
     except ConfigError as err:
         raise ConfigError(f"experiments.{cell.experiment} cell {cell.path}: {err}") from None
+
+
+def train_groups(config: Mapping[str, Any], experiment: str, size: int) -> list[list[Cell]]:
+    """The block's cells packed, in grid order, into groups of at most `size` that can share one
+    batched model (`check_ensemble`): each group is one training job.
+
+    A job per cell leaves a GPU mostly idle (a two-seed cell is a batch of two models); a group
+    fills it. A cell joins the first open group it is compatible with, so a block whose cells all
+    differ in shape (K, heads) keeps one cell per job.
+    """
+    if size < 1:
+        raise ConfigError(f"execution.cells_per_job must be at least 1, not {size}")
+    groups: list[list[Cell]] = []
+    leaders: list[RunConfig] = []
+    for cell in cells(config, experiment):
+        run = run_configs(config, cell)[0]
+        for group, leader in zip(groups, leaders, strict=True):
+            if len(group) < size and _can_share(leader, run):
+                group.append(cell)
+                break
+        else:
+            groups.append([cell])
+            leaders.append(run)
+    return groups
+
+
+def _can_share(a: RunConfig, b: RunConfig) -> bool:
+    try:
+        check_ensemble([a, b])
+    except ConfigError:
+        return False
+    return True
 
 
 def probe_active(config: Mapping[str, Any]) -> bool:

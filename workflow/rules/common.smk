@@ -95,7 +95,8 @@ def get_run(wildcards):
 
 
 def get_cell_dir(wildcards, output):
-    """Where the cell keeps its resumable training state: the parent of its seed directories."""
+    """Where the cell, or a group of cells its first, keeps its resumable training state: the parent
+    of its (first) seed directories."""
     return str(Path(output.metrics[0]).parent.parent)
 
 
@@ -142,14 +143,30 @@ def uses_gpu():
 
 def train_mem_mb(wildcards, attempt):
     """PyTorch itself plus eval sets and histories; grows per retry in case memory was the cause."""
-    return (1500 + 300 * len(SEEDS)) * attempt
+    return _train_mem_mb(len(SEEDS), attempt)
 
 
 def train_runtime(wildcards, attempt):
+    return _train_runtime(get_run(wildcards)["optim"]["steps"], len(SEEDS))
+
+
+def group_mem_mb(runs):
+    return lambda wildcards, attempt: _train_mem_mb(runs, attempt)
+
+
+def group_runtime(experiment, cells):
+    steps = max(_run_dict(experiment, c.path)["optim"]["steps"] for c in cells)
+    return lambda wildcards, attempt: _train_runtime(steps, len(cells) * len(SEEDS))
+
+
+def _train_mem_mb(runs, attempt):
+    return (1500 + 300 * runs) * attempt
+
+
+def _train_runtime(steps, runs):
     """Minutes, from the measured ~60 model-steps/s of a 2-core CPU, with margin; a retry resumes
     from the saved state, so it needs no more time than the first attempt."""
-    steps = get_run(wildcards)["optim"]["steps"]
-    return max(10, round(1.5 * steps * len(SEEDS) / 60 / 60))
+    return max(10, round(1.5 * steps * runs / 60 / 60))
 
 
 def probe_runs(settings):

@@ -1,4 +1,4 @@
-"""Snakemake adapter: train every seed of one grid cell as one ensemble.
+"""Snakemake adapter: train every seed of one grid cell, or of a group of cells, as one ensemble.
 
 The device and the state-saving interval come from the config's `execution` block, read here rather
 than passed as params, so changing them never marks finished runs as stale.
@@ -8,18 +8,18 @@ import sys
 from pathlib import Path
 
 from icmeta.steps import log_to
-from icmeta.steps.training import train_cell
+from icmeta.steps.training import train_cells
 from icmeta.train import TrainingInterrupted
 
 log_to(snakemake.log[0])
 execution = snakemake.config["execution"]
 try:
-    train_cell(
-        snakemake.params.run,
+    train_cells(
+        snakemake.params.runs,
         snakemake.params.seeds,
         snakemake.input.eval_sets,
         [Path(p).parent for p in snakemake.output.metrics],
-        snakemake.params.cell_dir,
+        snakemake.params.state_dir,
         device=execution["device"],
         threads=snakemake.threads,
         state_every_s=execution["save_state_every_s"],

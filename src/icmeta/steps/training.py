@@ -1,4 +1,4 @@
-"""The workflow step that trains one grid cell: what the train rule calls."""
+"""The workflow step that trains grid cells, one or several per job: what the train rules call."""
 
 from __future__ import annotations
 
@@ -32,20 +32,25 @@ def _drop_stale_states(keep: Path) -> None:
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
 
 
-def train_cell(
-    run: Mapping[str, Any],
+def train_cells(
+    runs: Sequence[Mapping[str, Any]],
     seeds: Sequence[int],
     eval_sets: Sequence[str | Path],
     out_dirs: Sequence[str | Path],
-    cell_dir: str | Path,
+    state_dir: str | Path,
     *,
     device: str,
     threads: int,
     state_every_s: float,
 ) -> None:
-    """Train all seeds of one grid cell as one ensemble; resumes from the cell's saved state."""
-    configs = [RunConfig.from_dict({**run, "seed": int(s)}) for s in seeds]
-    state = ensemble_state_path(cell_dir, configs)
+    """Train every seed of every cell in `runs` as one ensemble, cell-major (`eval_sets` and
+    `out_dirs` in that order); resumes from the state saved in `state_dir`.
+
+    One cell is the usual job; several share a batched model when cells are grouped. A member's
+    numbers then differ from its cell trained alone by float rounding, as between devices.
+    """
+    configs = [RunConfig.from_dict({**run, "seed": int(s)}) for run in runs for s in seeds]
+    state = ensemble_state_path(state_dir, configs)
     _drop_stale_states(state)
     dev = resolve_device(device)
     sets = load_eval_sets(eval_sets, configs, dev)
