@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from icmeta import doctor
 from icmeta.device import EAGER_CUDA, GRAPH
 from icmeta.doctor import CLAMP, TOLERANCE, max_difference, small_config, train_run
 from icmeta.train import Trainer
@@ -80,3 +81,8 @@ def test_the_tiny_grid_runs_on_cuda(tmp_path):
     assert len(logs) == 4
     for log in logs:
         assert f"training path: {GRAPH}" in log.read_text(), log
+
+
+def test_the_tiny_grids_cells_sharing_one_job_agree_with_their_own_jobs_on_cuda(tmp_path):
+    detail = doctor.check_grouped_cells(tmp_path, "cuda")  # raises CheckFailed beyond TOLERANCE
+    assert "8 runs in one job" in detail

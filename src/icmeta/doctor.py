@@ -29,6 +29,7 @@ import icmeta
 from icmeta.bench import run_suite
 from icmeta.config import RunConfig
 from icmeta.device import GRAPH, torch_summary
+from icmeta.experiments import cells
 from icmeta.train import Trainer
 
 EXIT_FAILED = 1
@@ -176,27 +177,63 @@ def workflow_checkout() -> Path | None:
     return None
 
 
-def check_workflow(work: Path, device: str) -> str:
+def _tiny_config() -> tuple[Path, dict[str, Any]]:
+    """The checkout and its tiny test grid's config."""
     root = workflow_checkout()
     if root is None:
         raise CheckSkipped("no workflow checkout around this installation (Snakefile, tests/config)")
-    config = yaml.safe_load((root / "tests" / "config" / "tiny.yaml").read_text())
-    config["execution"]["device"] = device
+    return root, yaml.safe_load((root / "tests" / "config" / "tiny.yaml").read_text())
+
+
+def _tiny_grid(work: Path, device: str, *targets: str, **execution: Any) -> Path:
+    """Run the workflow's tiny test grid (or `targets` of it) with these execution settings."""
+    root, config = _tiny_config()
+    config["execution"].update(device=device, **execution)
     (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile")]
     cmd += ["--directory", str(work / "run"), "--configfile", str(work / "config.yaml"), "--cores", "all"]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run([*cmd, *targets], cwd=root, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         raise CheckFailed(f"snakemake exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-    runs = pd.read_csv(work / "run" / "results" / "grid" / "tables" / "runs.csv")
-    log_dir = work / "run" / "logs" / "train" / "grid"
+    return work / "run"
+
+
+def _off_graph(run: Path) -> tuple[list[Path], list[str]]:
+    """The tiny grid's training logs, and those of jobs that did not train on the CUDA graph."""
+    log_dir = run / "logs" / "train" / "grid"
     logs = sorted(log_dir.rglob("*.log"))
-    off_graph = [str(p.relative_to(log_dir)) for p in logs if f"training path: {GRAPH}" not in p.read_text()]
+    return logs, [str(p.relative_to(log_dir)) for p in logs if f"training path: {GRAPH}" not in p.read_text()]
+
+
+def check_workflow(work: Path, device: str) -> str:
+    run = _tiny_grid(work, device)
+    runs = pd.read_csv(run / "results" / "grid" / "tables" / "runs.csv")
+    logs, off_graph = _off_graph(run)
     if len(runs) != 8 or len(logs) != 4 or off_graph:  # the tiny grid: 4 cells of 2 seeds
         raise CheckFailed(
             f"{len(runs)} runs of 8, {len(logs)} training logs of 4; not on the CUDA graph: {off_graph}"
         )
     return f"{len(runs)} runs, {len(logs)} training jobs, every one on the CUDA graph"
+
+
+def check_grouped_cells(work: Path, device: str) -> str:
+    """The tiny grid's four cells trained as one job (`execution.cells_per_job`) against each cell
+    trained in its own job: one batched model of eight, within float rounding of the four of two."""
+    _, config = _tiny_config()
+    runs = [f"results/grid/{c.path}/seed~{seed}" for c in cells(config, "grid") for seed in config["seeds"]]
+    metrics = [f"{run}/metrics.csv" for run in runs]
+    (work / "alone").mkdir()
+    (work / "grouped").mkdir()
+    alone = _tiny_grid(work / "alone", device, *metrics)
+    grouped = _tiny_grid(work / "grouped", device, *metrics, cells_per_job=len(runs))
+    logs, off_graph = _off_graph(grouped)
+    if len(logs) != 1 or off_graph:
+        raise CheckFailed(f"{len(logs)} training logs of 1; not on the CUDA graph: {off_graph}")
+    return _agreement(
+        f"{len(runs)} runs in one job, each against its cell's own job",
+        pd.concat([pd.read_csv(alone / m) for m in metrics]),
+        pd.concat([pd.read_csv(grouped / m) for m in metrics]),
+    )
 
 
 CHECKS: tuple[tuple[str, Callable[[Path, str], str]], ...] = (
@@ -205,6 +242,7 @@ CHECKS: tuple[tuple[str, Callable[[Path, str], str]], ...] = (
     ("an ensemble of 64 trains", check_ensemble),
     ("a clamp switching on mid-run is followed by the graph", check_clamp_switch),
     ("the tiny workflow grid runs with execution.device: cuda", check_workflow),
+    ("the tiny grid's cells trained as one job agree with their own jobs", check_grouped_cells),
 )
 
 
@@ -217,7 +255,7 @@ def run_checks(device: str = "cuda", workflow: bool = True) -> list[CheckResult]
             work.mkdir()
             start = time.monotonic()
             try:
-                if check is check_workflow and not workflow:
+                if check in (check_workflow, check_grouped_cells) and not workflow:
                     raise CheckSkipped("skipped on request (--no-workflow)")
                 passed, detail = True, check(work, device)
             except CheckSkipped as why:
