@@ -61,13 +61,14 @@ def test_a_failing_check_is_reported_and_the_others_still_run(monkeypatch, capsy
         raise RuntimeError("capture went wrong")
 
     monkeypatch.setattr(
-        doctor, "CHECKS", (("crashes", crash), ("passes", lambda work, device: "fine"), *doctor.CHECKS[-1:])
+        doctor, "CHECKS", (("crashes", crash), ("passes", lambda work, device: "fine"), *doctor.CHECKS[-2:])
     )
     results = doctor.run_checks("cpu", workflow=False)
-    assert [r.passed for r in results] == [False, True, None]
+    assert [r.passed for r in results] == [False, True, None, None]
     out = capsys.readouterr().out
     assert "FAIL  crashes" in out and "RuntimeError: capture went wrong" in out
     assert "PASS  passes" in out and "SKIP  the tiny workflow grid" in out
+    assert "SKIP  the tiny grid's cells trained as one job" in out
 
 
 def test_the_training_log_names_the_path_and_why(tmp_path, caplog):
