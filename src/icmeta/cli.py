@@ -116,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--seconds", type=float, default=5.0, help="approximate time per speed measurement")
     d.add_argument("--ensembles", type=int, nargs="+", default=list(SPEED_ENSEMBLES))
-    d.add_argument("--no-workflow", action="store_true", help="skip the tiny workflow grid checks (about two minutes)")
+    d.add_argument(
+        "--no-workflow", action="store_true", help="skip the tiny workflow grid checks (about two minutes)"
+    )
     d.set_defaults(func=_doctor)
     p = sub.add_parser(
         "progress", help="where the runs still training are: step, accuracy, RLA, patterns per layer"

@@ -46,8 +46,9 @@ def train_cells(
     """Train every seed of every cell in `runs` as one ensemble, cell-major (`eval_sets` and
     `out_dirs` in that order); resumes from the state saved in `state_dir`.
 
-    One cell is the usual job; several share a batched model when cells are grouped. A member's
-    numbers then differ from its cell trained alone by float rounding, as between devices.
+    One cell is the usual job; several share a batched model when cells are grouped, which fills a
+    GPU. On the CPU a member then computes what its cell computes alone, bit for bit (measured); on
+    a GPU its digits may differ by float rounding, as between devices.
     """
     configs = [RunConfig.from_dict({**run, "seed": int(s)}) for run in runs for s in seeds]
     state = ensemble_state_path(state_dir, configs)
