@@ -225,7 +225,7 @@ def check_grouped_cells(work: Path, device: str) -> str:
     (work / "alone").mkdir()
     (work / "grouped").mkdir()
     alone = _tiny_grid(work / "alone", device, *metrics)
-    grouped = _tiny_grid(work / "grouped", device, *metrics, cells_per_job=len(runs))
+    grouped = _tiny_grid(work / "grouped", device, *metrics, cells_per_job=len(runs) // len(config["seeds"]))
     logs, off_graph = _off_graph(grouped)
     if len(logs) != 1 or off_graph:
         raise CheckFailed(f"{len(logs)} training logs of 1; not on the CUDA graph: {off_graph}")
