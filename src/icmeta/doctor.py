@@ -220,12 +220,13 @@ def check_grouped_cells(work: Path, device: str) -> str:
     """The tiny grid's four cells trained as one job (`execution.cells_per_job`) against each cell
     trained in its own job: one batched model of eight, within float rounding of the four of two."""
     _, config = _tiny_config()
-    runs = [f"results/grid/{c.path}/seed~{seed}" for c in cells(config, "grid") for seed in config["seeds"]]
+    grid = cells(config, "grid")
+    runs = [f"results/grid/{c.path}/seed~{seed}" for c in grid for seed in config["seeds"]]
     metrics = [f"{run}/metrics.csv" for run in runs]
     (work / "alone").mkdir()
     (work / "grouped").mkdir()
     alone = _tiny_grid(work / "alone", device, *metrics)
-    grouped = _tiny_grid(work / "grouped", device, *metrics, cells_per_job=len(runs) // len(config["seeds"]))
+    grouped = _tiny_grid(work / "grouped", device, *metrics, cells_per_job=len(grid))
     logs, off_graph = _off_graph(grouped)
     if len(logs) != 1 or off_graph:
         raise CheckFailed(f"{len(logs)} training logs of 1; not on the CUDA graph: {off_graph}")

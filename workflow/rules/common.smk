@@ -95,8 +95,8 @@ def get_run(wildcards):
 
 
 def get_cell_dir(wildcards, output):
-    """Where the cell, or a group of cells its first, keeps its resumable training state: the parent
-    of its (first) seed directories."""
+    """Where a training job keeps its resumable state: its (first) cell's directory, the parent of
+    that cell's seed directories."""
     return str(Path(output.metrics[0]).parent.parent)
 
 
@@ -155,8 +155,10 @@ def group_mem_mb(runs):
 
 
 def group_runtime(experiment, cells):
-    steps = max(_run_dict(experiment, c.path)["optim"]["steps"] for c in cells)
-    return lambda wildcards, attempt: _train_runtime(steps, len(cells) * len(SEEDS))
+    """A group shares one step count: `check_ensemble` lets only data values differ."""
+    return _train_runtime(
+        _run_dict(experiment, cells[0].path)["optim"]["steps"], len(cells) * len(SEEDS)
+    )
 
 
 def _train_mem_mb(runs, attempt):
