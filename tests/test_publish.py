@@ -168,6 +168,17 @@ def test_claims_target_measures_the_published_blocks(finished_grid, tmp_path):
     assert "| plateaus per run: – |" in rows[1] and "**not tested**" in rows[1]
     # Nor has it a heads axis: that claim is not tested either, and says so.
     assert "| phases per run: 1 head –; 2 heads – |" in rows[-1] and "**not tested**" in rows[-1]
+    # Withdraw one block: the claims re-run, and that block's claims say it is not published.
+    shutil.rmtree(work / "docs" / "results" / "heads")
+    assert planned_jobs(work, finished_grid.config, "claims") == {"claims": 1}
+    snakemake(work, finished_grid.config, "--cores", "1", "claims")
+    last = (work / "docs" / "results" / "claims.md").read_text().splitlines()[-1]
+    assert "block `heads` not published" in last and "**not tested**" in last
+    assert planned_jobs(work, finished_grid.config, "claims") == {}
+    # Editing a published table re-runs them too: its content, not its date, is tracked.
+    runs = work / "docs" / "results" / "main" / "runs.csv"
+    runs.write_text(runs.read_text() + "\n")
+    assert planned_jobs(work, finished_grid.config, "claims") == {"claims": 1}
 
 
 def test_thinned_curves_keep_a_full_evaluation_per_decade_bin_when_they_are_sparse():

@@ -312,8 +312,9 @@ def claims_markdown(blocks: Mapping[str, Runs], tolerance: float) -> str:
     for claim in CLAIMS:
         if claim.block in blocks:
             found = claim.measure(blocks, tolerance)
-        else:
+            link = f"[{claim.block}/{claim.figure}]({claim.block}/figures/{claim.figure}.png)"
+        else:  # no figure to link to yet
             found = Finding(f"block `{claim.block}` not published", 0, 0)
-        link = f"[{claim.block}/{claim.figure}]({claim.block}/figures/{claim.figure}.png)"
+            link = "–"
         lines.append(f"| {claim.paper} | {found.measured} | {claim.rule} | **{found.verdict}** | {link} |")
     return "\n".join(lines) + "\n"

@@ -183,3 +183,13 @@ def step_digest(src: Path, script: Path, extra: Iterable[str] = ()) -> str:
         assert path is not None
         digest.update(f"{name}:{meaning_digest(path)}".encode())
     return digest.hexdigest()[:16]
+
+
+def files_digest(paths: Iterable[str | Path]) -> str:
+    """A digest of the files' names and bytes, for a step that reads files another configuration
+    produced: given as a param rather than an input, their content decides when the step re-runs,
+    and the jobs that made them (under another config) are never planned."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path).encode() + b"\0" + Path(path).read_bytes())
+    return digest.hexdigest()[:16]

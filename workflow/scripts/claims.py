@@ -6,8 +6,8 @@ from icmeta.steps.publish import publish_claims
 log_to(snakemake.log[0])
 publish_claims(
     snakemake.params.blocks,
-    snakemake.input.runs,
-    snakemake.input.phases,
+    snakemake.params.runs,
+    snakemake.params.phases,
     snakemake.params.tolerance,
     snakemake.output[0],
 )
