@@ -202,7 +202,9 @@ def test_cells_sharing_one_job_train_as_they_do_alone_to_float_rounding(tiny_run
         diff = (got.drop(columns="step") - want.drop(columns="step")).abs().max().max()
         assert diff < 1e-4, f"{path.parent}: {diff}"
     assert not list((work / "results").rglob(".train_state-*")), "a finished group leaves no state"
-    assert (work / "logs" / "train" / "grid" / "group~0.log").is_file()
+    train_logs = work / "logs" / "train" / "grid"
+    logs = [path.relative_to(train_logs).with_suffix("") for path in train_logs.rglob("*.log")]
+    assert len(logs) == 1 and (work / "results" / "grid" / logs[0]).is_dir(), f"one log, a cell's: {logs}"
     # The group's jobs are other rules than the per-cell ones: going back to one cell per job
     # retrains (its numbers would differ by rounding), as the config's comment says.
     assert planned_jobs(work, TINY, *targets) == {"train": 4}

@@ -57,10 +57,12 @@ else:
                     attention=[f"{r}/attention.npz" for r in _runs],
                     config=[f"{r}/config.yaml" for r in _runs],
                     checkpoints=[directory(f"{r}/checkpoints") for r in _runs],
+                # Named after the first cell, as that cell's own job is: a group of one keeps
+                # its cell's log, and a group renumbered by a grid edit never appends to another's.
                 log:
-                    f"logs/train/{_experiment}/group~{_index}.log",
+                    f"logs/train/{_experiment}/{_group[0].path}.log",
                 benchmark:
-                    f"benchmarks/train/{_experiment}/group~{_index}.tsv"
+                    f"benchmarks/train/{_experiment}/{_group[0].path}.tsv"
                 retries: 2
                 conda:
                     "../../envs/icmeta.yaml"
