@@ -777,3 +777,23 @@ def test_phase_diagram_marks_an_unlabelled_phase_in_its_block():
     assert texts.count("?") == 1 and "? (1)" in texts  # the modal NCC → ? block, the third seed's "?"
     assert "unlabelled (?)" in [t.get_text() for t in main.get_legend().get_texts()]
     assert plotted.set_index(["T", "eps"]).loc[(2, 0.0), "sequence"] == "NCC>unlabelled"
+
+
+def test_attention_maps_leave_a_blank_panel_where_a_cell_has_fewer_heads():
+    """The heads sweep puts cells of one and two heads in one figure: the one-head cell's second-head
+    panels are switched off, every other panel shows its map."""
+    from icmeta.figures import attention_maps
+
+    tables = fx.experiment_tables(("T",), heads=2)
+    maps = tables["phase_maps"]
+    first = fx.grid(("T",))[0].values["T"]
+    maps = maps[~((maps["T"] == first) & (maps["head"] == 2))]
+    fig, _ = attention_maps.draw({**tables, "phase_maps": maps}, ("T",), "t")
+    *panels, _colour_bar = fig.axes
+    columns = [(layer, head) for layer in fx.LAYERS for head in (1, 2)]
+    panels = np.array(panels).reshape(-1, len(columns))
+    rows = [(cell, w) for cell in fx.grid(("T",)) for w in range(len(fx.whens(cell, 0)))]
+    for (cell, _), row in zip(rows, panels, strict=True):
+        for (_, head), ax in zip(columns, row, strict=True):
+            blank = cell.values["T"] == first and head == 2
+            assert ax.axison is not blank and bool(ax.collections) is not blank

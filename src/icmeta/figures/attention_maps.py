@@ -53,6 +53,9 @@ def draw(
     for (label, when, part), row in zip(row_keys, panels, strict=True):
         for ax, (layer, head) in zip(row, columns, strict=True):
             sel = part[(part["layer"] == layer) & (part["head"] == head)]
+            if sel.empty:  # a cell with fewer heads than the block's widest (the heads sweep)
+                ax.axis("off")
+                continue
             matrix = map_matrix(sel, size)
             sns.heatmap(matrix, ax=ax, cmap=SEQUENTIAL, vmin=0, vmax=1, cbar=False, square=True,
                         xticklabels=names, yticklabels=names)  # fmt: skip
