@@ -797,3 +797,7 @@ def test_attention_maps_leave_a_blank_panel_where_a_cell_has_fewer_heads():
         for (_, head), ax in zip(columns, row, strict=True):
             blank = cell.values["T"] == first and head == 2
             assert ax.axison is not blank and bool(ax.collections) is not blank
+    # A map missing where the cell has that head is an error, not a blank panel.
+    gap = (maps["T"] == first) & (maps["head"] == 1) & (maps["layer"] == fx.LAYERS[-1])
+    with pytest.raises(ValueError, match=f"no attention map of layer {fx.LAYERS[-1]} head 1"):
+        attention_maps.draw({**tables, "phase_maps": maps[~gap]}, ("T",), "t")

@@ -156,27 +156,37 @@ def test_claims_target_measures_the_published_blocks(finished_grid, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(finished_grid.work, work, symlinks=True)
     tables = work / "results" / "grid" / "tables"
-    for block in ("main", "phase_diagram", "classes_K", "heads"):  # the tiny grid stands in for each
-        (work / "docs" / "results" / block).mkdir(parents=True)
-        for name in ("runs.csv", "phases.csv"):
-            shutil.copyfile(tables / name, work / "docs" / "results" / block / name)
-    snakemake(work, finished_grid.config, "--cores", "1", "claims")
-    page = (work / "docs" / "results" / "claims.md").read_text()
-    rows = page.splitlines()[2:]
+    published = work / "docs" / "results"
+
+    def publish(block: str, *names: str) -> None:  # the tiny grid stands in for each block
+        (published / block).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            shutil.copyfile(tables / name, published / block / name)
+
+    def claim_rows() -> list[str]:
+        snakemake(work, finished_grid.config, "--cores", "1", "claims")
+        return (published / "claims.md").read_text().splitlines()[2:]
+
+    for block in ("main", "phase_diagram", "classes_K"):
+        publish(block, "runs.csv", "phases.csv")
+        (published / block / "PROVENANCE.yaml").write_text(f"block: {block}\n")
+    publish("heads", "runs.csv")  # publishing stopped before phases.csv and PROVENANCE.yaml
+    rows = claim_rows()
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == [c.paper for c in CLAIMS]
     # The grid has T = 1 at ε = 0 and 0.5 only, so the T = 1 claim (at ε = 0.1) finds no run.
     assert "| plateaus per run: – |" in rows[1] and "**not tested**" in rows[1]
-    # Nor has it a heads axis: that claim is not tested either, and says so.
-    assert "| phases per run: 1 head –; 2 heads – |" in rows[-1] and "**not tested**" in rows[-1]
-    # Withdraw one block: the claims re-run, and that block's claims say it is not published.
-    shutil.rmtree(work / "docs" / "results" / "heads")
-    assert planned_jobs(work, finished_grid.config, "claims") == {"claims": 1}
-    snakemake(work, finished_grid.config, "--cores", "1", "claims")
-    last = (work / "docs" / "results" / "claims.md").read_text().splitlines()[-1]
-    assert "block `heads` not published" in last and "**not tested**" in last
+    assert "block `heads` not published" in rows[-1] and rows[-1].endswith("| **not tested** | – |")
     assert planned_jobs(work, finished_grid.config, "claims") == {}
-    # Editing a published table re-runs them too: its content, not its date, is tracked.
-    runs = work / "docs" / "results" / "main" / "runs.csv"
+    # Its publishing finishes: the claims re-run. The grid has no heads axis, and the claim says so.
+    publish("heads", "phases.csv")
+    (published / "heads" / "PROVENANCE.yaml").write_text("block: heads\n")
+    assert planned_jobs(work, finished_grid.config, "claims") == {"claims": 1}
+    assert "| phases per run: 1 head –; 2 heads – |" in claim_rows()[-1]
+    # Editing a published table re-runs them: its content, not its date, is tracked, also where
+    # Snakemake keeps no record of the last claims (a fresh clone with claims.md in it).
+    shutil.rmtree(work / ".snakemake" / "metadata")
+    assert planned_jobs(work, finished_grid.config, "claims") == {}
+    runs = published / "main" / "runs.csv"
     runs.write_text(runs.read_text() + "\n")
     assert planned_jobs(work, finished_grid.config, "claims") == {"claims": 1}
 

@@ -55,14 +55,15 @@ for _experiment in EXPERIMENTS:
 
 # `snakemake claims`: the paper's headline claims measured on the published blocks
 # (src/icmeta/claims.py). It reads docs/results/, each block published from the config that ran it,
-# so it runs under any config; never part of `publish` or `all`. The tables are params, not inputs:
-# under the current config their publish jobs may have nothing to run from, and must not be planned;
-# their content digest re-runs the claims when a block is (re)published. A block not yet published
+# so it runs under any config; never part of `publish` or `all`. The tables are not its inputs: under
+# the current config their publish jobs may have nothing to run from, and must not be planned. A stamp
+# of their content is (provenance.content_stamp), so publishing or re-publishing a block re-runs the
+# claims. A block counts once its PROVENANCE.yaml, written last, is there; one not yet published
 # leaves its claims "not tested".
 CLAIM_BLOCKS = [
     block
     for block in ["main", "phase_diagram", "classes_K", "heads"]
-    if Path(PUBLISHED.format(experiment=block), "runs.csv").exists()
+    if Path(PUBLISHED.format(experiment=block), "PROVENANCE.yaml").exists()
 ]
 CLAIM_TABLES = {
     name: [f"{PUBLISHED.format(experiment=block)}/{name}.csv" for block in CLAIM_BLOCKS]
@@ -71,6 +72,11 @@ CLAIM_TABLES = {
 
 
 rule claims:
+    input:
+        tables=provenance.content_stamp(
+            "results/claims_tables.digest",
+            CLAIM_TABLES["runs"] + CLAIM_TABLES["phases"],
+        ),
     output:
         "docs/results/claims.md",
     log:
@@ -82,7 +88,6 @@ rule claims:
         blocks=CLAIM_BLOCKS,
         runs=CLAIM_TABLES["runs"],
         phases=CLAIM_TABLES["phases"],
-        tables=provenance.files_digest(CLAIM_TABLES["runs"] + CLAIM_TABLES["phases"]),
         tolerance=config["analysis"]["circuit_acc_tolerance"],
         code=code_digest("claims.py"),
     script:

@@ -53,8 +53,10 @@ def draw(
     for (label, when, part), row in zip(row_keys, panels, strict=True):
         for ax, (layer, head) in zip(row, columns, strict=True):
             sel = part[(part["layer"] == layer) & (part["head"] == head)]
-            if sel.empty:  # a cell with fewer heads than the block's widest (the heads sweep)
-                ax.axis("off")
+            if sel.empty:
+                if head <= part["head"].max():
+                    raise ValueError(f"{label}, {when}: no attention map of layer {layer} head {head}")
+                ax.axis("off")  # a cell with fewer heads than the block's widest (the heads sweep)
                 continue
             matrix = map_matrix(sel, size)
             sns.heatmap(matrix, ax=ax, cmap=SEQUENTIAL, vmin=0, vmax=1, cbar=False, square=True,
