@@ -74,7 +74,7 @@ CLAIM_TABLES = {
 rule claims:
     input:
         tables=provenance.content_stamp(
-            "results/claims_tables.digest",
+            ".snakemake/icmeta/claims_tables.digest",
             CLAIM_TABLES["runs"] + CLAIM_TABLES["phases"],
         ),
     output:
