@@ -185,22 +185,17 @@ def step_digest(src: Path, script: Path, extra: Iterable[str] = ()) -> str:
     return digest.hexdigest()[:16]
 
 
-def files_digest(paths: Iterable[str | Path]) -> str:
-    """A digest of the files' names and bytes."""
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(str(path).encode() + b"\0" + Path(path).read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def content_stamp(stamp: str | Path, paths: Iterable[str | Path]) -> Path:
-    """A file holding the digest of `paths`, rewritten only when the digest changes, so that its date
-    is the date of their last change in content. A step that reads files another configuration
-    produced takes the stamp as its input instead of them: their content, not their dates or the
-    jobs that made them (which the current config may be unable to run), decides when it re-runs,
-    also where Snakemake holds no record of the step's last run (a fresh clone)."""
+    """A file holding a digest of the names and bytes of `paths`, rewritten only when it changes, so
+    that its date is the date of their last change in content. A step that reads files another
+    configuration produced takes the stamp as its input instead of them: their content, not their
+    dates or the jobs that made them (which the current config may be unable to run), decides when it
+    re-runs, also where Snakemake holds no record of the step's last run (a fresh clone)."""
+    hasher = hashlib.sha256()
+    for path in paths:
+        hasher.update(str(path).encode() + b"\0" + Path(path).read_bytes())
+    digest = hasher.hexdigest()[:16]
     stamp = Path(stamp)
-    digest = files_digest(paths)
     if not stamp.is_file() or stamp.read_text() != digest:
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest)
