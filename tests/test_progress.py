@@ -7,6 +7,7 @@ import torch
 
 from conftest import small
 from icmeta.cli import main
+from icmeta.data import save_eval_sets
 from icmeta.steps import ATTEMPT_HEADER
 from icmeta.train import Trainer
 
@@ -31,11 +32,34 @@ def test_progress_reports_the_saved_step_and_each_members_latest_numbers(tmp_pat
         last, full = rows[e][-1], rows[e][-2]
         assert math.isnan(last["rla_acc"]) and full["step"] == 40
         assert out[1 + e].startswith(
-            f"  member {e}: acc {last['acc']:.3f}  RLA {full['rla_acc']:.3f}  patterns "
+            f"  member {e}: acc {last['acc']:.3f}  RLA {full['rla_acc']:.3f}  patterns "  # no eval sets
         )
         assert len(out[1 + e].split("patterns ")[1].split(" / ")) == 2  # one pattern per layer
     assert (cell / ".train_state-abc.pt").read_bytes() == before  # read, not changed
     assert not (cell / "seed~0").exists()
+
+
+def test_progress_names_each_member_by_its_run_also_in_a_job_of_several_cells(tmp_path, capsys):
+    """A grouped job keeps one state under its first cell for runs across the grid; each member is
+    named by the run whose evaluation sets carry its configuration hash, wherever it lies."""
+    block = tmp_path / "results" / "block"
+    cells = {"T~1": 1, "T~3": 3}
+    cfgs, runs = [], []
+    for name, T in cells.items():
+        for s in (0, 1):
+            cfgs.append(small(seed=s, **{"task.T": T, "optim.eval_size": 16}))
+            runs.append(block / name / f"seed~{s}")
+    for cfg, run in zip(cfgs[:3], runs[:3], strict=True):  # the last run's sets are not there
+        save_eval_sets(cfg, run / "eval_sets.pt")
+    same = tmp_path / "results" / "other" / "T~3" / "seed~0"  # another block, one configuration
+    save_eval_sets(cfgs[2], same / "eval_sets.pt")
+    trainer = Trainer(cfgs, runs, block / "T~1" / ".train_state-abc.pt")
+    trainer.record_eval()
+    trainer.save_state()
+
+    assert main(["progress", str(tmp_path / "results")]) == 0
+    names = [line.split(":")[0].strip() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert names == ["T~1/seed~0", "T~1/seed~1", "T~3/seed~0", "member 3"]
 
 
 def test_progress_without_runs_in_progress_says_so(tmp_path, capsys):

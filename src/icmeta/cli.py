@@ -52,14 +52,16 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _progress(args: argparse.Namespace) -> int:
-    from icmeta.progress import format_progress, read_progress, states
+    from icmeta.progress import format_progress, read_progress, run_dirs, states
 
-    found = list(states([Path(p) for p in args.paths]))
+    paths = [Path(p) for p in args.paths]
+    found = list(states(paths))
     if not found:
         print(f"icmeta: no training in progress under {' '.join(args.paths)}", file=sys.stderr)
         return 1
+    runs = run_dirs(paths)
     for path in found:
-        print(format_progress(read_progress(path)), flush=True)
+        print(format_progress(read_progress(path, runs)), flush=True)
     return 0
 
 
