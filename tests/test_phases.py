@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from icmeta.analysis import analyse_run
+from icmeta.config import RunConfig
 from icmeta.phases import (
     PlateauDetector,
     circuit_label,
@@ -250,3 +252,11 @@ def test_a_query_masked_off_the_pairs_has_no_pair_shares():
     frame = pd.DataFrame({f"{name}{k}_L1H1": [0.0, 0.0] for name in ("q_label", "q_item") for k in (1, 2)})
     (reading,) = pair_readings(frame, N=2)
     assert np.isnan(reading.focus) and np.isnan(reading.label_share) and reading.top_attention == 0
+
+
+def test_a_run_analysed_without_its_seed_is_refused():
+    """The seed sets the task maps the SCC's bound is computed on; a default would pass silently."""
+    run = RunConfig().to_dict()
+    run.pop("seed")
+    with pytest.raises(ValueError, match="seed"):
+        analyse_run(pd.DataFrame(), run, {})

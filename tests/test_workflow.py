@@ -19,6 +19,7 @@ import yaml
 from icmeta.config import RunConfig
 from icmeta.data import load_eval_sets
 from icmeta.figures import NAMES
+from icmeta.theory import scc_bound
 from icmeta.train import train
 from probe_fixtures import tiny_gpt2, write_sst2
 from snakemake_runs import REPO, TINY, clone_workflow, planned_jobs, snakemake, write_config
@@ -138,6 +139,21 @@ def test_tiny_grid_produces_every_table_and_figure(tiny_run):
     for log in ("train/grid/T~1/eps~0.0.log", "aggregate/grid.log"):
         assert (tiny_run / "logs" / log).is_file()
     assert (tiny_run / "benchmarks" / "train" / "grid" / "T~1" / "eps~0.0.tsv").is_file()
+
+
+def test_each_runs_label_multiset_bound_is_computed_on_its_own_seeds_task_maps(tiny_run):
+    """The seed draws the task maps the SCC's bound depends on: a summary computed with the cell's
+    configuration alone would give every seed seed 0's bound."""
+    grid = tiny_run / "results" / "grid"
+    runs = pd.read_csv(grid / "tables" / "runs.csv")
+    by_seed = {}
+    for row in runs.itertuples():
+        saved = yaml.safe_load((grid / row.cell / f"seed~{row.seed}" / "config.yaml").read_text())
+        saved.pop("hash")
+        bound = scc_bound(RunConfig.from_dict(saved))
+        assert row.scc_prediction == pytest.approx(bound, abs=1e-9), (row.cell, row.seed)
+        by_seed.setdefault(row.cell, []).append(bound)
+    assert any(len(set(bounds)) > 1 for bounds in by_seed.values()), "no cell tells its seeds apart"
 
 
 def test_second_run_has_nothing_to_do(tiny_run):

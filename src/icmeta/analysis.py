@@ -25,7 +25,11 @@ from icmeta.theory import ncc_prediction, scc_bound, scc_bound_supported
 def analyse_run(
     metrics: pd.DataFrame, run: Mapping[str, Any], settings: Mapping[str, Any]
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The run's summary row and its phases, with the detector settings of config key `analysis`."""
+    """The run's summary row and its phases, with the detector settings of config key `analysis`.
+    `run` must name its seed: the label-multiset bound depends on the task maps the seed draws, and
+    a missing seed would silently fall back to the default one."""
+    if "seed" not in run:
+        raise ValueError("analyse_run needs the run's seed in `run` (its task maps set the SCC's bound)")
     cfg = RunConfig.from_dict(run)
     predictions = {"NCC": ncc_prediction(cfg), "SCC": scc_bound(cfg) if scc_bound_supported(cfg) else None}
     phases = detect_phases(
