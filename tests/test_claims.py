@@ -68,7 +68,8 @@ def test_each_claim_gets_the_verdict_its_rule_gives(claim, verdict):
 def test_measured_values_report_the_levels_and_their_spread():
     rows = _rows()
     assert rows["Phase 1 plateaus at 1/T, the share of the most frequent task, for every T ≥ 2"][1] == (
-        "T = 2: 0.51 ± 0.01 (1/T = 0.50); T = 3: 0.47 ± 0.18 (1/T = 0.33); a Phase 1 at 1/T in 3 of 4 runs"
+        "first plateau at T = 2: 0.51 ± 0.01 (1/T = 0.50); T = 3: 0.47 ± 0.18 (1/T = 0.33); "
+        "a Phase 1 at 1/T in 3 of 4 runs"
     )
     assert (
         rows["With one task (T = 1) accuracy rises in a single jump"][1]

@@ -128,7 +128,8 @@ def _phase_one_at_one_over_t(blocks: Mapping[str, Runs], tol: float) -> Finding:
         first = first_levels(cell, lambda run, phases: phases.iloc[:1])
         parts.append(f"T = {int(t)}: {spread(first)} (1/T = {1 / t:.2f})")
         met, tested = met + count(cell, has_phase_one(tol)), tested + len(cell.runs)
-    return Finding("; ".join(parts) + f"; a Phase 1 at 1/T in {met} of {tested} runs", met, tested)
+    measured = "first plateau at " + "; ".join(parts) + f"; a Phase 1 at 1/T in {met} of {tested} runs"
+    return Finding(measured, met, tested)
 
 
 def _single_jump_at_t1(blocks: Mapping[str, Runs], tol: float) -> Finding:
