@@ -74,8 +74,7 @@ def read_progress(
     state = torch.load(state_path, map_location="cpu", weights_only=False)
     members = []
     stopped = state.get("stopped_at", [None] * len(state["rows"]))
-    hashes = state.get("hashes", [None] * len(state["rows"]))
-    for rows, stop, config_hash in zip(state["rows"], stopped, hashes, strict=True):
+    for rows, stop, config_hash in zip(state["rows"], stopped, state["hashes"], strict=True):
         recent = pd.DataFrame(rows[-window:])
         n_pairs = pair_count(recent.columns) or 4
         last = recent.iloc[-1]
