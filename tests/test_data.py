@@ -244,3 +244,58 @@ def test_the_official_convention_set_ignores_p_b_and_the_task_zipf():
     )
     in_context = (official.classes[0, :, :4] == official.classes[0, :, 4:]).any(-1).double().mean()
     assert in_context.item() == pytest.approx(4 / 64, abs=0.005)  # uniform query, 4 distinct classes
+
+
+def _pair_reader(sampler: TaskSampler, batch, pairs: list[int]) -> torch.Tensor:
+    """Accuracy of an oracle that infers the task from the named pairs (0-based) and nothing else:
+    the first task consistent with all of them, or task 0 when none is."""
+    table = sampler.label_table[0]  # (T, K)
+    classes, labels = batch.classes[0], batch.labels[0]
+    fits = torch.ones(labels.shape[0], table.shape[0], dtype=torch.bool)
+    for k in pairs:
+        fits &= table[:, classes[:, k]].T == labels[:, k : k + 1]
+    task = torch.where(fits.any(-1), fits.float().argmax(-1), 0)
+    return (table[task, classes[:, -1]] == batch.target[0]).float().mean()
+
+
+def test_pair_breaks_keep_the_labels_and_break_exactly_the_named_pairs():
+    cfg = RunConfig.from_dict({"task": {"T": 3, "K": 32, "L": 16, "eps": 0.5}, "seed": 3})
+    sampler = TaskSampler([cfg])
+    sets = make_eval_sets(sampler, 2048)
+    ident, N = sets["id"], cfg.task.N
+    table = sampler.label_table[0]
+    cases = {f"broken_pair{k}": [k - 1] for k in range(1, N + 1)}
+    cases.update({"all_pairs_broken": list(range(N)), "only_pair2": [0, 2, 3]})
+    for name, broken in cases.items():
+        b = sets[name]
+        assert torch.equal(b.labels, ident.labels) and torch.equal(b.target, ident.target)
+        changed = (b.classes != ident.classes)[0]  # (n, N + 1)
+        assert changed[:, broken].all() and changed.sum() == len(broken) * changed.shape[0]
+        assert torch.equal(b.items[:, :, ~changed.any(0)], ident.items[:, :, ~changed.any(0)])
+        moved = b.classes[0][:, broken]
+        assert (table[b.task[0]].gather(1, moved) != b.labels[0][:, broken]).all()
+        assert all(len(set(row.tolist())) == N + 1 for row in b.classes[0])  # still distinct
+        # The item is its new class's mean plus the same noise draw.
+        mu = sampler.mu[0]
+        noise = ident.items[0, :, 0] * math.sqrt(1.25) - mu[ident.classes[0, :, 0]]
+        if 0 in broken:
+            expected = (mu[b.classes[0, :, 0]] + noise) / math.sqrt(1.25)
+            assert torch.allclose(b.items[0, :, 0], expected, atol=1e-5)
+
+
+def test_a_reader_of_one_pair_fails_when_and_only_when_that_pair_is_broken():
+    """The sets' promise, checked on an oracle whose circuit is known: it reads pair 1 alone."""
+    cfg = RunConfig.from_dict({"task": {"T": 3}, "seed": 0})
+    sampler = TaskSampler([cfg])
+    sets = make_eval_sets(sampler, 4096)
+    intact = _pair_reader(sampler, sets["id"], [0])
+    assert intact > 0.95
+    assert _pair_reader(sampler, sets["broken_pair1"], [0]) < 0.5
+    assert _pair_reader(sampler, sets["only_pair1"], [0]) == intact
+    assert _pair_reader(sampler, sets["all_pairs_broken"], [0]) < 0.5
+    for k in range(2, cfg.task.N + 1):
+        assert _pair_reader(sampler, sets[f"broken_pair{k}"], [0]) == intact
+        assert _pair_reader(sampler, sets[f"only_pair{k}"], [0]) < 0.5
+    # A reader of every pair fails on the set that breaks them all, and on no set keeps more.
+    every = list(range(cfg.task.N))
+    assert _pair_reader(sampler, sets["all_pairs_broken"], every) < 0.5

@@ -227,6 +227,8 @@ def make_eval_sets(sampler: TaskSampler, n: int) -> dict[str, Batch]:
     tasks: tasks assigned round-robin (sequence i has task i mod T) for per-task accuracy.
     official: the official code's evaluation set, which ignores p_B and the task Zipf: tasks uniform,
         the query's class drawn from Zipf(alpha) over all K classes (in the context by chance).
+    broken_pair<k>, only_pair<k>, all_pairs_broken: id with the pairing of pair k broken, of every
+        pair but k, of every pair (`pair_break_sets`): which pairs the answer depends on.
     """
     E = sampler.E
 
@@ -252,6 +254,53 @@ def make_eval_sets(sampler: TaskSampler, n: int) -> dict[str, Batch]:
             task=_uniform_tasks(keys(5), n, sampler.T),
             p_B_semantics="code",
         ),
+        **pair_break_sets(sampler, ident, keys(6)),
+    }
+
+
+def pair_break_sets(sampler: TaskSampler, batch: Batch, keys: torch.Tensor) -> dict[str, Batch]:
+    """`batch` with chosen pairs' pairing broken, for the causal test of which pairs a network reads.
+
+    A pair (x_j, l_j) is broken by moving its item to a class r_j that its sequence's task does not
+    map to l_j: the labels stay exactly as they were (their multiset and positions), only the broken
+    pairs' items change, and the sequence's classes stay distinct and apart from the query's, as the
+    generator draws them. The item keeps its noise draw, so only its class mean moves. One r_j per
+    pair and sequence serves every set, so the sets differ only in which pairs are broken:
+    broken_pair<k> breaks pair k alone, only_pair<k> every pair but k, all_pairs_broken all of them.
+    Permuting labels instead would break two pairs at once; swapping in a different label would
+    change the multiset, which a semi-context circuit reads.
+
+    r_j is drawn by Zipf(alpha) over the classes the sequence does not hold whose label under its
+    task differs from l_j, pair by pair; where no class qualifies (a tiny K), pair j stays intact.
+    """
+    E, n, N = batch.labels.shape
+    dev = sampler.device
+    counters = torch.arange(n * N * sampler.K, device=dev).view(n, N, sampler.K)
+    scores = sampler.class_logw.view(E, 1, 1, -1) + gumbel_from(uniforms(keys, counters))
+    task_labels = sampler.label_table.gather(1, batch.task.unsqueeze(-1).expand(E, n, sampler.K))
+    held = torch.zeros(E, n, sampler.K, dtype=torch.bool, device=dev).scatter_(-1, batch.classes, True)
+    replacement = batch.classes[..., :N].clone()
+    for j in range(N):
+        allowed = ~held & (task_labels != batch.labels[..., j : j + 1])
+        best = scores[:, :, j].masked_fill(~allowed, -math.inf).argmax(-1)
+        replacement[..., j] = torch.where(allowed.any(-1), best, replacement[..., j])
+        held.scatter_(-1, replacement[..., j : j + 1], True)
+    members = torch.arange(E, device=dev).view(E, 1, 1)
+    scale = torch.sqrt(1.0 + sampler.eps * sampler.eps).view(E, 1, 1, 1)
+    shift = (sampler.mu[members, replacement] - sampler.mu[members, batch.classes[..., :N]]) / scale
+
+    def broken(pairs: torch.Tensor) -> Batch:
+        moved = torch.zeros_like(batch.items)
+        moved[..., :N, :] = shift * pairs.view(1, 1, N, 1)
+        classes = batch.classes.clone()
+        classes[..., :N] = torch.where(pairs, replacement, classes[..., :N])
+        return batch.replace(items=batch.items + moved, classes=classes)
+
+    one = torch.eye(N, dtype=torch.bool, device=dev)
+    return {
+        **{f"broken_pair{k + 1}": broken(one[k]) for k in range(N)},
+        **{f"only_pair{k + 1}": broken(~one[k]) for k in range(N)},
+        "all_pairs_broken": broken(torch.ones(N, dtype=torch.bool, device=dev)),
     }
 
 

@@ -48,10 +48,22 @@ MEMBER_METRICS = (
     "cla",  # Reddy's context-label accuracy (id)
     "tila2",  # Reddy's TILA: layer-2 query attention to the labels of matching items (copy)
     "acc_official",  # accuracy in the official code's convention: p_B and task Zipf ignored (official)
+    "all_pairs_broken_acc",  # accuracy with every pair's item moved off its label (all_pairs_broken)
 )
 
 # Measured on the secondary sets, so left empty (NaN) by an id-only evaluation (`optim.full_eval_every`).
-SECONDARY_METRICS = ("rla_loss", "rla_acc", "rand_label_acc", "copy_acc", "tila2", "acc_official")
+SECONDARY_METRICS = (
+    "rla_loss",
+    "rla_acc",
+    "rand_label_acc",
+    "copy_acc",
+    "tila2",
+    "acc_official",
+    "all_pairs_broken_acc",
+)
+# Per pair k = 1..N, also secondary: the accuracy with pair k's pairing broken (broken_pair<k>) and with
+# every pair's but k's broken (only_pair<k>); `data.pair_break_sets` says how.
+PAIR_BREAKS = ("broken_pair", "only_pair")
 
 # Per layer and head, from the batch-mean attention maps of the id set (`circuits.MAP_METRICS`); and
 # per layer, head and pair, from the same maps (`circuits.PAIR_METRICS`).
@@ -62,12 +74,20 @@ def metric_columns(cfg: RunConfig) -> list[str]:
     """Columns of metrics.csv, in order (layers, heads and tasks 1-indexed as in the paper)."""
     cols = ["step", *TRAINING_COLUMNS, *MEMBER_METRICS]
     cols += [f"acc_task{t + 1}" for t in range(cfg.task.T)]  # accuracy per task (tasks)
+    cols += [f"{kind}{k + 1}_acc" for kind in PAIR_BREAKS for k in range(cfg.task.N)]
     heads = [f"L{l + 1}H{h + 1}" for l in range(cfg.model.layers) for h in range(cfg.model.heads)]
     for name in HEAD_METRICS:
         cols += [f"{name}_{head}" for head in heads]
     for name in PAIR_METRICS:  # per pair k = 1..N
         cols += [f"{name}{k + 1}_{head}" for head in heads for k in range(cfg.task.N)]
     return cols
+
+
+def secondary_columns(cfg: RunConfig) -> list[str]:
+    """The columns of metrics.csv that an id-only evaluation leaves empty."""
+    per_task = [f"acc_task{t + 1}" for t in range(cfg.task.T)]
+    per_pair = [f"{kind}{k + 1}_acc" for kind in PAIR_BREAKS for k in range(cfg.task.N)]
+    return [*SECONDARY_METRICS, *per_task, *per_pair]
 
 
 class Evaluator:
@@ -109,18 +129,23 @@ class Evaluator:
         out["cla"] = context_label_accuracy(pred, sets["id"].labels)
         maps = torch.stack([p.mean(1) for p in patterns], dim=1)  # (E, layers, H, S, S)
         if full:
-            per_task = self._secondary(out)
+            per_task, per_pair_break = self._secondary(out)
         else:
             out.update({name: torch.full_like(out["acc"], torch.nan) for name in SECONDARY_METRICS})
             per_task = torch.full((self.model.E, self.n_tasks), torch.nan, device=self.device)
+            per_pair_break = {
+                f"{kind}{k + 1}_acc": out["acc"] * torch.nan
+                for kind in PAIR_BREAKS
+                for k in range(self.model.N)
+            }
 
         per_head = {k: v.cpu().numpy() for k, v in circuit_metrics(maps).items()}  # (E, layers, H)
         per_pair = {k: v.cpu().numpy() for k, v in pair_metrics(maps).items()}  # (E, layers, H, N)
-        host = {k: v.cpu().numpy() for k, v in out.items()}
+        host = {k: v.cpu().numpy() for k, v in {**out, **per_pair_break}.items()}
         per_task = per_task.cpu().numpy()
         rows = []
         for e, cfg in enumerate(self.configs):
-            row = {"step": float(step), **{k: float(host[k][e]) for k in MEMBER_METRICS}}
+            row = {"step": float(step), **{k: float(host[k][e]) for k in [*MEMBER_METRICS, *per_pair_break]}}
             row.update({f"acc_task{t + 1}": float(per_task[e, t]) for t in range(cfg.task.T)})
             for name, values in per_head.items():
                 for l in range(values.shape[1]):
@@ -132,8 +157,9 @@ class Evaluator:
             rows.append(row)
         return rows, maps.cpu().numpy()
 
-    def _secondary(self, out: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Fill `out` with the metrics of the secondary sets; return the accuracy per task (E, T_max)."""
+    def _secondary(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Fill `out` with the metrics of the secondary sets; return the accuracy per task (E, T_max)
+        and the pair-break accuracies by column, each (E,)."""
         sets = self.sets
         loss, pred, _ = self._forward_set(sets["rla"], record=False)
         out["rla_loss"], out["rla_acc"] = loss.mean(1), (pred == sets["rla"].target).float().mean(1)
@@ -148,7 +174,15 @@ class Evaluator:
         _, pred, _ = self._forward_set(sets["tasks"], record=False)
         correct = (pred == sets["tasks"].target).float()
         one_task = sets["tasks"].task.unsqueeze(-1) == torch.arange(self.n_tasks, device=self.device)
-        return (correct.unsqueeze(-1) * one_task).sum(1) / one_task.sum(1).clamp(min=1)
+        per_task = (correct.unsqueeze(-1) * one_task).sum(1) / one_task.sum(1).clamp(min=1)
+        out["all_pairs_broken_acc"] = self._accuracy("all_pairs_broken")
+        names = [f"{kind}{k + 1}" for kind in PAIR_BREAKS for k in range(self.model.N)]
+        return per_task, {f"{name}_acc": self._accuracy(name) for name in names}
+
+    def _accuracy(self, name: str) -> torch.Tensor:
+        """Each member's accuracy (E,) on evaluation set `name`."""
+        _, pred, _ = self._forward_set(self.sets[name], record=False)
+        return (pred == self.sets[name].target).float().mean(1)
 
     @torch.no_grad()
     def _forward_set(
