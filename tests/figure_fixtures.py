@@ -159,7 +159,7 @@ def phase_rows(cell: Cell, seed: int) -> list[dict]:
         start = phase_start(cell, seed, circuit)
         rows.append({"phase": n, "start_step": start, "plateau_start": start + PLATEAU_START,
                      "plateau_end": start + PLATEAU_END, "plateau_acc": levels[circuit] + SEED_OFFSET[seed],
-                     "circuit": circuit})  # fmt: skip
+                     "circuit_behaviour": circuit, "circuit_attention": circuit})  # fmt: skip
     return rows
 
 
@@ -199,7 +199,8 @@ def summary_row(cell: Cell, seed: int) -> dict:
         "final_acc": curve[-1],
         "late_acc": curve[0.9 * STEPS[-1] <= STEPS].mean(),
         "n_phases": len(circuits(cell, seed)),
-        "circuits": ">".join(circuits(cell, seed)),
+        "circuits_behaviour": ">".join(circuits(cell, seed)),
+        "circuits_attention": ">".join(circuits(cell, seed)),
         "n_transitions": len(jumps),
         "transition_steps": ";".join(map(str, jumps)),
         "paper_dt": PAPER_DT,
@@ -213,7 +214,7 @@ def summary_row(cell: Cell, seed: int) -> dict:
         "clamp_switches": clamp_switches(cell),
     }
     phases = phase_rows(cell, seed)
-    by_key = {p["circuit"].lower(): p for p in phases} | {f"phase{p['phase']}": p for p in phases}
+    by_key = {p["circuit_attention"].lower(): p for p in phases} | {f"phase{p['phase']}": p for p in phases}
     for key in ("ncc", "scc", "fcc", "phase1", "phase2", "phase3"):
         p = by_key.get(key)
         row[f"{key}_onset"] = p["start_step"] if p else np.nan
@@ -229,7 +230,7 @@ def whens(cell: Cell, seed: int) -> list[str]:
     """The maps of a run: the first detected phase's plateau, then the last evaluation (the analysis
     maps every phase; two keep the figure, a panel per cell, map and head, quick to draw)."""
     first = phase_rows(cell, seed)[0]
-    return [f"phase 1 ({first['circuit']})", "final step"]
+    return [f"phase 1 ({first['circuit_behaviour']})", "final step"]
 
 
 def map_weight(cell: Cell, seed: int, when: int, layer: int, head: int, row: int, col: int) -> float:

@@ -253,7 +253,7 @@ def _pair_reader(sampler: TaskSampler, batch, pairs: list[int]) -> torch.Tensor:
     classes, labels = batch.classes[0], batch.labels[0]
     fits = torch.ones(labels.shape[0], table.shape[0], dtype=torch.bool)
     for k in pairs:
-        fits &= table[:, classes[:, k]].T == labels[:, k : k + 1]
+        fits &= labels[:, k : k + 1] == table[:, classes[:, k]].T
     task = torch.where(fits.any(-1), fits.float().argmax(-1), 0)
     return (table[task, classes[:, -1]] == batch.target[0]).float().mean()
 

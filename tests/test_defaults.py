@@ -55,9 +55,12 @@ def test_config_yaml_defaults_are_the_library_defaults(section):
 
 
 def test_analysis_defaults_are_the_detectors():
+    from icmeta.behaviour import DEFAULT_Z
+
     library = {
         "paper_rule": {"dt": PAPER_DT, "threshold": PAPER_THRESHOLD},
         "plateaus": {f.name: f.default for f in dataclasses.fields(PlateauDetector)},
+        "behaviour_z": DEFAULT_Z,
     }
     for source in (SCHEMA_DEFAULTS["analysis"], CONFIG["analysis"]):
         assert {k: source[k] for k in library} == library

@@ -199,7 +199,7 @@ def check_phase_diagram(plotted, fig, axes, heads):
     for low, high in zip(PHASE_DIAGRAM["final_min"], PHASE_DIAGRAM["final_max"], strict=True):
         assert f"final {low:.2f}–{high:.2f}" in texts
     # each block names its circuit: every phase of every cell's sequence, once
-    named = sorted(t for t in texts if t in {"NCC", "SCC", "FCC", "FCC1", "?"})
+    named = sorted(t for t in texts if t in {"NCC", "SCC", "FCC", "mixed", "prior", "?"})
     assert named == sorted(c for seq in PHASE_DIAGRAM["sequence"] for c in seq.split(">"))
     for n in (1, 2, 3):  # each block names its plateau level
         assert all(f"{v:.2f}" in texts for v in PHASE_DIAGRAM[f"level{n}"] if v == v)
@@ -367,7 +367,7 @@ def check_encoding_study(plotted, fig, axes, heads):
         mine = plotted[[fx.cell_of(r, axes) == cell and r["seed"] == seed for _, r in plotted.iterrows()]]
         plateaus = mine[mine["kind"] == "plateau"]
         want = fx.phase_rows(cell, seed)
-        assert plateaus["circuit"].tolist() == [p["circuit"] for p in want]
+        assert plateaus["circuit"].tolist() == [p["circuit_behaviour"] for p in want]
         assert plateaus["start"].tolist() == [p["plateau_start"] for p in want]
         assert plateaus["end"].tolist() == [p["plateau_end"] for p in want]
         assert np.allclose(plateaus["value"], [p["plateau_acc"] for p in want])
@@ -764,19 +764,21 @@ def test_phase_diagram_says_when_the_seeds_solved_the_task(monkeypatch):
     assert texts.count("3.0k\n(1/3)") == 2 and texts.count("never") == 2
 
 
-def test_phase_diagram_marks_an_unlabelled_phase_in_its_block():
-    """The word does not fit a block: an unlabelled phase shows '?', which the legend explains."""
+def test_phase_diagram_pools_fccs_over_their_pairs_and_marks_an_unread_phase():
+    """Seeds whose FCCs read different pairs share a sequence; a phase without the contrasts that
+    name its circuit shows '?', which the legend explains; the label prior fits a block as 'prior'."""
     tables = fx.experiment_tables(["T", "eps"])
     runs = tables["runs"].copy()
     first = (runs["T"] == 2) & (runs["eps"] == 0.0)
-    runs.loc[first, "circuits"] = "NCC>unlabelled"
-    runs.loc[first & (runs["seed"] == 2), "circuits"] = "unlabelled"
+    runs.loc[first & (runs["seed"] == 0), "circuits_behaviour"] = "label prior>FCC[1]"
+    runs.loc[first & (runs["seed"] == 1), "circuits_behaviour"] = "label prior>FCC[2,3]"
+    runs.loc[first & (runs["seed"] == 2), "circuits_behaviour"] = "NCC>"
     fig, plotted = phase_diagram.draw({**tables, "runs": runs}, ["T", "eps"], "t")
     main = fig.axes[0]
     texts = [t.get_text() for t in main.texts]
-    assert texts.count("?") == 1 and "? (1)" in texts  # the modal NCC → ? block, the third seed's "?"
-    assert "unlabelled (?)" in [t.get_text() for t in main.get_legend().get_texts()]
-    assert plotted.set_index(["T", "eps"]).loc[(2, 0.0), "sequence"] == "NCC>unlabelled"
+    assert plotted.set_index(["T", "eps"]).loc[(2, 0.0), "sequence"] == "label prior>FCC"
+    assert "prior" in texts and "NCC → ? (1)" in texts and "2/3 seeds" in texts
+    assert "not measured (?)" in [t.get_text() for t in main.get_legend().get_texts()]
 
 
 def test_attention_maps_leave_a_blank_panel_where_a_cell_has_fewer_heads():

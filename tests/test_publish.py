@@ -16,7 +16,14 @@ from icmeta.steps.publish import code_commit, thin_curves
 from snakemake_runs import REPO, planned_jobs, snakemake
 
 # The summary columns the per-cell table reads, for a runs table built by hand without phases.
-SUMMARY = {"circuits": "", "n_phases": 0, "n_transitions": 0, "ncc_prediction": 1 / 3, "scc_prediction": 0.8}
+SUMMARY = {
+    "circuits_behaviour": "",
+    "final_circuit_behaviour": "",
+    "n_phases": 0,
+    "n_transitions": 0,
+    "ncc_prediction": 1 / 3,
+    "scc_prediction": 0.8,
+}
 SUMMARY |= {f"{c}_{k}": np.nan for c in ("ncc", "scc", "fcc") for k in ("acc", "onset")}
 SUMMARY |= {"step_acc_0.95": -1}
 
@@ -87,7 +94,8 @@ def test_runs_page_rows_come_from_the_tables():
     phases = pd.DataFrame(
         {"T": 3, "seed": [1, 0, 0], "phase": [1, 2, 1], "plateau_start": [9_000, 60_000, 10_500]}
         | {"plateau_end": [15_000, 99_900, 20_500], "plateau_acc": [0.34, 0.851, 0.334]}
-        | {"circuit": ["NCC", "SCC", "NCC"], "L1_pattern": "bigram", "L2_pattern": "bigram"}
+        | {"circuit_behaviour": ["NCC", "SCC", "NCC"], "circuit_attention": ["NCC", "NCC", "NCC"]}
+        | {"L1_pattern": "bigram", "L2_pattern": "bigram"}
         | {"L2_label_share": [0.5, 0.99, 0.48], "L2_top_pair": [1, 4, 2], "L2_pair_focus": [0.3, 0.45, 0.27]}
         | layer
     )
@@ -95,35 +103,44 @@ def test_runs_page_rows_come_from_the_tables():
     cell, *lines = [line for line in page.splitlines() if line.startswith("| 3 |")]
     # the cell's row: the two seeds pooled, one of them at 0.95 (the summaries name no phase)
     assert cell == "| 3 | no phase | 2/2 | – | 0.859–0.996 | 31.2k (1/2) |"
-    assert lines[0] == "| 3 | 0 | 150.0k | 0.859 | 0.860 | 10.5k | 29.0k | – | NCC 0.33 → SCC 0.85 |"
-    assert lines[1] == "| 3 | 1 | 61.2k (stopped) | 0.996 | 0.550 | 9.8k | 20.1k | 31.2k | NCC 0.34 |"
+    assert lines[0] == (
+        "| 3 | 0 | 150.0k | 0.859 | 0.860 | 10.5k | 29.0k | – | NCC 0.33 → SCC (Tab. 1: NCC) 0.85 | – | – |"
+    )
+    assert lines[1] == "| 3 | 1 | 61.2k (stopped) | 0.996 | 0.550 | 9.8k | 20.1k | 31.2k | NCC 0.34 | – | – |"
     # the phase rows follow the runs, each run's phases in order; a layer without per-pair columns shows –
     assert [line.split(" | ")[2] for line in lines[2:]] == ["1", "2", "1"]
     assert lines[3].endswith(
-        "| 60.0k–99.9k | 0.851 | SCC | bigram: B 0.10, LA 0.10, CE 0.10; labels –, pair – (–) |"
+        "| 60.0k–99.9k | 0.851 | SCC | NCC | bigram: B 0.10, LA 0.10, CE 0.10; labels –, pair – (–) |"
         " bigram: B 0.20, LA 0.20, CE 0.20; labels 0.99, pair 4 (0.45) |"
     )
 
 
-def test_runs_page_of_a_block_with_a_circuit_axis_shows_the_phase_labels():
-    """In a block whose axis is `circuit` (restricted networks) the aggregated phases keep their label
-    as `run_circuit`: the page shows it, not the axis value."""
+def test_runs_page_gives_the_final_circuit_and_the_steps_in_each_regime():
+    """A restricted block's page: the phases' behavioural labels beside Tab. 1's where they differ, the
+    final circuit with the pairs it reads, and the steps per regime in the order the run entered them."""
     from icmeta.report import runs_markdown
 
     runs = pd.DataFrame({"circuit": ["fcc"], "seed": [0], "steps": [1000], "final_acc": [0.9]})
     runs = runs.assign(final_rla_acc=0.5, **{f"step_acc_{x}": -1 for x in ("0.3", "0.6", "0.95")})
+    regimes = {"steps_label_prior": 300, "first_label_prior": 0, "steps_NCC": 200, "first_NCC": 300}
+    regimes |= {"steps_FCC": 500, "first_FCC": 500, "steps_SCC": 0, "first_SCC": -1}
+    runs = runs.assign(final_circuit_behaviour="FCC[1]", **regimes)
     layer = {f"L1_{m}": 0.5 for m in ("bigram", "label_attn", "chunk")} | {"L1_pattern": "bigram"}
     phases = pd.DataFrame({"circuit": "fcc", "seed": 0, "phase": [1, 2], "plateau_start": [10, 500]})
     phases = phases.assign(
-        plateau_end=[400, 1000], plateau_acc=[0.33, 0.9], run_circuit=["NCC", "FCC"], **layer
+        plateau_end=[400, 1000],
+        plateau_acc=[0.33, 0.9],
+        circuit_behaviour=["NCC", "FCC[1]"],
+        circuit_attention=["NCC", "FCC1"],
+        **layer,
     )
     lines = [
         line
         for line in runs_markdown(_summarised(runs), phases, ["circuit"], "r").splitlines()
         if line.startswith("| fcc")
     ]
-    assert lines[1].endswith("| NCC 0.33 → FCC 0.90 |")
-    assert [line.split(" | ")[5] for line in lines[2:]] == ["NCC", "FCC"]
+    assert lines[1].endswith("| NCC 0.33 → FCC[1] 0.90 | FCC[1] | label prior 300, NCC 200, FCC 500 |")
+    assert [line.split(" | ")[5:7] for line in lines[2:]] == [["NCC", "NCC"], ["FCC[1]", "FCC1"]]
 
 
 def test_runs_page_gives_each_cell_the_sequence_most_seeds_share_and_what_the_others_did():

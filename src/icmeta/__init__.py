@@ -6,10 +6,11 @@ not depend on, the others (the workflow re-runs a step when a module it imports 
 Layers, lowest first. A module imports only from lower layers, and inside a subpackage also from its
 own package; `tests/test_layers.py` holds the code to this table and to having no import cycles.
 
- 1. errors, io, rng, layout, provenance, run_rows, cells -- no icmeta imports: the error type, atomic
-    files, random streams, where each token sits (masks, patterns), the workflow's code digests, one
-    run's rows in any aggregated table, a grid block's runs pooled per cell
- 2. interventions, device, circuits -- clamp specifications, the training device, circuit metrics
+ 1. errors, io, rng, layout, provenance, run_rows, behaviour -- no icmeta imports: the error type,
+    atomic files, random streams, where each token sits (masks, patterns), the workflow's code digests,
+    one run's rows in any aggregated table, circuits named by what the answers depend on
+ 2. interventions, device, circuits, cells -- clamp specifications, the training device, circuit
+    metrics, a grid block's runs pooled per cell
  3. config -- one validated run configuration (its clamps are interventions)
  4. data, experiments -- the task generator; config.yaml's grids expanded into runs
  5. model, theory -- the network; plateau predictions from the generator

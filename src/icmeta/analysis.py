@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from icmeta import behaviour
+from icmeta.behaviour import circuit_name
 from icmeta.circuits import MAP_METRICS, layer_means
 from icmeta.config import RunConfig
 from icmeta.interventions import switch_steps
@@ -42,12 +44,18 @@ def analyse_run(
         tolerance=settings["circuit_acc_tolerance"],
         pair_focus=settings["circuit_pair_focus"],
     )
+    read = BehaviourReader(
+        cfg.task.N, cfg.optim.eval_size, predictions["NCC"], predictions["SCC"], settings["behaviour_z"]
+    )
+    phases = read.phases(metrics, phases)
     jumps = paper_transitions(metrics, **settings["paper_rule"])
     summary = run_summary(metrics, jumps)
+    summary.update(read.summary(metrics))
     summary["paper_dt"] = settings["paper_rule"]["dt"]
     summary["paper_threshold"] = settings["paper_rule"]["threshold"]
     summary["n_phases"] = len(phases)
-    summary["circuits"] = ">".join(phases["circuit"]) if len(phases) else ""
+    for kind in ("attention", "behaviour"):
+        summary[f"circuits_{kind}"] = ">".join(phases[f"circuit_{kind}"]) if len(phases) else ""
     summary["ncc_prediction"] = predictions["NCC"]
     summary["scc_prediction"] = predictions["SCC"]
     # A run the convergence stop ended: its last evaluation is its end, and `steps` says where.
@@ -57,7 +65,8 @@ def analyse_run(
     summary["circuit_prediction"] = restricted_prediction(cfg.model.circuit, predictions)
     summary["ncc_dwell"] = steps_near(metrics, predictions["NCC"], settings["circuit_acc_tolerance"])
     for circuit in (*CIRCUITS.values(), ONE_PAIR):
-        summary.update(_phase_columns(circuit.lower(), phases[phases["circuit"] == circuit].head(1)))
+        first = phases[phases["circuit_attention"] == circuit].head(1)
+        summary.update(_phase_columns(circuit.lower(), first))
     for layer, reading in enumerate(pair_readings(metrics.tail(1), cfg.task.N), start=1):
         summary[f"final_top_pair_L{layer}"] = reading.top_pair
         summary[f"final_pair_focus_L{layer}"] = reading.focus
@@ -65,6 +74,43 @@ def analyse_run(
     for n in range(1, ORDERED_PHASES + 1):
         summary.update(_phase_columns(f"phase{n}", phases[phases["phase"] == n]))
     return summary, phases
+
+
+class BehaviourReader:
+    """The behavioural circuit labels of one run (`icmeta.behaviour`), with its evaluation-set size
+    and its circuits' ceilings: 1/T and the label-multiset bound (None where undefined)."""
+
+    def __init__(self, N: int, n: int, ncc: float, scc: float | None, z: float) -> None:
+        self.args = (N, n, ncc, scc, z)
+
+    def phases(self, metrics: pd.DataFrame, phases: pd.DataFrame) -> pd.DataFrame:
+        """`phases` with each plateau's behavioural label, read from its mean contrasts, and the
+        pairs an FCC reads; Tab. 1's label keeps its own column beside it."""
+        labels, pairs = [], []
+        for p in phases.itertuples():
+            on = metrics[(metrics["step"] >= p.plateau_start) & (metrics["step"] <= p.plateau_end)]
+            reading = behaviour.read_mean(on, *self.args)
+            labels.append(behaviour.label(reading))
+            pairs.append(";".join(map(str, reading.pairs)))
+        out = phases.rename(columns={"circuit": "circuit_attention"})
+        at = out.columns.get_loc("circuit_attention")
+        out.insert(at, "circuit_behaviour", labels)
+        out.insert(at + 1, "pairs_read", pairs)
+        return out
+
+    def summary(self, metrics: pd.DataFrame) -> dict[str, Any]:
+        """The final circuit by behaviour (mean contrasts over the last tenth of training, as
+        `late_acc`), and the steps spent in each behavioural regime with the first step of each, read
+        at every full evaluation: no plateau detector involved."""
+        last = int(metrics["step"].iloc[-1])
+        late = metrics[metrics["step"] >= (1 - LATE_FRACTION) * last]
+        final = behaviour.read_mean(late, *self.args)
+        readings = behaviour.read_rows(metrics, *self.args)
+        return {
+            "final_circuit_behaviour": behaviour.label(final),
+            "final_pairs_read": ";".join(map(str, final.pairs)),
+            **behaviour.time_in_regimes(readings, last),
+        }
 
 
 # Phases are also summarised by their order, because a run whose phase no Tab.-1 circuit explains
@@ -152,7 +198,10 @@ def phase_maps(steps: np.ndarray, maps: np.ndarray, phases: pd.DataFrame) -> pd.
     paper's Fig. 2 maps can be drawn (and re-drawn) from a table.
     """
     windows = [
-        (f"phase {int(r.phase)} ({r.circuit})", (steps >= r.plateau_start) & (steps <= r.plateau_end))
+        (
+            f"phase {int(r.phase)} ({circuit_name(r.circuit_behaviour, r.circuit_attention)})",
+            (steps >= r.plateau_start) & (steps <= r.plateau_end),
+        )
         for r in phases.itertuples()
     ]
     windows.append(("final step", steps == steps[-1]))

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from icmeta.behaviour import base_sequence
+
 CIRCUITS = ("ncc", "scc", "fcc")
 PHASE_ONSET = re.compile(r"phase(\d+)_onset")
 NO_PHASE = "none"  # a run without any above-chance plateau
@@ -48,7 +50,8 @@ def cell_stats(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     runs = runs.copy()
     runs["ncc_gap"] = runs["ncc_acc"] - runs["ncc_prediction"]
     runs["scc_gap"] = runs["scc_acc"] - runs["scc_prediction"]
-    runs["sequence"] = runs["circuits"].fillna("").replace("", NO_PHASE)
+    # Seeds share a sequence when their phases use the same circuits, whichever pairs an FCC reads.
+    runs["sequence"] = runs["circuits_behaviour"].fillna("").map(base_sequence).replace("", NO_PHASE)
     # step_acc_<level> is -1 for a run that never reached the level
     solved = runs[f"step_acc_{SOLVED_AT}"]
     runs["solved_step"] = solved.where(solved >= 0)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from icmeta.behaviour import BEHAVIOURS, circuit_name
 from icmeta.cells import NO_PHASE, SOLVED_AT, arrows, cell_stats
 from icmeta.run_rows import rows_of
 
@@ -30,16 +31,26 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def circuit_column(phases: pd.DataFrame) -> str:
-    """The phases' circuit label: `run_circuit` in a block whose `circuit` axis took the name (the
-    aggregated tables keep a run's own column under `run_<name>` when an axis shares its name)."""
-    return "run_circuit" if "run_circuit" in phases.columns else "circuit"
-
-
 def phase_sequence(phases: pd.DataFrame) -> str:
-    """'NCC 0.33 → SCC 0.85' for one run's phases, in order; '–' for a run without a phase."""
-    label = circuit_column(phases)
-    return " → ".join(f"{p[label]} {p['plateau_acc']:.2f}" for _, p in phases.iterrows()) or "–"
+    """'NCC 0.33 → FCC[1] 0.99' for one run's phases, in order; '–' for a run without a phase."""
+    return (
+        " → ".join(
+            f"{circuit_name(p['circuit_behaviour'], p['circuit_attention'])} {p['plateau_acc']:.2f}"
+            for _, p in phases.iterrows()
+        )
+        or "–"
+    )
+
+
+def regime_times(run: pd.Series) -> str:
+    """'NCC 31.4k, FCC 84.0k': the steps a run spent in each behavioural regime, in the order it first
+    entered them (no plateau detector involved); '–' without full evaluations."""
+    seen = [
+        (run[f"first_{key}"], name, run[f"steps_{key}"])
+        for name in BEHAVIOURS
+        if run.get(f"first_{(key := name.replace(' ', '_'))}", -1) >= 0
+    ]
+    return ", ".join(f"{name} {_steps(steps)}" for _, name, steps in sorted(seen)) or "–"
 
 
 def _range(low: float, high: float) -> str:
@@ -89,6 +100,8 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
                 _number(run["final_rla_acc"]),
                 *(_steps(run[f"step_acc_{level}"]) for level in LEVELS),
                 phase_sequence(mine),
+                run["final_circuit_behaviour"] or "–",
+                regime_times(run),
             ]
         )
         for p in mine.itertuples():
@@ -101,8 +114,18 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
                 for layer in layers
             ]
             plateau = f"{_steps(p.plateau_start)}–{_steps(p.plateau_end)}"
-            label = row[circuit_column(phases)]
-            phase_rows.append([*ident, str(p.phase), plateau, _number(p.plateau_acc), label, *per_layer])
+            circuit = row["circuit_behaviour"] or "–"
+            phase_rows.append(
+                [
+                    *ident,
+                    str(p.phase),
+                    plateau,
+                    _number(p.plateau_acc),
+                    circuit,
+                    p.circuit_attention,
+                    *per_layer,
+                ]
+            )
     return (
         "\n\n".join(
             [
@@ -113,7 +136,11 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
                 f" which they first reached {SOLVED_AT} accuracy (of those that did).",
                 cells_table(runs, axes),
                 "One row per run. Steps at which held-out accuracy first reaches each level; phases are the"
-                " detected plateaus with their circuit and accuracy (docs/phases.md).",
+                " detected plateaus with their circuit and accuracy. Circuits are named by what the"
+                " answers depend on (FCC[k]: a full-context circuit reading pairs k), with Tab. 1's"
+                " attention label beside where it names another; the final circuit is read over the last"
+                " tenth of training, and the steps spent in each regime at every full evaluation, without"
+                " the plateau detector (docs/phases.md).",
                 _table(
                     [
                         *axes,
@@ -123,6 +150,8 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
                         "final RLA",
                         *(f"acc ≥ {v}" for v in LEVELS),
                         "phases",
+                        "final circuit",
+                        "steps per circuit",
                     ],
                     run_rows,
                 ),
@@ -138,6 +167,7 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
                         "plateau",
                         "acc",
                         "circuit",
+                        "Tab. 1",
                         *(f"layer {layer}" for layer in layers),
                     ],
                     phase_rows,

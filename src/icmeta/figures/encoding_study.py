@@ -13,7 +13,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from icmeta.figures.panels import cell_label, cells, log_steps, mean_with_seeds, positive_steps, rows_of
-from icmeta.figures.style import CIRCUIT_COLOURS, PALETTE
+from icmeta.figures.style import CIRCUIT_COLOURS, PALETTE, circuit_colour
 
 LEVELS = {"0.3": "^", "0.6": "s", "0.95": "o"}  # accuracy level -> marker of its first crossing
 MARKER_OFFSET = 0.38  # crossings sit this far above their run's row (in rows), clear of its bars
@@ -26,8 +26,8 @@ def _timeline(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str]) -> 
         ident = {**{a: run[a] for a in axes}, "seed": run["seed"]}
         mine = rows_of(phases, pd.DataFrame([run]), axes).sort_values("phase")
         for _, p in mine.iterrows():
-            rows.append({**ident, "kind": "plateau", "circuit": p["circuit"], "start": p["plateau_start"],
-                         "end": p["plateau_end"], "value": p["plateau_acc"]})  # fmt: skip
+            plateau = {"start": p["plateau_start"], "end": p["plateau_end"], "value": p["plateau_acc"]}
+            rows.append({**ident, "kind": "plateau", "circuit": p["circuit_behaviour"], **plateau})
         for level in LEVELS:
             step = run[f"step_acc_{level}"]
             rows.append({**ident, "kind": f"reaches {level}", "start": step if step >= 0 else float("nan")})
@@ -64,9 +64,7 @@ def draw(
             mine = mine[mine[a].astype(str) == str(run[a])]
         for _, bar in mine[mine["kind"] == "plateau"].iterrows():
             width = bar["end"] - bar["start"]
-            right.barh(
-                y, width, left=bar["start"], height=0.55, color=CIRCUIT_COLOURS.get(bar["circuit"], "0.5")
-            )
+            right.barh(y, width, left=bar["start"], height=0.55, color=circuit_colour(bar["circuit"]))
             right.text((bar["start"] * bar["end"]) ** 0.5, y, f"{bar['value']:.2f}", ha="center", va="center",
                        fontsize=6)  # fmt: skip
         for level, marker in LEVELS.items():

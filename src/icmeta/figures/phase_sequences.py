@@ -17,16 +17,18 @@ import pandas as pd
 from matplotlib.patches import Patch, Rectangle
 
 from icmeta.cells import NO_PHASE, arrows, cell_stats
-from icmeta.figures.style import CIRCUIT_COLOURS, axis_label, value_label
+from icmeta import behaviour
+from icmeta.figures.style import CIRCUIT_COLOURS, UNREAD, axis_label, circuit_colour, value_label
 
-UNLABELLED_MARK = "?"  # what an unlabelled phase's block says: the word does not fit a block
+UNREAD_MARK = "?"  # what a block says for a phase whose contrasts were not measured
 # Inches per cell: large enough for three labelled blocks, small enough that the text stays readable
 # when a figure of six by six cells is shown at page width.
 CELL_INCHES = 1.25
 
 
-def _short(sequence: str) -> str:
-    return sequence.replace("unlabelled", UNLABELLED_MARK)
+def _short(circuit: str) -> str:
+    """A label that fits a block: 'prior' for the label prior."""
+    return circuit.replace("label prior", "prior")
 
 
 def check_axes(axes: Sequence[str]) -> tuple[str, str]:
@@ -47,10 +49,10 @@ def draw_sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
         width = 0.9 / max(1, len(phases))
         size = 9 if len(phases) <= 3 else 7  # four or more blocks are narrower
         for k, circuit in enumerate(phases):
-            colour = CIRCUIT_COLOURS.get(circuit, CIRCUIT_COLOURS["unlabelled"])
+            colour = circuit_colour(circuit)
             left = j - 0.45 + k * width
             ax.add_patch(Rectangle((left, i - 0.4), width, 0.52, color=colour, lw=1, ec="white"))
-            ink = "0.15" if circuit not in CIRCUIT_COLOURS or circuit == "unlabelled" else "white"
+            ink = "0.15" if colour == UNREAD else "white"
             ax.text(left + width / 2, i - 0.26, _short(circuit), ha="center", va="center", fontsize=size - 1,
                     fontweight="bold", color=ink)  # fmt: skip
             level = row.get(f"level{k + 1}", np.nan)
@@ -66,9 +68,7 @@ def draw_sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
         ax.text(j, i + 0.32, f"final {low}" if low == high else f"final {low}–{high}", ha="center",
                 va="center", fontsize=7, color="0.2")  # fmt: skip
         if row["others"]:
-            ax.text(
-                j, i + 0.43, arrows(_short(row["others"])), ha="center", va="center", fontsize=6, color="0.35"
-            )
+            ax.text(j, i + 0.43, arrows(row["others"]), ha="center", va="center", fontsize=6, color="0.35")
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(len(ys) - 0.5, -0.5)
     ax.set_xticks(range(len(xs)), [value_label(v) for v in xs])
@@ -80,13 +80,14 @@ def draw_sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
         ax.axvline(edge, color="0.85", lw=0.8)
     for edge in np.arange(-0.5, len(ys), 1.0):
         ax.axhline(edge, color="0.85", lw=0.8)
-    handles = [Patch(color=c, label=n if n != "unlabelled" else f"unlabelled ({UNLABELLED_MARK})")
-               for n, c in CIRCUIT_COLOURS.items()]  # fmt: skip
+    handles = [Patch(color=c, label=n) for n, c in CIRCUIT_COLOURS.items()]
+    handles.append(Patch(color=UNREAD, label=f"not measured ({behaviour.UNREAD})"))
     ax.legend(
-        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=5, fontsize=9, frameon=False
+        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=6, fontsize=9, frameon=False
     )
     ax.set_title(
-        "phase sequence per cell: circuit and plateau accuracy (median over the seeds that share it)",
+        "phase sequence per cell: circuit by behaviour and plateau accuracy (median over the seeds that"
+        " share it)",
         fontsize=10,
         pad=26,
     )

@@ -17,9 +17,17 @@ from icmeta.io import atomic_path, write_table
 
 PALETTE = "colorblind"
 SEQUENTIAL = "viridis"  # perceptually uniform and colour-blind safe
-# One colour per circuit label, the same in every figure (colour-blind palette; unlabelled is grey).
+# One colour per behavioural circuit label (`icmeta.behaviour`), the same in every figure (colour-blind
+# palette); a phase whose contrasts were not measured is grey (UNREAD).
 _CB = sns.color_palette(PALETTE)
-CIRCUIT_COLOURS = {"NCC": _CB[1], "SCC": _CB[0], "FCC": _CB[2], "FCC1": _CB[4], "unlabelled": (0.8, 0.8, 0.8)}
+CIRCUIT_COLOURS = {"label prior": _CB[7], "NCC": _CB[1], "SCC": _CB[0], "FCC": _CB[2], "mixed": _CB[5]}
+UNREAD = (0.8, 0.8, 0.8)
+
+
+def circuit_colour(label: str) -> tuple[float, float, float]:
+    """The colour of a behavioural label; an FCC's pairs ('FCC[1]') do not change it."""
+    return CIRCUIT_COLOURS.get(label.split("[")[0], UNREAD)
+
 
 # What a config axis name means, for axis labels; a name without an entry is shown as it is.
 AXIS_MEANINGS = {
