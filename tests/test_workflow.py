@@ -122,8 +122,18 @@ def test_tiny_grid_produces_every_table_and_figure(tiny_run):
         (t, e, s) for t in (1, 2) for e in (0.0, 0.5) for s in (0, 1)
     }
     phases = pd.read_csv(grid / "tables" / "phases.csv")
-    assert set(phases.columns) >= {"cell", "seed", "phase", "plateau_acc", "circuit"}
-    assert {"n_phases", "circuits", "n_transitions"} <= set(runs.columns)
+    assert set(phases.columns) >= {
+        "cell",
+        "seed",
+        "phase",
+        "plateau_acc",
+        "circuit_behaviour",
+        "circuit_attention",
+    }
+    assert {"n_phases", "circuits_behaviour", "circuits_attention", "final_circuit_behaviour"} <= set(
+        runs.columns
+    )
+    assert {"steps_NCC", "first_FCC", "steps_label_prior"} <= set(runs.columns)
     metrics = pd.read_csv(grid / "tables" / "metrics.csv.gz")
     assert len(metrics) == 8 * 7  # evaluations at 0, 50, ..., 300
     assert metrics.groupby(["cell", "seed"]).size().eq(7).all()
