@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,9 @@ from icmeta.report import runs_markdown
 # What decides a block's numbers besides its run configurations; a commit touching none of these
 # (say, one that only adds the published files) does not change the stamp.
 CODE_PATHS = ("Snakefile", "config.yaml", "src", "workflow", "profiles", "envs")
-CURVE_COLUMNS = ("acc", "loss", "rla_acc", "acc_official")
+# The behavioural circuit labels' contrasts are published too, so that a reader can re-derive them.
+CURVE_COLUMNS = ("acc", "loss", "rla_acc", "acc_official", "rand_label_acc", "all_pairs_broken_acc")
+PAIR_BREAK_COLUMN = re.compile(r"(broken|only)_pair\d+_acc")
 POINTS_PER_DECADE = 25  # of log-step in the thinned curves: enough for every log-step figure
 FLOAT_FORMAT = "%.5g"
 
@@ -41,7 +44,8 @@ def thin_curves(
     evaluations per decade of log-step (the first in each bin, and the first full one where the
     secondary sets are evaluated less often: `optim.full_eval_every`), plus its first and last."""
     keys = [*axes, "seed"]
-    curves = metrics[[*keys, "step", *(c for c in CURVE_COLUMNS if c in metrics.columns)]].copy()
+    measured = [c for c in metrics.columns if c in CURVE_COLUMNS or PAIR_BREAK_COLUMN.fullmatch(c)]
+    curves = metrics[[*keys, "step", *measured]].copy()
     for name in MAP_METRICS:
         for layer, values in layer_means(metrics, name).items():
             curves[f"{name}_L{layer}"] = values
@@ -50,7 +54,7 @@ def thin_curves(
         steps = run["step"].to_numpy()
         bins = np.floor(np.log10(np.maximum(steps, 1)) * per_decade + 1e-9)
         first_of_bin = np.concatenate([[True], bins[1:] != bins[:-1]])
-        full = np.flatnonzero(run[[c for c in CURVE_COLUMNS if c in run.columns]].notna().all(axis=1))
+        full = np.flatnonzero(run[measured].notna().all(axis=1))
         first_full = np.zeros(len(run), dtype=bool)
         first_full[full[np.unique(bins[full], return_index=True)[1]]] = True
         keep = first_of_bin | first_full | (steps == steps.max()) | (steps == 0)
