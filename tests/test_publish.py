@@ -115,7 +115,7 @@ def test_runs_page_rows_come_from_the_tables():
     )
 
 
-def test_runs_page_gives_the_final_circuit_and_the_steps_in_each_regime():
+def test_runs_page_gives_the_final_circuit_and_the_steps_in_each_regime(tmp_path):
     """A restricted block's page: the phases' behavioural labels beside Tab. 1's where they differ, the
     final circuit with the pairs it reads, and the steps per regime in the order the run entered them."""
     from icmeta.report import runs_markdown
@@ -130,17 +130,21 @@ def test_runs_page_gives_the_final_circuit_and_the_steps_in_each_regime():
     phases = phases.assign(
         plateau_end=[400, 1000],
         plateau_acc=[0.33, 0.9],
-        circuit_behaviour=["NCC", "FCC[1]"],
+        circuit_behaviour=["", "FCC[1]"],  # the first unread: its plateau had no full evaluation
         circuit_attention=["NCC", "FCC1"],
         **layer,
     )
+    phases.to_csv(tmp_path / "phases.csv", index=False)  # an empty label comes back as NaN
+    phases = pd.read_csv(tmp_path / "phases.csv")
     lines = [
         line
         for line in runs_markdown(_summarised(runs), phases, ["circuit"], "r").splitlines()
         if line.startswith("| fcc")
     ]
-    assert lines[1].endswith("| NCC 0.33 → FCC[1] 0.90 | FCC[1] | label prior 300, NCC 200, FCC 500 |")
-    assert [line.split(" | ")[5:7] for line in lines[2:]] == [["NCC", "NCC"], ["FCC[1]", "FCC1"]]
+    assert lines[1].endswith(
+        "| – (Tab. 1: NCC) 0.33 → FCC[1] 0.90 | FCC[1] | label prior 300, NCC 200, FCC 500 |"
+    )
+    assert [line.split(" | ")[5:7] for line in lines[2:]] == [["–", "NCC"], ["FCC[1]", "FCC1"]]
 
 
 def test_runs_page_gives_each_cell_the_sequence_most_seeds_share_and_what_the_others_did():

@@ -86,6 +86,9 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
     """Two tables: one row per run (where it ended, its accuracy, RLA, level crossings and phases), and
     one row per phase (its plateau and what each layer's query attends on it)."""
     keys = [*axes, "seed"]
+    # An unread phase or run has an empty label, which a CSV gives back as NaN.
+    runs = runs.fillna({"final_circuit_behaviour": ""})
+    phases = phases.fillna({"circuit_behaviour": ""})
     layers = sorted(int(c[1:].split("_")[0]) for c in phases.columns if c.endswith("_pattern"))
     run_rows, phase_rows = [], []
     for _, run in runs.iterrows():

@@ -25,8 +25,9 @@ UNREAD = (0.8, 0.8, 0.8)
 
 
 def circuit_colour(label: str) -> tuple[float, float, float]:
-    """The colour of a behavioural label; an FCC's pairs ('FCC[1]') do not change it."""
-    return CIRCUIT_COLOURS.get(label.split("[")[0], UNREAD)
+    """The colour of a behavioural label; an FCC's pairs ('FCC[1]') do not change it. An unread
+    label (empty, or NaN as a CSV gives it back) is grey."""
+    return CIRCUIT_COLOURS.get(label.split("[")[0], UNREAD) if isinstance(label, str) else UNREAD
 
 
 # What a config axis name means, for axis labels; a name without an entry is shown as it is.
