@@ -36,3 +36,16 @@ def test_results_page_shows_exactly_the_published_claim_table():
         assert page == [], "docs/results.md shows verdicts, but no claims are published (snakemake claims)"
     else:
         assert page == claim_rows(published.read_text()), "re-copy docs/results/claims.md into results.md"
+
+
+def test_phases_page_shows_the_confusion_table_of_the_published_phases():
+    """docs/phases.md's table of Tab. 1 against behavioural labels is the one the published phases
+    give, over every block whose phases carry both labels."""
+    import pandas as pd
+
+    from icmeta.report import confusion_markdown
+
+    tables = [pd.read_csv(p) for p in sorted((ROOT / "docs" / "results").glob("*/phases.csv"))]
+    both = [t for t in tables if "circuit_behaviour" in t.columns]
+    assert both, "no published block carries behavioural labels"
+    assert confusion_markdown(pd.concat(both)) in (ROOT / "docs" / "phases.md").read_text()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from icmeta.behaviour import BEHAVIOURS, circuit_name
+from icmeta.behaviour import BEHAVIOURS, UNREAD, base_circuit, circuit_name, confusion
 from icmeta.cells import NO_PHASE, SOLVED_AT, arrows, cell_stats
 from icmeta.run_rows import rows_of
 
@@ -179,3 +179,12 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
         )
         + "\n"
     )
+
+
+def confusion_markdown(phases: pd.DataFrame) -> str:
+    """Tab. 1's attention labels against the behavioural labels (an FCC's pairs aside, an unread
+    phase as '?') over the phases given: one row per attention label, one column per behaviour."""
+    behaviour = phases["circuit_behaviour"].fillna("").map(lambda c: base_circuit(c) or UNREAD)
+    table = confusion(phases["circuit_attention"], behaviour)
+    rows = [[str(label), *(str(n) for n in counts)] for label, counts in table.iterrows()]
+    return _table(["Tab. 1 \\ behaviour", *map(str, table.columns)], rows)
