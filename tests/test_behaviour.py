@@ -1,12 +1,14 @@
 """The behavioural circuit labels on contrasts whose circuit is known by construction."""
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from icmeta.behaviour import (
     Contrasts,
+    base_circuit,
     base_sequence,
     circuit_name,
     label,
@@ -72,3 +74,44 @@ def test_tables_show_tab1_only_where_it_names_another_circuit():
     assert circuit_name("FCC[1]", "FCC1") == "FCC[1]"
     assert circuit_name("SCC", "unlabelled") == "SCC (Tab. 1: unlabelled)"
     assert base_sequence("NCC>FCC[1,2]>") == "NCC>FCC>?"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("circuit", ["ncc", "scc", "fcc"])
+def test_networks_restricted_to_one_circuit_are_read_as_that_circuit_in_every_seed(circuit, tmp_path):
+    """Ground truth: attention masked to one circuit from initialisation (`model.circuit`), three
+    seeds trained as one ensemble. The setting keeps every seed's label-multiset bound well below 1
+    (T = 2 tasks over L = 8 labels: 0.72-0.79), so that a network restricted to the FCC, whose mask
+    also lets it read the label multiset, has to use the pairing to beat the SCC; where the multiset
+    identifies the task (bound 1), an FCC-restricted network may solve it as an SCC, and does."""
+    import yaml
+
+    from icmeta.analysis import analyse_run
+    from icmeta.config import RunConfig
+    from icmeta.train import train
+
+    settings = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())["analysis"]
+    configs = [
+        RunConfig.from_dict(
+            {
+                "seed": seed,
+                "task": {"T": 2, "K": 32, "L": 8, "D": 16},
+                "model": {"circuit": circuit, "d_qkv": 81},
+                "optim": {
+                    "lr": 0.2,
+                    "steps": 2000,
+                    "eval_every": 200,
+                    "eval_size": 512,
+                    "full_eval_every": 400,
+                    "n_checkpoints": 0,
+                },
+            }
+        )
+        for seed in range(3)
+    ]
+    histories = train(configs, [tmp_path / f"seed{c.seed}" for c in configs], tmp_path / "state.pt")
+    read = [
+        analyse_run(history, {**cfg.to_dict(), "seed": cfg.seed}, settings)[0]["final_circuit_behaviour"]
+        for cfg, history in zip(configs, histories, strict=True)
+    ]
+    assert [base_circuit(label) for label in read] == [circuit.upper()] * 3, read

@@ -113,3 +113,47 @@ def test_a_run_that_ends_at_the_cap_still_climbing_keeps_its_phase_one():
     )
     page = claims_markdown({**BLOCKS, "phase_diagram": block}, tolerance=0.05)
     assert "a Phase 1 at 1/T in 2 of 2 runs" in page
+
+
+def test_detector_free_readings_count_the_runs_in_a_regime_and_say_when_a_block_cannot_tell():
+    from icmeta.claims import regime_sequence, regime_time
+
+    regimes = {"steps_label_prior": [1000, 1000], "first_label_prior": [0, 0], "steps_NCC": [5000, 0]}
+    regimes |= {"first_NCC": [1000, -1], "steps_SCC": [0, 4000], "first_SCC": [-1, 1000]}
+    regimes |= {
+        "steps_FCC": [2000, 3000],
+        "first_FCC": [6000, 5000],
+        "steps_mixed": [0, 0],
+        "first_mixed": [-1, -1],
+    }
+    block = _block({MAIN: [[0.33, 1.0], [1.0]]}, {MAIN: regimes})
+    assert regime_time(block, "SCC") == "SCC in 1 of 2 runs (steps: 4k from 1k)"
+    assert regime_time(block, "mixed") == "mixed in 0 of 2 runs"
+    assert regime_sequence(block) == "label prior 1k → NCC 5k → FCC 2k; label prior 1k → SCC 4k → FCC 3k"
+    bare = BLOCKS["main"]  # published before the behavioural contrasts
+    assert "not measured" in regime_time(bare, "SCC") and "not measured" in regime_sequence(bare)
+    assert _rows()["Training ends at 100 % accuracy"][4] == "no detector involved"
+
+
+def test_sensitivity_counts_each_setting_with_its_own_phases_and_names_the_unswept_blocks():
+    from icmeta.claims import sensitivity_markdown
+
+    def rows(setting, levels):
+        return [{"cell": "T~3", "seed": s, "setting": setting, "phase": k, "plateau_acc": a}
+                for s, per in enumerate(levels) for k, a in enumerate(per, start=1)]  # fmt: skip
+
+    # The default setting finds Phase 2 near 0.75 in seed 0 only; a stricter one loses it; a looser
+    # one splits seed 1's climb and finds a second near 0.75.
+    sweep = pd.DataFrame(
+        rows("default", [[0.33, 0.76, 1.0], [0.33, 0.9, 1.0]])
+        + rows("min_decades ×2", [[0.33, 1.0], [0.33, 1.0]])
+        + rows("min_decades ×0.5", [[0.33, 0.76, 1.0], [0.33, 0.74, 0.9, 1.0]])
+    )
+    page = sensitivity_markdown(BLOCKS, {"main": sweep}, tolerance=0.05)
+    lines = page.splitlines()
+    assert lines[0] == "| claim (paper) | default | min_decades ×2 | min_decades ×0.5 |"
+    assert "| At the default setting a second plateau lies near 75 % | 1 of 2 | 0 of 2 | 2 of 2 |" in lines
+    # A rule that reads no phases gives the same count under every setting.
+    assert "| Training ends at 100 % accuracy | 1 of 2 | 1 of 2 | 1 of 2 |" in lines
+    assert "Not swept" in page and "Two heads per layer" in page.split("Not swept")[1]
+    assert sensitivity_markdown(BLOCKS, {}, 0.05).startswith("No published block carries a detector sweep")

@@ -48,7 +48,7 @@ def test_publish_copies_exactly_the_declared_files_and_reproduces_them(finished_
         f for f in yaml.safe_load(finished_grid.config.read_text())["experiments"]["grid"]["figures"]
     ]
     assert set(figures) <= set(NAMES)
-    declared = {"PROVENANCE.yaml", "runs.csv", "phases.csv", "curves.csv", "runs.md"}
+    declared = {"PROVENANCE.yaml", "runs.csv", "phases.csv", "curves.csv", "runs.md", "detector_sweep.csv"}
     declared |= {f"figures/{name}.png" for name in figures}
     assert set(published) == declared
     assert list((work / "docs").iterdir()) == [work / "docs" / "results"]  # nothing else written
@@ -186,7 +186,8 @@ def test_claims_target_measures_the_published_blocks(finished_grid, tmp_path):
 
     def claim_rows() -> list[str]:
         snakemake(work, finished_grid.config, "--cores", "1", "claims")
-        return (published / "claims.md").read_text().splitlines()[2:]
+        lines = (published / "claims.md").read_text().splitlines()
+        return lines[2 : lines.index("")]
 
     for block in ("main", "phase_diagram", "classes_K"):
         publish(block, "runs.csv", "phases.csv")
@@ -196,7 +197,7 @@ def test_claims_target_measures_the_published_blocks(finished_grid, tmp_path):
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == [c.paper for c in CLAIMS]
     # The grid has T = 1 at ε = 0 and 0.5 only, so the T = 1 claim (at ε = 0.1) finds no run.
     assert "| plateaus per run: – |" in rows[1] and "**not tested**" in rows[1]
-    assert "block `heads` not published" in rows[-1] and rows[-1].endswith("| **not tested** | – |")
+    assert "block `heads` not published" in rows[-1] and rows[-1].endswith("| **not tested** | – | – |")
     assert planned_jobs(work, finished_grid.config, "claims") == {}
     # Its publishing finishes: the claims re-run. The grid has no heads axis, and the claim says so.
     publish("heads", "phases.csv")

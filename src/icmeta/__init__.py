@@ -16,7 +16,8 @@ own package; `tests/test_layers.py` holds the code to this table and to having n
  5. model, theory -- the network; plateau predictions from the generator
  6. schedule, phases, evaluation, history -- clamps switched during training, phase detection,
     evaluation on the fixed sets, a run's recorded history and outputs
- 7. train -- the step, the CUDA graph, the loop and its resumable state
+ 7. train, detector_sweep -- the step, the CUDA graph, the loop and its resumable state; a block's
+    phases re-detected under neighbouring detector settings
  8. analysis, answers, bench, progress, report, claims -- a finished run's phases and summary; what
     its checkpoints answer; the speed benchmark; what runs still training have reached; a block's runs
     and phases as Markdown; the paper's claims measured on published tables

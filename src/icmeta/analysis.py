@@ -17,6 +17,7 @@ from icmeta.phases import (
     CIRCUITS,
     ONE_PAIR,
     PlateauDetector,
+    chance_level,
     detect_phases,
     pair_readings,
     paper_transitions,
@@ -34,11 +35,12 @@ def analyse_run(
         raise ValueError("analyse_run needs the run's seed in `run` (its task maps set the SCC's bound)")
     cfg = RunConfig.from_dict(run)
     predictions = {"NCC": ncc_prediction(cfg), "SCC": scc_bound(cfg) if scc_bound_supported(cfg) else None}
+    detector = PlateauDetector(**settings["plateaus"])
     phases = detect_phases(
         metrics,
         N=cfg.task.N,
         L=cfg.task.L,
-        detector=PlateauDetector(**settings["plateaus"]),
+        detector=detector,
         min_score=settings["circuit_min_score"],
         ceilings={k: v for k, v in predictions.items() if v is not None},
         tolerance=settings["circuit_acc_tolerance"],
@@ -54,6 +56,9 @@ def analyse_run(
     summary["paper_dt"] = settings["paper_rule"]["dt"]
     summary["paper_threshold"] = settings["paper_rule"]["threshold"]
     summary["n_phases"] = len(phases)
+    # The detector's floor for this run, so that its phases can be re-detected from the block's
+    # tables alone (`icmeta.detector_sweep`).
+    summary["chance_acc"] = chance_level(float(metrics["acc"].iloc[0]), cfg.task.L, detector)
     for kind in ("attention", "behaviour"):
         summary[f"circuits_{kind}"] = ">".join(phases[f"circuit_{kind}"]) if len(phases) else ""
     summary["ncc_prediction"] = predictions["NCC"]

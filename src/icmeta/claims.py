@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from icmeta.behaviour import BEHAVIOURS
 from icmeta.run_rows import rows_of
 
 DEFAULT_T, DEFAULT_EPS = 3, 0.1  # the paper's default task
@@ -220,6 +221,81 @@ def _two_heads_smooth(blocks: Mapping[str, Runs], tol: float) -> Finding:
     return Finding(measured, count(two, lambda r, p: len(p) <= 1), len(two.runs))
 
 
+NO_DETECTOR = "no detector involved"
+REGIME_KEYS = {regime: regime.replace(" ", "_") for regime in BEHAVIOURS}  # summary column suffixes
+
+
+def regime_time(cell: Runs, regime: str) -> str:
+    """How many runs spent time in `regime` by behaviour (`icmeta.behaviour`, read at every full
+    evaluation, no plateau detector), how long, and from which step."""
+    if f"steps_{regime}" not in cell.runs:
+        return f"{regime}: not measured (block published before the behavioural contrasts)"
+    steps, first = cell.runs[f"steps_{regime}"].astype(float), cell.runs[f"first_{regime}"].astype(float)
+    spent = steps > 0
+    if not spent.any():
+        return f"{regime} in 0 of {len(steps)} runs"
+    spans = ", ".join(
+        f"{s / 1000:g}k from {f / 1000:g}k" for s, f in zip(steps[spent], first[spent], strict=True)
+    )
+    return f"{regime} in {int(spent.sum())} of {len(steps)} runs (steps: {spans})"
+
+
+def _near_one_over_t(cell: Runs) -> str:
+    if "ncc_dwell" not in cell.runs:
+        return "steps at 1/T: not measured"
+    dwell = cell.runs["ncc_dwell"].astype(float)
+    return f"within the tolerance of 1/T for > 0 steps in {int((dwell > 0).sum())} of {len(dwell)} runs"
+
+
+def _free_phase_one(blocks: Mapping[str, Runs]) -> str:
+    grid = blocks["phase_diagram"].where(eps=DEFAULT_EPS)
+    cell = Runs(grid.runs[grid.runs["T"].astype(float) >= 2], grid.phases)
+    return f"{_near_one_over_t(cell)}; {regime_time(cell, 'NCC')}"
+
+
+def _free_k32(blocks: Mapping[str, Runs]) -> str:
+    cell = blocks["classes_K"].where(K=32)
+    return f"{_near_one_over_t(cell)}; {regime_time(cell, 'NCC')}"
+
+
+def _free_regime(block: str, regime: str, **where: float) -> Callable[[Mapping[str, Runs]], str]:
+    return lambda blocks: regime_time(blocks[block].where(**where), regime)
+
+
+def regime_sequence(cell: Runs) -> str:
+    """Each run's behavioural regimes in the order it first entered them, with the steps spent in
+    each: the detector-free counterpart of its phase sequence."""
+    if "steps_NCC" not in cell.runs:
+        return "not measured (block published before the behavioural contrasts)"
+    runs = []
+    for _, run in cell.runs.iterrows():
+        seen = [
+            (run[f"first_{k}"], name, run[f"steps_{k}"])
+            for name, k in REGIME_KEYS.items()
+            if run[f"first_{k}"] >= 0
+        ]
+        runs.append(" → ".join(f"{name} {steps / 1000:g}k" for _, name, steps in sorted(seen)))
+    return "; ".join(runs) or "–"
+
+
+def _free_sequence(block: str, **where: float) -> Callable[[Mapping[str, Runs]], str]:
+    return lambda blocks: regime_sequence(blocks[block].where(**where))
+
+
+def _free_large_k(blocks: Mapping[str, Runs]) -> str:
+    return "; ".join(f"K = {k}: {regime_time(blocks['classes_K'].where(K=k), 'SCC')}" for k in (128, 256))
+
+
+def _free_noise(eps_values: tuple[float, ...], regime: str) -> Callable[[Mapping[str, Runs]], str]:
+    def read(blocks: Mapping[str, Runs]) -> str:
+        grid = blocks["phase_diagram"]
+        return "; ".join(
+            f"ε = {e:g}: {regime_time(grid.where(T=DEFAULT_T, eps=e), regime)}" for e in eps_values
+        )
+
+    return read
+
+
 @dataclass(frozen=True)
 class Claim:
     paper: str  # what the paper reports, in the project's words
@@ -227,6 +303,8 @@ class Claim:
     figure: str  # the block's figure that shows it
     rule: str  # when it holds, in words
     measure: Callable[[Mapping[str, Runs], float], Finding]
+    # The same question read without the plateau detector: behavioural regimes at every evaluation.
+    free: Callable[[Mapping[str, Runs]], str]
 
 
 CLAIMS = (
@@ -236,6 +314,7 @@ CLAIMS = (
         figure="phase_diagram",
         rule="each run at ε = 0.1 has a plateau within the tolerance of 1/T",
         measure=_phase_one_at_one_over_t,
+        free=_free_phase_one,
     ),
     Claim(
         paper="With one task (T = 1) accuracy rises in a single jump",
@@ -243,6 +322,7 @@ CLAIMS = (
         figure="learning_curves",
         rule="each run at T = 1, ε = 0.1 has exactly one phase",
         measure=_single_jump_at_t1,
+        free=_free_sequence("phase_diagram", T=1, eps=DEFAULT_EPS),
     ),
     Claim(
         paper="At the default setting a second plateau lies near 75 %",
@@ -250,6 +330,7 @@ CLAIMS = (
         figure="accuracy_loss",
         rule="each run has a Phase 2 within the tolerance of 0.75",
         measure=_phase_two_near_75,
+        free=_free_regime("main", "SCC"),
     ),
     Claim(
         paper="Training ends at 100 % accuracy",
@@ -257,6 +338,7 @@ CLAIMS = (
         figure="accuracy_loss",
         rule="final accuracy ≥ 0.99",
         measure=_perfect_at_the_end,
+        free=lambda blocks: NO_DETECTOR,
     ),
     Claim(
         paper="Final random-label accuracy (RLA) is about 0.6–0.7",
@@ -264,6 +346,7 @@ CLAIMS = (
         figure="random_label",
         rule="final RLA within the tolerance of [0.6, 0.7]",
         measure=_final_rla,
+        free=lambda blocks: NO_DETECTOR,
     ),
     Claim(
         paper="K = 32 classes skip Phase 1",
@@ -271,6 +354,7 @@ CLAIMS = (
         figure="learning_curves",
         rule="no Phase 1 in any run at K = 32",
         measure=_k32_skips_phase_one,
+        free=_free_k32,
     ),
     Claim(
         paper="K ≥ 128 classes skip Phase 2",
@@ -278,6 +362,7 @@ CLAIMS = (
         figure="learning_curves",
         rule="no Phase 2 in any run at K = 128 or 256",
         measure=_large_k_skips_phase_two,
+        free=_free_large_k,
     ),
     Claim(
         paper="Larger noise skips Phase 2",
@@ -285,6 +370,7 @@ CLAIMS = (
         figure="phase_diagram",
         rule="no Phase 2 in any run at T = 3, ε = 0.5 or 0.75",
         measure=_noise_skips((0.5, 0.75), skip_one=False),
+        free=_free_noise((0.5, 0.75), "SCC"),
     ),
     Claim(
         paper="ε = 1 skips Phases 1 and 2",
@@ -292,6 +378,7 @@ CLAIMS = (
         figure="phase_diagram",
         rule="neither Phase 1 nor Phase 2 in any run at T = 3, ε = 1",
         measure=_noise_skips((1.0,), skip_one=True),
+        free=_free_noise((1.0,), "NCC"),
     ),
     Claim(
         paper="Two heads per layer give a smooth curve without plateaus",
@@ -299,23 +386,70 @@ CLAIMS = (
         figure="learning_curves",
         rule="at most one phase in every two-head run",
         measure=_two_heads_smooth,
+        free=_free_sequence("heads", heads=2),
     ),
 )
 
 
 def claims_markdown(blocks: Mapping[str, Runs], tolerance: float) -> str:
     """The claim table: the paper's claim, the measured value with its spread, the rule, the verdict,
-    and the figure that shows it (linked relative to docs/results/)."""
+    the same question read without the plateau detector, and the figure that shows it (linked
+    relative to docs/results/)."""
     lines = [
-        "| claim (paper) | measured | holds when | verdict | figure |",
-        "|---|---|---|---|---|",
+        "| claim (paper) | measured | holds when | verdict | without the detector | figure |",
+        "|---|---|---|---|---|---|",
     ]
     for claim in CLAIMS:
         if claim.block in blocks:
-            found = claim.measure(blocks, tolerance)
+            found, free = claim.measure(blocks, tolerance), claim.free(blocks)
             link = f"[{claim.block}/{claim.figure}]({claim.block}/figures/{claim.figure}.png)"
         else:  # no figure to link to yet
-            found = Finding(f"block `{claim.block}` not published", 0, 0)
+            found, free = Finding(f"block `{claim.block}` not published", 0, 0), "–"
             link = "–"
-        lines.append(f"| {claim.paper} | {found.measured} | {claim.rule} | **{found.verdict}** | {link} |")
+        lines.append(
+            f"| {claim.paper} | {found.measured} | {claim.rule} | **{found.verdict}** | {free} | {link} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def with_phases(block: Runs, phases: pd.DataFrame) -> Runs:
+    """The block's runs with other phases (say, one detector setting's), their phase counts to match."""
+    runs = block.runs.copy()
+    runs["n_phases"] = [len(rows_of(phases, run, ["cell", "seed"])) for _, run in runs.iterrows()]
+    return Runs(runs, phases)
+
+
+def sensitivity_markdown(
+    blocks: Mapping[str, Runs], sweeps: Mapping[str, pd.DataFrame], tolerance: float
+) -> str:
+    """Each claim's runs that meet its rule (of those tested) under every detector setting of the
+    block's sweep (`icmeta.detector_sweep`): a verdict that moves between columns rests on the
+    detector. Claims on blocks without a sweep are listed as such."""
+    settings = list(dict.fromkeys(s for sweep in sweeps.values() for s in sweep["setting"]))
+    if not settings:
+        return "No published block carries a detector sweep yet.\n"
+    lines = [
+        "| claim (paper) | " + " | ".join(settings) + " |",
+        "|---|" + "---|" * len(settings),
+    ]
+    unswept = []
+    for claim in CLAIMS:
+        if claim.block not in sweeps or claim.block not in blocks:
+            unswept.append(claim.paper)
+            continue
+        sweep = sweeps[claim.block]
+        cells = []
+        for setting in settings:
+            swept = {
+                **blocks,
+                claim.block: with_phases(blocks[claim.block], sweep[sweep["setting"] == setting]),
+            }
+            found = claim.measure(swept, tolerance)
+            cells.append(f"{found.met} of {found.tested}")
+        lines.append(f"| {claim.paper} | " + " | ".join(cells) + " |")
+    if unswept:
+        lines += [
+            "",
+            "Not swept (block published without its evaluation history): " + "; ".join(unswept) + ".",
+        ]
     return "\n".join(lines) + "\n"

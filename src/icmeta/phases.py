@@ -264,6 +264,13 @@ def reads_one_pair(reading: PairReading, N: int, min_focus: float) -> bool:
     return reading.focus >= min_focus and reading.top_attention >= 2 / (2 * N + 1)
 
 
+def chance_level(untrained_acc: float, L: int, detector: PlateauDetector) -> float:
+    """The accuracy a plateau must reach to be a phase rather than the untrained start: the larger
+    of 1/L and the untrained network's accuracy (its label prior need not be uniform), plus the
+    detector's chance margin."""
+    return max(1 / L, untrained_acc) + detector.chance_margin
+
+
 def detect_phases(
     metrics: pd.DataFrame,
     N: int,
@@ -281,7 +288,7 @@ def detect_phases(
     pair (`reads_one_pair` with `pair_focus`)."""
     steps, acc = metrics["step"].to_numpy(), metrics["acc"].to_numpy()
     found = plateaus(steps, acc, detector)
-    chance = max(1 / L, float(acc[0])) + detector.chance_margin
+    chance = chance_level(float(acc[0]), L, detector)
     rows, previous_end = [], int(steps[0])
     for p in found:
         if p.level < chance:

@@ -29,6 +29,7 @@ for _experiment in EXPERIMENTS:
             phases=f"docs/results/{_experiment}/phases.csv",
             page=f"docs/results/{_experiment}/runs.md",
             curves=f"docs/results/{_experiment}/curves.csv",
+            sweep=f"docs/results/{_experiment}/detector_sweep.csv",
             figures=expand(
                 f"docs/results/{_experiment}/figures/{{name}}.png",
                 name=figures_of(_experiment),
@@ -69,13 +70,19 @@ CLAIM_TABLES = {
     name: [f"{PUBLISHED.format(experiment=block)}/{name}.csv" for block in CLAIM_BLOCKS]
     for name in ("runs", "phases")
 }
+# Blocks published with their phases re-detected under neighbouring detector settings.
+CLAIM_SWEEPS = {
+    block: f"{PUBLISHED.format(experiment=block)}/detector_sweep.csv"
+    for block in CLAIM_BLOCKS
+    if Path(PUBLISHED.format(experiment=block), "detector_sweep.csv").exists()
+}
 
 
 rule claims:
     input:
         tables=provenance.content_stamp(
             ".snakemake/icmeta/claims_tables.digest",
-            CLAIM_TABLES["runs"] + CLAIM_TABLES["phases"],
+            CLAIM_TABLES["runs"] + CLAIM_TABLES["phases"] + list(CLAIM_SWEEPS.values()),
         ),
     output:
         "docs/results/claims.md",
@@ -88,6 +95,7 @@ rule claims:
         blocks=CLAIM_BLOCKS,
         runs=CLAIM_TABLES["runs"],
         phases=CLAIM_TABLES["phases"],
+        sweeps=CLAIM_SWEEPS,
         tolerance=config["analysis"]["circuit_acc_tolerance"],
         code=code_digest("claims.py"),
     script:

@@ -8,6 +8,7 @@ publish_claims(
     snakemake.params.blocks,
     snakemake.params.runs,
     snakemake.params.phases,
+    snakemake.params.sweeps,
     snakemake.params.tolerance,
     snakemake.output[0],
 )

@@ -2,7 +2,8 @@
 
 `results/` stays out of version control; what a reader needs to see a block's findings without
 running anything is copied to `docs/results/<block>/`: its figures as PNG, its run and phase tables
-(also as a Markdown page, runs.md), and its learning curves thinned on log-step. Every file is a
+(also as a Markdown page, runs.md), its learning curves thinned on log-step, and its phases
+re-detected under neighbouring plateau-detector settings (`icmeta.detector_sweep`). Every file is a
 function of the results and the code that made them, so publishing again after the runs reproduces
 the files byte for byte; PROVENANCE.yaml names that code (the last commit that changed it) and the
 runs (a hash of their configurations).
@@ -23,8 +24,10 @@ import numpy as np
 import pandas as pd
 
 from icmeta.circuits import MAP_METRICS, layer_means
-from icmeta.claims import Runs, claims_markdown
+from icmeta.claims import Runs, claims_markdown, sensitivity_markdown
+from icmeta.detector_sweep import sweep_phases
 from icmeta.io import atomic_path, write_yaml
+from icmeta.phases import PlateauDetector
 from icmeta.report import runs_markdown
 
 # What decides a block's numbers besides its run configurations; a commit touching none of these
@@ -110,10 +113,17 @@ def publish_block(
     with atomic_path(out_dir / "runs.md") as tmp:
         tmp.write_text(runs_markdown(pd.read_csv(runs_csv), pd.read_csv(phases_csv), axes, experiment))
     files.append(out_dir / "runs.md")
-    curves = thin_curves(pd.read_csv(metrics_csv), axes)
+    metrics = pd.read_csv(metrics_csv)
+    curves = thin_curves(metrics, axes)
     with atomic_path(out_dir / "curves.csv") as tmp:
         curves.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
     files.append(out_dir / "curves.csv")
+    # Re-detected from the full history, which the thinned curves no longer hold.
+    runs = pd.read_csv(runs_csv)
+    sweep = sweep_phases(metrics, runs, ["cell", *axes, "seed"], PlateauDetector(**analysis["plateaus"]))
+    with atomic_path(out_dir / "detector_sweep.csv") as tmp:
+        sweep.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
+    files.append(out_dir / "detector_sweep.csv")
     stamp = {
         "block": experiment,
         "code_commit": code_commit(Path(root)),
@@ -132,13 +142,22 @@ def publish_claims(
     blocks: Sequence[str],
     runs_csvs: Sequence[str | Path],
     phases_csvs: Sequence[str | Path],
+    sweep_csvs: Mapping[str, str | Path],
     tolerance: float,
     out: str | Path,
 ) -> None:
-    """The claim table (`icmeta.claims`) from the published tables of `blocks`, as Markdown."""
+    """The claim table (`icmeta.claims`) from the published tables of `blocks`, and how its verdicts
+    move with the plateau detector's settings on the blocks that carry a sweep (`sweep_csvs`, block
+    -> detector_sweep.csv), as Markdown."""
     tables = {
         block: Runs(pd.read_csv(runs), pd.read_csv(phases))
         for block, runs, phases in zip(blocks, runs_csvs, phases_csvs, strict=True)
     }
+    sweeps = {block: pd.read_csv(path) for block, path in sweep_csvs.items() if block in tables}
+    page = claims_markdown(tables, tolerance)
+    page += f"\n{SENSITIVITY_HEADING}\n\n{sensitivity_markdown(tables, sweeps, tolerance)}"
     with atomic_path(out) as tmp:
-        tmp.write_text(claims_markdown(tables, tolerance))
+        tmp.write_text(page)
+
+
+SENSITIVITY_HEADING = "## How the verdicts move with the plateau detector's settings"
