@@ -229,7 +229,7 @@ def regime_time(cell: Runs, regime: str) -> str:
     """How many runs spent time in `regime` by behaviour (`icmeta.behaviour`, read at every full
     evaluation, no plateau detector), how long, and from which step."""
     if f"steps_{regime}" not in cell.runs:
-        return f"{regime}: not measured (block published before the behavioural contrasts)"
+        return f"{regime}: not measured (published without the random-label set)"
     steps, first = cell.runs[f"steps_{regime}"].astype(float), cell.runs[f"first_{regime}"].astype(float)
     spent = steps > 0
     if not spent.any():
@@ -266,7 +266,7 @@ def regime_sequence(cell: Runs) -> str:
     """Each run's behavioural regimes in the order it first entered them, with the steps spent in
     each: the detector-free counterpart of its phase sequence."""
     if "steps_NCC" not in cell.runs:
-        return "not measured (block published before the behavioural contrasts)"
+        return "not measured (published without the random-label set)"
     runs = []
     for _, run in cell.runs.iterrows():
         seen = [
