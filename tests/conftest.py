@@ -1,3 +1,4 @@
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,10 +9,25 @@ from icmeta.config import RunConfig
 from probe_fixtures import tiny_gpt2, write_sst2
 from snakemake_runs import run_recording_imports, write_config
 
+# Fixtures that run the workflow for real: a test that uses one belongs to the workflow tier, which
+# `python -m pytest -m "workflow or slow"` runs (and CI); the everyday `python -m pytest` leaves it out.
+WORKFLOW_FIXTURES = {"finished_grid", "tiny_run", "slurm_cluster"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if WORKFLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.workflow)
+
+
+# Tests spread over the cores (pytest-xdist) take one thread each: more threads than cores make
+# PyTorch's workers spin against each other, which doubled the tier's CPU time.
+THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+
 
 @pytest.fixture(autouse=True)
-def _two_threads():
-    torch.set_num_threads(2)
+def _torch_threads():
+    torch.set_num_threads(THREADS)
 
 
 def small(**changes) -> RunConfig:

@@ -243,7 +243,7 @@ def check_overview(plotted, fig, axes, heads):
         for w in range(len(fx.whens(cell, 0)))
         for layer in fx.LAYERS
     ]
-    shown = [np.asarray(ax.collections[0].get_array()).reshape(fx.MAP_SIZE, fx.MAP_SIZE) for ax in maps]
+    shown = [np.asarray(ax.images[0].get_array()) for ax in maps]
     for want in expected:  # every phase's head-averaged map appears
         assert any(np.allclose(got, want) for got in shown)
 
@@ -274,7 +274,7 @@ def check_attention_maps(plotted, fig, axes, heads):
     panels = np.array(maps).reshape(len(rows), len(columns))
     for (cell, w), row in zip(rows, panels, strict=True):
         for (layer, head), ax in zip(columns, row, strict=True):
-            shown = np.asarray(ax.collections[0].get_array()).reshape(fx.MAP_SIZE, fx.MAP_SIZE)
+            shown = np.asarray(ax.images[0].get_array())
             expected = fx.attention_map(cell, 0, w, layer, head)
             assert np.allclose(shown, expected), (cell, w, layer, head)
             pairs = expected[-1, :-1].reshape(-1, 2).sum(1)  # the query's attention on pair 1, 2
@@ -798,7 +798,7 @@ def test_attention_maps_leave_a_blank_panel_where_a_cell_has_fewer_heads():
     for (cell, _), row in zip(rows, panels, strict=True):
         for (_, head), ax in zip(columns, row, strict=True):
             blank = cell.values["T"] == first and head == 2
-            assert ax.axison is not blank and bool(ax.collections) is not blank
+            assert ax.axison is not blank and bool(ax.images) is not blank
     # A map missing where the cell has that head is an error, not a blank panel.
     gap = (maps["T"] == first) & (maps["head"] == 1) & (maps["layer"] == fx.LAYERS[-1])
     with pytest.raises(ValueError, match=f"no attention map of layer {fx.LAYERS[-1]} head 1"):

@@ -71,6 +71,7 @@ def test_a_clamp_switched_on_mid_run_is_followed_by_the_graph(tmp_path):
     assert max_difference(graph[0], eager[0]) <= TOLERANCE
 
 
+@pytest.mark.workflow
 def test_the_tiny_grid_runs_on_cuda(tmp_path):
     config = write_config(tmp_path / "config.yaml", **{"execution.device": "cuda"})
     work = tmp_path / "work"
@@ -83,6 +84,7 @@ def test_the_tiny_grid_runs_on_cuda(tmp_path):
         assert f"training path: {GRAPH}" in log.read_text(), log
 
 
+@pytest.mark.workflow
 def test_the_tiny_grids_cells_sharing_one_job_agree_with_their_own_jobs_on_cuda(tmp_path):
     detail = doctor.check_grouped_cells(tmp_path, "cuda")  # raises CheckFailed beyond TOLERANCE
     assert "8 runs in one job" in detail

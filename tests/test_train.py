@@ -115,6 +115,7 @@ def _wait_for_state(path, proc, min_step):
     raise AssertionError("no training state appeared")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
 def test_killed_training_resumes_to_identical_metrics(tmp_path, how):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

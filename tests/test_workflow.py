@@ -261,6 +261,7 @@ def test_bad_config_stops_before_any_job(tmp_path, changes, message):
     assert not (work / "results").exists()
 
 
+@pytest.mark.workflow
 def test_probe_stage_runs_end_to_end_with_a_tiny_model(tmp_path):
     """Two tiny GPT-2s as 'models' and two as checkpoints of one model, on a small SST-2 in GLUE's
     layout, through the workflow's probe rules to the tables and all three probe figures."""
@@ -306,6 +307,7 @@ def _training_process(workdir):
     return None
 
 
+@pytest.mark.workflow
 def test_killed_training_job_is_retried_and_resumes_to_the_same_result(tmp_path):
     config = write_config(
         tmp_path / "c.yaml",

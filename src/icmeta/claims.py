@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from icmeta.behaviour import BEHAVIOURS
-from icmeta.run_rows import rows_of
+from icmeta.run_rows import phases_in_order, rows_of
 
 DEFAULT_T, DEFAULT_EPS = 3, 0.1  # the paper's default task
 
@@ -43,7 +43,7 @@ class Runs:
 
     def phases_of(self, run: pd.Series) -> pd.DataFrame:
         """The run's phases in order."""
-        return rows_of(self.phases, run, ["cell", "seed"]).sort_values("phase")
+        return phases_in_order(self.phases, run, ["cell", "seed"])
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from icmeta.behaviour import BEHAVIOURS, UNREAD, base_circuit, circuit_name, confusion
 from icmeta.cells import NO_PHASE, SOLVED_AT, arrows, cell_stats
-from icmeta.run_rows import rows_of
+from icmeta.run_rows import phases_in_order
 
 LEVELS = (0.3, 0.6, 0.95)  # accuracy levels whose first crossing the runs table shows
 
@@ -93,7 +93,7 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
     run_rows, phase_rows = [], []
     for _, run in runs.iterrows():
         ident = [*(str(run[a]) for a in axes), str(run["seed"])]
-        mine = rows_of(phases, run, keys).sort_values("phase")
+        mine = phases_in_order(phases, run, keys)
         end = _steps(run["steps"]) + (" (stopped)" if run.get("stopped", False) else "")
         run_rows.append(
             [

@@ -31,3 +31,11 @@ def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
         numbers = pd.to_numeric(column, errors="coerce")
         out[name] = numbers.astype(float) if numbers.notna().all() else column.astype(str)
     return pd.DataFrame(out, index=frame.index)
+
+
+def phases_in_order(phases: pd.DataFrame, run: pd.Series, keys: Sequence[str]) -> pd.DataFrame:
+    """One run's phases (its rows of `phases`, matched on `keys`, which must name the seed), in the
+    order the run went through them."""
+    if "seed" not in keys:
+        raise ValueError(f"a run's phases must be matched on its seed as well as {list(keys)}")
+    return rows_of(phases, run, keys).sort_values("phase")

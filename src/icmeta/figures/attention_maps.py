@@ -10,10 +10,9 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from icmeta.figures.panels import cells, first_seed, grid
-from icmeta.figures.style import SEQUENTIAL
+from icmeta.figures.style import SEQUENTIAL, attention_heatmap
 
 
 def token_names(size: int) -> list[str]:
@@ -59,8 +58,7 @@ def draw(
                 ax.axis("off")  # a cell with fewer heads than the block's widest (the heads sweep)
                 continue
             matrix = map_matrix(sel, size)
-            sns.heatmap(matrix, ax=ax, cmap=SEQUENTIAL, vmin=0, vmax=1, cbar=False, square=True,
-                        xticklabels=names, yticklabels=names)  # fmt: skip
+            attention_heatmap(ax, matrix, names)
             ax.tick_params(labelsize=5 if size > 9 else 6)
             ax.set_xlabel("")
             ax.set_ylabel(f"{label}\n{when}" if (layer, head) == tuple(columns[0]) else "", fontsize=7)

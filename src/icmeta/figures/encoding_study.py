@@ -12,8 +12,9 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from icmeta.figures.panels import cell_label, cells, log_steps, mean_with_seeds, positive_steps, rows_of
+from icmeta.figures.panels import cell_label, cells, log_steps, mean_with_seeds, positive_steps
 from icmeta.figures.style import CIRCUIT_COLOURS, PALETTE, circuit_colour
+from icmeta.run_rows import phases_in_order
 
 LEVELS = {"0.3": "^", "0.6": "s", "0.95": "o"}  # accuracy level -> marker of its first crossing
 MARKER_OFFSET = 0.38  # crossings sit this far above their run's row (in rows), clear of its bars
@@ -24,7 +25,7 @@ def _timeline(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str]) -> 
     rows = []
     for _, run in runs.iterrows():
         ident = {**{a: run[a] for a in axes}, "seed": run["seed"]}
-        mine = rows_of(phases, pd.DataFrame([run]), axes).sort_values("phase")
+        mine = phases_in_order(phases, run, [*axes, "seed"])
         for _, p in mine.iterrows():
             plateau = {"start": p["plateau_start"], "end": p["plateau_end"], "value": p["plateau_acc"]}
             rows.append({**ident, "kind": "plateau", "circuit": p["circuit_behaviour"], **plateau})

@@ -22,7 +22,7 @@ from icmeta.figures.panels import (
     rows_of,
     shade_phases,
 )
-from icmeta.figures.style import PALETTE, SEQUENTIAL
+from icmeta.figures.style import PALETTE, SEQUENTIAL, attention_heatmap
 
 MAP_SIZE = 1.55  # inches per attention map: its 9 token names stay legible at page width
 
@@ -103,8 +103,7 @@ def draw(
         for when, layer, matrix in found:
             mx = map_axes[whens.index(when), layers.index(layer)]
             names = token_names(len(matrix))
-            sns.heatmap(matrix, ax=mx, cmap=SEQUENTIAL, vmin=0, vmax=1, cbar=False, square=True,
-                        xticklabels=names, yticklabels=names)  # fmt: skip
+            attention_heatmap(mx, matrix, names)
             mx.tick_params(labelsize=5, length=0)
             mx.set_xlabel("")
             mx.set_ylabel(when if layer == layers[0] else "", fontsize=7)
