@@ -16,11 +16,11 @@ own package; `tests/test_layers.py` holds the code to this table and to having n
  5. model, theory -- the network; plateau predictions from the generator
  6. schedule, phases, evaluation, history -- clamps switched during training, phase detection,
     evaluation on the fixed sets, a run's recorded history and outputs
- 7. train, detector_sweep -- the step, the CUDA graph, the loop and its resumable state; a block's
-    phases re-detected under neighbouring detector settings
- 8. analysis, answers, bench, progress, report, claims -- a finished run's phases and summary; what
-    its checkpoints answer; the speed benchmark; what runs still training have reached; a block's runs
-    and phases as Markdown; the paper's claims measured on published tables
+ 7. train -- the step, the CUDA graph, the loop and its resumable state
+ 8. analysis, answers, bench, progress, report, claims, detector_sweep -- a finished run's phases
+    and summary; what its checkpoints answer; the speed benchmark; what runs still training have
+    reached; a block's runs and phases as Markdown; the paper's claims measured on published tables;
+    a block's phases re-detected under neighbouring detector settings
  9. figures -- the figures, one module each
 10. probe -- the SST-2 probe of pretrained language models
 11. steps, doctor -- what each workflow rule calls; the GPU self-check

@@ -19,8 +19,9 @@ evaluations.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -182,6 +183,22 @@ def read_mean(
     return read_circuit(Contrasts.from_row(full.mean(numeric_only=True), N), n, ncc_ceiling, scc_ceiling, z)
 
 
+def regime_key(regime: str) -> str:
+    """The suffix of a regime's summary columns: `steps_label_prior` for 'label prior'."""
+    return regime.replace(" ", "_")
+
+
+def regimes_in_order(run: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(regime, steps spent in it) for each regime a run's summary row says it entered, in the order
+    it first did; empty for a summary without the regime columns."""
+    seen = [
+        (run[f"first_{regime_key(name)}"], name, run[f"steps_{regime_key(name)}"])
+        for name in BEHAVIOURS
+        if run.get(f"first_{regime_key(name)}", -1) >= 0
+    ]
+    return [(name, steps) for _, name, steps in sorted(seen)]
+
+
 def time_in_regimes(readings: pd.DataFrame, last_step: int) -> dict[str, int]:
     """Per behaviour: training steps spent in it (each full evaluation counts until the next, the
     last until `last_step`) and its first step; no plateau detector involved. Keys
@@ -191,7 +208,7 @@ def time_in_regimes(readings: pd.DataFrame, last_step: int) -> dict[str, int]:
     spans = np.diff(np.append(steps, max(last_step, steps[-1] if len(steps) else 0)))
     out: dict[str, int] = {}
     for regime in BEHAVIOURS:
-        key = regime.replace(" ", "_")
+        key = regime_key(regime)
         here = (readings["circuit"] == regime).to_numpy()
         out[f"steps_{key}"] = int(spans[here].sum()) if len(steps) else 0
         out[f"first_{key}"] = int(steps[here][0]) if here.any() else -1

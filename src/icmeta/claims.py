@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from icmeta.behaviour import BEHAVIOURS
+from icmeta.behaviour import regime_key, regimes_in_order
 from icmeta.run_rows import phases_in_order, rows_of
 
 DEFAULT_T, DEFAULT_EPS = 3, 0.1  # the paper's default task
@@ -222,15 +222,16 @@ def _two_heads_smooth(blocks: Mapping[str, Runs], tol: float) -> Finding:
 
 
 NO_DETECTOR = "no detector involved"
-REGIME_KEYS = {regime: regime.replace(" ", "_") for regime in BEHAVIOURS}  # summary column suffixes
+UNMEASURED = "not measured (published without the random-label set)"
 
 
 def regime_time(cell: Runs, regime: str) -> str:
     """How many runs spent time in `regime` by behaviour (`icmeta.behaviour`, read at every full
     evaluation, no plateau detector), how long, and from which step."""
-    if f"steps_{regime}" not in cell.runs:
-        return f"{regime}: not measured (published without the random-label set)"
-    steps, first = cell.runs[f"steps_{regime}"].astype(float), cell.runs[f"first_{regime}"].astype(float)
+    key = regime_key(regime)
+    if f"steps_{key}" not in cell.runs:
+        return f"{regime}: {UNMEASURED}"
+    steps, first = cell.runs[f"steps_{key}"].astype(float), cell.runs[f"first_{key}"].astype(float)
     spent = steps > 0
     if not spent.any():
         return f"{regime} in 0 of {len(steps)} runs"
@@ -247,15 +248,17 @@ def _near_one_over_t(cell: Runs) -> str:
     return f"within the tolerance of 1/T for > 0 steps in {int((dwell > 0).sum())} of {len(dwell)} runs"
 
 
+def _at_one_over_t(cell: Runs) -> str:
+    return f"{_near_one_over_t(cell)}; {regime_time(cell, 'NCC')}"
+
+
 def _free_phase_one(blocks: Mapping[str, Runs]) -> str:
     grid = blocks["phase_diagram"].where(eps=DEFAULT_EPS)
-    cell = Runs(grid.runs[grid.runs["T"].astype(float) >= 2], grid.phases)
-    return f"{_near_one_over_t(cell)}; {regime_time(cell, 'NCC')}"
+    return _at_one_over_t(Runs(grid.runs[grid.runs["T"].astype(float) >= 2], grid.phases))
 
 
 def _free_k32(blocks: Mapping[str, Runs]) -> str:
-    cell = blocks["classes_K"].where(K=32)
-    return f"{_near_one_over_t(cell)}; {regime_time(cell, 'NCC')}"
+    return _at_one_over_t(blocks["classes_K"].where(K=32))
 
 
 def _free_regime(block: str, regime: str, **where: float) -> Callable[[Mapping[str, Runs]], str]:
@@ -266,16 +269,12 @@ def regime_sequence(cell: Runs) -> str:
     """Each run's behavioural regimes in the order it first entered them, with the steps spent in
     each: the detector-free counterpart of its phase sequence."""
     if "steps_NCC" not in cell.runs:
-        return "not measured (published without the random-label set)"
-    runs = []
-    for _, run in cell.runs.iterrows():
-        seen = [
-            (run[f"first_{k}"], name, run[f"steps_{k}"])
-            for name, k in REGIME_KEYS.items()
-            if run[f"first_{k}"] >= 0
-        ]
-        runs.append(" → ".join(f"{name} {steps / 1000:g}k" for _, name, steps in sorted(seen)))
-    return "; ".join(runs) or "–"
+        return UNMEASURED
+    sequences = [
+        " → ".join(f"{name} {steps / 1000:g}k" for name, steps in regimes_in_order(run))
+        for _, run in cell.runs.iterrows()
+    ]
+    return "; ".join(sequences) or "–"
 
 
 def _free_sequence(block: str, **where: float) -> Callable[[Mapping[str, Runs]], str]:

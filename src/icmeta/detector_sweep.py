@@ -47,6 +47,6 @@ def sweep_phases(
         for name, detector in settings.items():
             found = [p for p in plateaus(steps, acc, detector) if p.level >= run["chance_acc"]]
             for k, p in enumerate(found, start=1):
-                rows.append({**identity, "setting": name, "phase": k, "plateau_start": p.start,
-                             "plateau_end": p.end, "plateau_acc": p.level})  # fmt: skip
+                span = {"plateau_start": p.start, "plateau_end": p.end, "plateau_acc": p.level}
+                rows.append({**identity, "setting": name, "phase": k, **span})
     return pd.DataFrame(rows, columns=[*keys, *COLUMNS])

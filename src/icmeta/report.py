@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from icmeta.behaviour import BEHAVIOURS, UNREAD, base_circuit, circuit_name, confusion
+from icmeta.behaviour import UNREAD, base_circuit, circuit_name, confusion, regimes_in_order
 from icmeta.cells import NO_PHASE, SOLVED_AT, arrows, cell_stats
 from icmeta.run_rows import phases_in_order
 
@@ -45,12 +45,7 @@ def phase_sequence(phases: pd.DataFrame) -> str:
 def regime_times(run: pd.Series) -> str:
     """'NCC 31.4k, FCC 84.0k': the steps a run spent in each behavioural regime, in the order it first
     entered them (no plateau detector involved); '–' without full evaluations."""
-    seen = [
-        (run[f"first_{key}"], name, run[f"steps_{key}"])
-        for name in BEHAVIOURS
-        if run.get(f"first_{(key := name.replace(' ', '_'))}", -1) >= 0
-    ]
-    return ", ".join(f"{name} {_steps(steps)}" for _, name, steps in sorted(seen)) or "–"
+    return ", ".join(f"{name} {_steps(steps)}" for name, steps in regimes_in_order(run)) or "–"
 
 
 def _range(low: float, high: float) -> str:

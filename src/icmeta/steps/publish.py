@@ -38,6 +38,7 @@ CURVE_COLUMNS = ("acc", "loss", "rla_acc", "acc_official", "rand_label_acc", "al
 PAIR_BREAK_COLUMN = re.compile(r"(broken|only)_pair\d+_acc")
 POINTS_PER_DECADE = 25  # of log-step in the thinned curves: enough for every log-step figure
 FLOAT_FORMAT = "%.5g"
+SENSITIVITY_HEADING = "## How the verdicts move with the plateau detector's settings"
 
 
 def thin_curves(
@@ -110,8 +111,9 @@ def publish_block(
     for source in (runs_csv, phases_csv):
         shutil.copyfile(source, out_dir / Path(source).name)
         files.append(out_dir / Path(source).name)
+    runs = pd.read_csv(runs_csv)
     with atomic_path(out_dir / "runs.md") as tmp:
-        tmp.write_text(runs_markdown(pd.read_csv(runs_csv), pd.read_csv(phases_csv), axes, experiment))
+        tmp.write_text(runs_markdown(runs, pd.read_csv(phases_csv), axes, experiment))
     files.append(out_dir / "runs.md")
     metrics = pd.read_csv(metrics_csv)
     curves = thin_curves(metrics, axes)
@@ -119,7 +121,6 @@ def publish_block(
         curves.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
     files.append(out_dir / "curves.csv")
     # Re-detected from the full history, which the thinned curves no longer hold.
-    runs = pd.read_csv(runs_csv)
     sweep = sweep_phases(metrics, runs, ["cell", *axes, "seed"], PlateauDetector(**analysis["plateaus"]))
     with atomic_path(out_dir / "detector_sweep.csv") as tmp:
         sweep.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
@@ -158,6 +159,3 @@ def publish_claims(
     page += f"\n{SENSITIVITY_HEADING}\n\n{sensitivity_markdown(tables, sweeps, tolerance)}"
     with atomic_path(out) as tmp:
         tmp.write_text(page)
-
-
-SENSITIVITY_HEADING = "## How the verdicts move with the plateau detector's settings"
