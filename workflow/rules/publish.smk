@@ -82,7 +82,9 @@ rule claims:
     input:
         tables=provenance.content_stamp(
             ".snakemake/icmeta/claims_tables.digest",
-            CLAIM_TABLES["runs"] + CLAIM_TABLES["phases"] + list(CLAIM_SWEEPS.values()),
+            CLAIM_TABLES["runs"]
+            + CLAIM_TABLES["phases"]
+            + list(CLAIM_SWEEPS.values()),
         ),
     output:
         "docs/results/claims.md",
