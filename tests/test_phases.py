@@ -82,7 +82,7 @@ def test_one_phase_and_a_run_that_ends_mid_rise():
 
 
 def test_detector_rejects_nonsense_parameters():
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match=r"'analysis.plateaus.min_jump' = 0 is invalid: must be > 0"):
         PlateauDetector(min_jump=0)
 
 

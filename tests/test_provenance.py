@@ -178,6 +178,9 @@ UNUSED_BY_STEPS = {
     "icmeta.doctor",
     "icmeta.experiments",
     "icmeta.provenance",
+    "icmeta.execution",
+    "icmeta.probe.settings",
+    "icmeta.steps.schema",
 }
 
 

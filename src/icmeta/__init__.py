@@ -9,9 +9,11 @@ own package; `tests/test_layers.py` holds the code to this table and to having n
  1. errors, io, rng, layout, provenance, run_rows, behaviour -- no icmeta imports: the error type,
     atomic files, random streams, where each token sits (masks, patterns), the workflow's code digests,
     one run's rows in any aggregated table, circuits named by what the answers depend on
- 2. interventions, device, circuits, cells -- clamp specifications, the training device, circuit
-    metrics, a grid block's runs pooled per cell
- 3. config -- one validated run configuration (its clamps are interventions)
+ 2. spec, interventions, device, circuits, cells -- settings declared once (default, range,
+    meaning), clamp specifications, the training device, circuit metrics, a grid block's runs pooled
+    per cell
+ 3. config, execution -- one validated run configuration (its clamps are interventions); how
+    training executes
  4. data, experiments -- the task generator; config.yaml's grids expanded into runs
  5. model, theory -- the network; plateau predictions from the generator
  6. schedule, phases, evaluation, history -- clamps switched during training, phase detection,

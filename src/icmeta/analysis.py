@@ -16,7 +16,7 @@ from icmeta.interventions import switch_steps
 from icmeta.phases import (
     CIRCUITS,
     ONE_PAIR,
-    PlateauDetector,
+    AnalysisSettings,
     chance_level,
     detect_phases,
     pair_readings,
@@ -26,35 +26,37 @@ from icmeta.theory import ncc_prediction, scc_bound, scc_bound_supported
 
 
 def analyse_run(
-    metrics: pd.DataFrame, run: Mapping[str, Any], settings: Mapping[str, Any]
+    metrics: pd.DataFrame, run: Mapping[str, Any], analysis: Mapping[str, Any]
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The run's summary row and its phases, with the detector settings of config key `analysis`.
+    """The run's summary row and its phases, with the detector settings of config key `analysis`
+    (omitted keys keep their defaults).
     `run` must name its seed: the label-multiset bound depends on the task maps the seed draws, and
     a missing seed would silently fall back to the default one."""
     if "seed" not in run:
         raise ValueError("analyse_run needs the run's seed in `run` (its task maps set the SCC's bound)")
     cfg = RunConfig.from_dict(run)
+    settings = AnalysisSettings.from_dict(analysis)
     predictions = {"NCC": ncc_prediction(cfg), "SCC": scc_bound(cfg) if scc_bound_supported(cfg) else None}
-    detector = PlateauDetector(**settings["plateaus"])
+    detector = settings.plateaus
     phases = detect_phases(
         metrics,
         N=cfg.task.N,
         L=cfg.task.L,
         detector=detector,
-        min_score=settings["circuit_min_score"],
+        min_score=settings.circuit_min_score,
         ceilings={k: v for k, v in predictions.items() if v is not None},
-        tolerance=settings["circuit_acc_tolerance"],
-        pair_focus=settings["circuit_pair_focus"],
+        tolerance=settings.circuit_acc_tolerance,
+        pair_focus=settings.circuit_pair_focus,
     )
     read = BehaviourReader(
-        cfg.task.N, cfg.optim.eval_size, predictions["NCC"], predictions["SCC"], settings["behaviour_z"]
+        cfg.task.N, cfg.optim.eval_size, predictions["NCC"], predictions["SCC"], settings.behaviour_z
     )
     phases = read.phases(metrics, phases)
-    jumps = paper_transitions(metrics, **settings["paper_rule"])
+    jumps = paper_transitions(metrics, settings.paper_rule.dt, settings.paper_rule.threshold)
     summary = run_summary(metrics, jumps)
     summary.update(read.summary(metrics))
-    summary["paper_dt"] = settings["paper_rule"]["dt"]
-    summary["paper_threshold"] = settings["paper_rule"]["threshold"]
+    summary["paper_dt"] = settings.paper_rule.dt
+    summary["paper_threshold"] = settings.paper_rule.threshold
     summary["n_phases"] = len(phases)
     # The detector's floor for this run, so that its phases can be re-detected from the block's
     # tables alone (`icmeta.detector_sweep`).
@@ -68,7 +70,7 @@ def analyse_run(
     summary["model_circuit"] = cfg.model.circuit
     summary["clamp_switches"] = ";".join(map(str, clamp_switches(cfg)))
     summary["circuit_prediction"] = restricted_prediction(cfg.model.circuit, predictions)
-    summary["ncc_dwell"] = steps_near(metrics, predictions["NCC"], settings["circuit_acc_tolerance"])
+    summary["ncc_dwell"] = steps_near(metrics, predictions["NCC"], settings.circuit_acc_tolerance)
     for circuit in (*CIRCUITS.values(), ONE_PAIR):
         first = phases[phases["circuit_attention"] == circuit].head(1)
         summary.update(_phase_columns(circuit.lower(), first))

@@ -1,5 +1,5 @@
-"""Command line: `icmeta train`, `icmeta bench`, `icmeta doctor`, `icmeta progress`, `icmeta hours` and
-`icmeta answers`, for use without Snakemake."""
+"""Command line: `icmeta train`, `icmeta bench`, `icmeta doctor`, `icmeta progress`, `icmeta hours`,
+`icmeta answers` and `icmeta settings`, for use without Snakemake."""
 
 from __future__ import annotations
 
@@ -92,6 +92,13 @@ def _answers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> int:
+    from icmeta.steps.schema import settings_yaml
+
+    print(settings_yaml(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="icmeta", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("run", help="a run directory (with config.yaml, eval_sets.pt and checkpoints/)")
     a.add_argument("--steps", type=int, nargs="+", help="checkpoint steps (default: every checkpoint)")
     a.set_defaults(func=_answers)
+    s = sub.add_parser("settings", help="every workflow setting with its default and meaning, as YAML")
+    s.set_defaults(func=_settings)
     return parser
 
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,34 +20,7 @@ import yaml
 
 from icmeta.errors import ConfigError
 from icmeta.interventions import Intervention, check_all
-
-
-def _fail(name: str, value: Any, allowed: str) -> None:
-    raise ConfigError(f"config field '{name}' = {value!r} is invalid: {allowed}")
-
-
-def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        _fail(name, value, f"must be an integer >= {lo}")
-    if value < lo or (hi is not None and value > hi):
-        _fail(name, value, f"must be an integer in [{lo}, {hi if hi is not None else 'inf'})")
-
-
-def _check_float(name: str, value: Any, lo: float, hi: float | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        _fail(name, value, "must be a number")
-    # NaN passes every comparison below, and YAML's .nan/.inf are numbers: both would train on NaN
-    # (an infinite Zipf exponent gives 0 * inf weights) or silently as another value (p_B = nan as 0).
-    if not math.isfinite(value):
-        _fail(name, value, "must be a finite number")
-    if value < lo or (hi is not None and value > hi):
-        _fail(name, value, f"must be a number in [{lo}, {hi if hi is not None else 'inf'}]")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        _fail(name, value, f"must be one of {', '.join(choices)}")
-
+from icmeta.spec import Rule, Settings, check_value, fail, setting
 
 TASK_MAPS = ("shift", "random")
 BASE_LABELS = ("random", "balanced")
@@ -61,7 +33,7 @@ EPS_MAX = 1.8e19
 
 
 @dataclass(frozen=True)
-class TaskConfig:
+class TaskConfig(Settings):
     """The in-context meta-learning task (paper Sec. 3.1, App. A/E/F; docs/method.md, "Task").
 
     task_map: 'shift' is the authors' code, label (b(k)+tau) mod L; 'random' is the paper's text, an
@@ -78,64 +50,53 @@ class TaskConfig:
         plus the one-hot position (paper text, Reddy).
     """
 
-    K: int = 64
-    L: int = 32
-    T: int = 3
-    N: int = 4
-    D: int = 63
-    P: int = 65
-    eps: float = 0.1
-    B: int = 1
-    p_B: float = 0.0
-    alpha: float = 0.0
-    beta: float = 0.0
-    task_map: str = "shift"
-    base_labels: str = "random"
-    p_B_semantics: str = "paper"
-    positions: str = "item_index"
-    label_tokens: str = "learned"
+    section = "task"
+
+    K: int = setting(64, "number of classes", lo=2)
+    L: int = setting(32, "number of labels", lo=2)
+    T: int = setting(3, "number of tasks", lo=1)
+    N: int = setting(4, "context pairs", lo=1)
+    D: int = setting(63, "item dimension", lo=1)
+    P: int = setting(65, "width of the position one-hot", lo=1)
+    eps: float = setting(0.1, "within-class item noise", lo=0.0)
+    B: int = setting(1, "burstiness: copies of each context class", lo=1)
+    p_B: float = setting(0.0, "probability that the query's class is in the context", lo=0.0, hi=1.0)
+    alpha: float = setting(0.0, "Zipf exponent of the class distribution", lo=0.0)
+    beta: float = setting(0.0, "Zipf exponent of the task distribution", lo=0.0)
+    task_map: str = setting(
+        "shift", "shift (code) or random (paper text) class-to-label maps", choices=TASK_MAPS
+    )
+    base_labels: str = setting("random", "labels drawn with replacement, or balanced", choices=BASE_LABELS)
+    p_B_semantics: str = setting("paper", "where the query's class comes from", choices=P_B_SEMANTICS)
+    positions: str = setting("item_index", "what the position one-hot encodes", choices=POSITIONS)
+    label_tokens: str = setting("learned", "learned or fixed label embeddings", choices=LABEL_TOKENS)
 
     def __post_init__(self) -> None:
-        _check_int("task.K", self.K, 2)
-        _check_int("task.L", self.L, 2)
-        _check_int("task.T", self.T, 1)
-        _check_int("task.N", self.N, 1)
-        _check_int("task.D", self.D, 1)
-        _check_int("task.P", self.P, 1)
-        _check_float("task.eps", self.eps, 0.0)
+        super().__post_init__()
         if self.eps > EPS_MAX:
-            _fail(
+            fail(
                 "task.eps",
                 self.eps,
                 f"items are (mu + eps z) / sqrt(1 + eps^2) in float32, where eps^2 overflows above "
                 f"{EPS_MAX:g} and every item becomes 0; use task.eps <= {EPS_MAX:g} (items are pure "
                 f"noise long before)",
             )
-        _check_int("task.B", self.B, 1)
-        _check_float("task.p_B", self.p_B, 0.0, 1.0)
-        _check_float("task.alpha", self.alpha, 0.0)
-        _check_float("task.beta", self.beta, 0.0)
-        _check_choice("task.task_map", self.task_map, TASK_MAPS)
-        _check_choice("task.base_labels", self.base_labels, BASE_LABELS)
-        _check_choice("task.p_B_semantics", self.p_B_semantics, P_B_SEMANTICS)
-        _check_choice("task.positions", self.positions, POSITIONS)
-        _check_choice("task.label_tokens", self.label_tokens, LABEL_TOKENS)
         if self.B > self.N:
-            _fail("task.B", self.B, f"burstiness must not exceed the context length N = {self.N}")
+            fail("task.B", self.B, f"burstiness must not exceed the context length N = {self.N}")
         if self.N % self.B:
-            _fail("task.B", self.B, f"N = {self.N} must be a multiple of B")
+            fail("task.B", self.B, f"N = {self.N} must be a multiple of B")
         if self.L > self.K and self.base_labels == "balanced":
-            _fail("task.L", self.L, f"a balanced (bijective) label map needs L <= K = {self.K}")
+            fail("task.L", self.L, f"a balanced (bijective) label map needs L <= K = {self.K}")
         if self.base_labels == "balanced" and self.K % self.L:
-            _fail("task.K", self.K, f"a balanced label map needs K to be a multiple of L = {self.L}")
+            fail("task.K", self.K, f"a balanced label map needs K to be a multiple of L = {self.L}")
         if self.T > self.L:
-            _fail("task.T", self.T, f"at most L = {self.L} distinct tasks exist")
+            fail("task.T", self.T, f"at most L = {self.L} distinct tasks exist")
         # TaskSampler.sample draws N/B distinct context classes and one more outside them for the
         # query, whatever p_B and p_B_semantics (torch.where evaluates both branches, so the outside
         # class is drawn even at p_B = 1); fewer classes fail mid-run in torch's top-k.
         n_distinct = self.N // self.B
         if n_distinct + 1 > self.K:
-            _fail(
+            fail(
                 "task.K",
                 self.K,
                 f"each sequence draws N/B = {n_distinct} distinct context classes plus one outside them "
@@ -143,9 +104,9 @@ class TaskConfig:
                 f"raise task.B or lower task.N",
             )
         if self.positions == "item_index" and self.P < self.N + 1:
-            _fail("task.P", self.P, f"item_index positions need P >= N + 1 = {self.N + 1}")
+            fail("task.P", self.P, f"item_index positions need P >= N + 1 = {self.N + 1}")
         if self.positions != "item_index" and self.P < 2 * self.N + 1:
-            _fail("task.P", self.P, f"{self.positions} positions need P >= 2N + 1 = {2 * self.N + 1}")
+            fail("task.P", self.P, f"{self.positions} positions need P >= 2N + 1 = {2 * self.N + 1}")
 
     @property
     def seq_len(self) -> int:
@@ -157,7 +118,7 @@ class TaskConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(Settings):
     """Attention-only network (paper Sec. 3.2; code `TransformerICL`; docs/method.md, "Network").
 
     d_qkv is the total query/key/value width split over the heads (the code's reading of Tab. 3).
@@ -165,33 +126,29 @@ class ModelConfig:
     circuit restricts attention from initialisation to one phase's circuit (App. C; docs/method.md).
     """
 
-    layers: int = 2
-    heads: int = 1
-    d_qkv: int = 128
-    w_o: bool = False
-    layernorm: bool = False
-    mlp_depth: int = 2
-    mlp_width: int = 128
-    circuit: str = "none"
+    section = "model"
+
+    layers: int = setting(2, "attention layers", lo=1)
+    heads: int = setting(1, "heads per layer", lo=1)
+    d_qkv: int = setting(128, "query/key/value width, split over the heads", lo=1)
+    w_o: bool = setting(False, "an output projection after each attention layer")
+    layernorm: bool = setting(False, "layer normalisation before each layer")
+    mlp_depth: int = setting(2, "hidden layers of the classifier", lo=0)
+    mlp_width: int = setting(128, "width of the classifier's hidden layers", lo=1)
+    circuit: str = setting(
+        "none", "attention restricted to one phase's circuit from step 0", choices=CIRCUITS
+    )
 
     def __post_init__(self) -> None:
-        _check_int("model.layers", self.layers, 1)
-        _check_int("model.heads", self.heads, 1)
-        _check_int("model.d_qkv", self.d_qkv, 1)
-        _check_int("model.mlp_depth", self.mlp_depth, 0)
-        _check_int("model.mlp_width", self.mlp_width, 1)
-        _check_choice("model.circuit", self.circuit, CIRCUITS)
-        for name in ("w_o", "layernorm"):
-            if not isinstance(getattr(self, name), bool):
-                _fail(f"model.{name}", getattr(self, name), "must be true or false")
+        super().__post_init__()
         if self.d_qkv % self.heads:
-            _fail("model.d_qkv", self.d_qkv, f"must be divisible by heads = {self.heads}")
+            fail("model.d_qkv", self.d_qkv, f"must be divisible by heads = {self.heads}")
         if self.circuit != "none" and self.layers < 2:
-            _fail("model.circuit", self.circuit, "circuit masks need at least 2 layers")
+            fail("model.circuit", self.circuit, "circuit masks need at least 2 layers")
 
 
 @dataclass(frozen=True)
-class StopRule:
+class StopRule(Settings):
     """End a run early once held-out accuracy (`acc`, the id set) has stayed at or above `acc` at every
     evaluation of the last `hold` steps; `optim.steps` stays the cap.
 
@@ -199,14 +156,9 @@ class StopRule:
     grid costs what it needs when each run stops once it has held the top for a while.
     """
 
-    acc: float
-    hold: int
-
-    def __post_init__(self) -> None:
-        _check_float("optim.stop.acc", self.acc, 0.0, 1.0)
-        if self.acc <= 0:
-            _fail("optim.stop.acc", self.acc, "must be in (0, 1]: the accuracy a run must hold")
-        _check_int("optim.stop.hold", self.hold, 0)
+    section = "optim.stop"
+    acc: float = setting(doc="the accuracy a run must hold", above=0.0, hi=1.0)
+    hold: int = setting(doc="for this many steps", lo=0)
 
     def reached(self, evaluations: Sequence[tuple[int, float]]) -> bool:
         """Whether a run evaluated at (step, accuracy) pairs, in step order, stops at its last one.
@@ -230,54 +182,52 @@ class StopRule:
         if value is None or isinstance(value, StopRule):
             return value
         if not isinstance(value, Mapping) or set(value) != {"acc", "hold"}:
-            _fail("optim.stop", value, "must be a mapping {acc: <0..1], hold: <steps>} or null (no stop)")
-        acc = value["acc"]
-        if isinstance(acc, int) and not isinstance(acc, bool):  # `acc: 1` and `acc: 1.0`: one hash
-            acc = float(acc)
-        return cls(acc=acc, hold=value["hold"])
+            fail("optim.stop", value, "must be a mapping {acc: <0..1], hold: <steps>} or null (no stop)")
+        return cls.from_dict(value)
 
 
 @dataclass(frozen=True)
-class OptimConfig:
+class OptimConfig(Settings):
     """Vanilla SGD on the query label's cross-entropy (paper Tab. 3), and the evaluation cadence.
 
     eval_every = 100 matches the paper's ΔAcc grid (Δt = 100); eval_size = 2048 held-out sequences
     keeps the accuracy noise (σ ≈ 0.01) well below the 0.025 phase threshold (docs/method.md).
     """
 
-    lr: float = 0.01
-    batch: int = 128
-    steps: int = 200_000
-    eval_every: int = 100
-    eval_size: int = 2048
-    n_checkpoints: int = 50
+    section = "optim"
+
+    lr: float = setting(0.01, "SGD learning rate", above=0.0)
+    batch: int = setting(128, "sequences per step", lo=1)
+    steps: int = setting(200_000, "training steps (the cap, where a stop rule is set)", lo=1)
+    eval_every: int = setting(100, "steps between evaluations", lo=1)
+    eval_size: int = setting(2048, "held-out sequences per evaluation set", lo=1)
+    n_checkpoints: int = setting(50, "checkpoints kept, log-spaced over the run", lo=0)
     # The convergence stop (`StopRule`); None trains to `steps`, and is left out of to_dict() so that
     # runs without a stop keep the hash they had before the field existed.
-    stop: StopRule | None = None
+    stop: StopRule | None = setting(
+        None,
+        "end a run once id accuracy has stayed >= acc at every evaluation of the last hold steps "
+        "(steps stays the cap); null trains to steps",
+    )
     # Evaluate the secondary sets (rla, rand_label, copy, official, tasks) only every this many steps,
     # a multiple of eval_every; other evaluations measure the id set alone and leave the secondary
     # columns empty. They are three quarters of the evaluation time, and the id set is what phases,
     # the paper's rule and the stop read. None: every evaluation is full (left out of to_dict()).
-    full_eval_every: int | None = None
+    full_eval_every: int | None = setting(
+        None,
+        "evaluate the secondary sets only every this many steps, a multiple of eval_every; null: always",
+        lo=1,
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", StopRule.from_value(self.stop))
-        _check_float("optim.lr", self.lr, 0.0)
-        if self.lr <= 0:
-            _fail("optim.lr", self.lr, "must be > 0")
-        _check_int("optim.batch", self.batch, 1)
-        _check_int("optim.steps", self.steps, 1)
-        _check_int("optim.eval_every", self.eval_every, 1)
-        _check_int("optim.eval_size", self.eval_size, 1)
-        _check_int("optim.n_checkpoints", self.n_checkpoints, 0)
-        if self.full_eval_every is not None:
-            _check_int("optim.full_eval_every", self.full_eval_every, 1)
-            if self.full_eval_every % self.eval_every:
-                _fail(
-                    "optim.full_eval_every",
-                    self.full_eval_every,
-                    f"must be a multiple of optim.eval_every = {self.eval_every} (or null: every evaluation)",
-                )
+        super().__post_init__()
+        if self.full_eval_every is not None and self.full_eval_every % self.eval_every:
+            fail(
+                "optim.full_eval_every",
+                self.full_eval_every,
+                f"must be a multiple of optim.eval_every = {self.eval_every} (or null: every evaluation)",
+            )
 
     def full_eval_due(self, step: int) -> bool:
         """Whether the evaluation at `step` measures every set: always at the end of training."""
@@ -285,6 +235,7 @@ class OptimConfig:
         return every is None or step % every == 0 or step == self.steps
 
 
+_SEED_RULE = Rule(lo=0, hi=2**31 - 1)
 SECTIONS = {"task": TaskConfig, "model": ModelConfig, "optim": OptimConfig}
 # Values that change only the data stream; runs differing in nothing else can share an ensemble.
 DATA_VALUE_FIELDS = ("eps", "B", "p_B", "alpha", "beta", "T")
@@ -303,7 +254,7 @@ class RunConfig:
     interventions: tuple = ()
 
     def __post_init__(self) -> None:
-        _check_int("seed", self.seed, 0, 2**31 - 1)
+        check_value("seed", self.seed, int, _SEED_RULE)
         if self.interventions:
             m, t = self.model, self.task
             check_all(
@@ -317,7 +268,7 @@ class RunConfig:
             for name in ("batch", "eval_size"):
                 size = getattr(self.optim, name)
                 if mean_ablated and size < 2:
-                    _fail(
+                    fail(
                         f"optim.{name}",
                         size,
                         f"interventions[{mean_ablated[0]}] mean-ablates a head, and the mean over one "
@@ -325,7 +276,7 @@ class RunConfig:
                         f"optim.{name} to 2 or more, or use ablation: zero",
                     )
         if self.optim.eval_size < self.task.T:
-            _fail(
+            fail(
                 "optim.eval_size",
                 self.optim.eval_size,
                 f"the per-task evaluation set gives sequence i task i mod T, so it needs at least "
@@ -333,7 +284,7 @@ class RunConfig:
                 f"optim.eval_size or lower task.T",
             )
         if not self.model.w_o and self.model.d_qkv != self.task.d_model:
-            _fail(
+            fail(
                 "model.d_qkv",
                 self.model.d_qkv,
                 f"without W_O the heads write straight into the residual stream, so d_qkv must "
@@ -346,21 +297,12 @@ class RunConfig:
         data = dict(data or {})
         unknown = set(data) - set(SECTIONS) - {"seed", "interventions"}
         if unknown:
-            _fail(
+            fail(
                 sorted(unknown)[0],
                 data[sorted(unknown)[0]],
                 f"unknown key; known: {', '.join([*SECTIONS, 'seed', 'interventions'])}",
             )
-        parts: dict[str, Any] = {}
-        for name, section in SECTIONS.items():
-            values = data.get(name) or {}
-            if not isinstance(values, Mapping):
-                _fail(name, values, "must be a mapping of field names to values")
-            known = {f.name for f in fields(section)}
-            for key in values:
-                if key not in known:
-                    _fail(f"{name}.{key}", values[key], f"unknown key; known: {', '.join(sorted(known))}")
-            parts[name] = section(**_coerce(section, values))
+        parts = {name: section.from_dict(data.get(name) or {}, name) for name, section in SECTIONS.items()}
         return cls(**parts, seed=data.get("seed", 0), interventions=_interventions(data.get("interventions")))
 
     @classmethod
@@ -401,25 +343,11 @@ def _interventions(specs: Any) -> tuple:
     if not specs:
         return ()
     if not isinstance(specs, list | tuple):
-        _fail("interventions", specs, "must be a list of interventions (see icmeta.interventions)")
+        fail("interventions", specs, "must be a list of interventions (see icmeta.interventions)")
     return tuple(
         s if isinstance(s, Intervention) else Intervention.from_dict(s, f"interventions[{i}]")
         for i, s in enumerate(specs)
     )
-
-
-def _coerce(section: type, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Accept YAML ints where floats are meant (`eps: 1`), nothing looser."""
-    out = dict(values)
-    for f in fields(section):
-        if (
-            f.name in out
-            and f.type == "float"
-            and isinstance(out[f.name], int)
-            and not isinstance(out[f.name], bool)
-        ):
-            out[f.name] = float(out[f.name])
-    return out
 
 
 def check_ensemble(configs: list[RunConfig]) -> None:

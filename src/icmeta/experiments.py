@@ -27,6 +27,7 @@ _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")
 # The axis over named sets of train-time interventions (top-level config key `clamps`); "none" is
 # the unclamped run.
 PROBE = "probe"  # the SST-2 probe's name in `only` lists
+DEFAULT_SEEDS = (0, 1, 2)  # the seeds every cell trains when config.yaml names none
 
 
 def field_path(name: str, where: str) -> str:

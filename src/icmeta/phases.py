@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from icmeta.behaviour import DEFAULT_Z
 from icmeta.circuits import METRICS, layer_means
+from icmeta.spec import Settings, setting
 
-PAPER_DT = 100  # Δt of the paper's ΔAcc (steps)
-PAPER_THRESHOLD = 0.025  # ΔAcc above which the paper calls a phase transition
 # Paper Tab. 1: the dominant pattern of (layer 1, layer 2) in each phase's circuit.
 CIRCUITS = {("bigram", "bigram"): "NCC", ("label_attn", "bigram"): "SCC", ("chunk", "label_attn"): "FCC"}
 # Not in Tab. 1: a circuit that beats every context-free ceiling while its layer-2 query reads one
@@ -29,8 +29,72 @@ CIRCUITS = {("bigram", "bigram"): "NCC", ("label_attn", "bigram"): "SCC", ("chun
 ONE_PAIR = "FCC1"
 
 
+@dataclass(frozen=True)
+class PaperRule(Settings):
+    """The paper's ΔAcc rule (config key `analysis.paper_rule`)."""
+
+    section = "analysis.paper_rule"
+    dt: int = setting(100, "Δt of the paper's ΔAcc, in steps", lo=1)
+    threshold: float = setting(0.025, "ΔAcc above which the paper calls a phase transition", above=0.0)
+
+
+@dataclass(frozen=True)
+class PlateauDetector(Settings):
+    """Parameters of the plateau detector (config key `analysis.plateaus`).
+
+    bins_per_decade: log-step resolution; each bin averages the evaluations inside it, which tames
+        evaluation noise more at later steps, where there are more evaluations per bin.
+    flat_slope: largest change of binned accuracy per bin that still counts as flat.
+    min_decades: shortest plateau, in decades of log-step (0.12 ≈ a factor 1.3 in steps).
+    min_jump: plateaus whose levels differ by less are one phase.
+    chance_margin: a plateau within this of chance is the untrained start, not a phase; chance is the
+        larger of 1/L and the untrained network's accuracy (its label prior need not be uniform).
+    """
+
+    section = "analysis.plateaus"
+    bins_per_decade: int = setting(20, "log-step bins per decade", lo=1)
+    flat_slope: float = setting(0.02, "largest change per bin that is still flat", above=0.0)
+    min_decades: float = setting(0.12, "shortest plateau, in decades of log-step", above=0.0)
+    min_jump: float = setting(0.05, "plateaus closer in level than this are one phase", above=0.0)
+    chance_margin: float = setting(0.05, "a plateau within this of chance is the untrained start", lo=0.0)
+
+
+@dataclass(frozen=True)
+class AnalysisSettings(Settings):
+    """How runs are analysed (config key `analysis`); changing it re-runs analysis and figures only."""
+
+    section = "analysis"
+    paper_rule: PaperRule = setting(PaperRule, "the paper's ΔAcc rule: a rise > threshold over dt steps")
+    plateaus: PlateauDetector = setting(PlateauDetector, "the plateau detector for noisy and slow curves")
+    circuit_min_score: float = setting(
+        0.25, "how far from uniform attention to 1 a Tab. 1 pattern must be", lo=0.0, hi=1.0
+    )
+    circuit_acc_tolerance: float = setting(
+        0.05,
+        "a phase more accurate than its pattern's circuit allows (1/T, SCC bound) by more than this is "
+        "unlabelled",
+        lo=0.0,
+    )
+    circuit_pair_focus: float = setting(
+        0.5,
+        "share of the layer-2 query's context attention on one pair that makes an unlabelled phase above "
+        "every ceiling FCC1",
+        above=0.0,
+        hi=1.0,
+    )
+    behaviour_z: float = setting(
+        DEFAULT_Z,
+        "standard errors of the evaluation set's binomial noise a difference between two accuracies must "
+        "exceed to count, for the behavioural circuit labels",
+        above=0.0,
+    )
+
+
+DEFAULTS = AnalysisSettings()
+
+
 def paper_transitions(
-    metrics: pd.DataFrame, dt: int = PAPER_DT, threshold: float = PAPER_THRESHOLD
+    metrics: pd.DataFrame, dt: int = DEFAULTS.paper_rule.dt, threshold: float = DEFAULTS.paper_rule.threshold
 ) -> list[int]:
     """Steps where held-out accuracy rises by more than `threshold` over `dt` steps (paper §3).
 
@@ -46,30 +110,6 @@ def paper_transitions(
     rising = (np.diff(grid.to_numpy()) > threshold) & gaps_ok
     starts = rising & ~np.concatenate([[False], rising[:-1]])
     return [int(s) for s in steps[1:][starts]]
-
-
-@dataclass(frozen=True)
-class PlateauDetector:
-    """Parameters of the plateau detector (config key `analysis.plateaus`).
-
-    bins_per_decade: log-step resolution; each bin averages the evaluations inside it, which tames
-        evaluation noise more at later steps, where there are more evaluations per bin.
-    flat_slope: largest change of binned accuracy per bin that still counts as flat.
-    min_decades: shortest plateau, in decades of log-step (0.12 ≈ a factor 1.3 in steps).
-    min_jump: plateaus whose levels differ by less are one phase.
-    chance_margin: a plateau within this of chance is the untrained start, not a phase; chance is the
-        larger of 1/L and the untrained network's accuracy (its label prior need not be uniform).
-    """
-
-    bins_per_decade: int = 20
-    flat_slope: float = 0.02
-    min_decades: float = 0.12
-    min_jump: float = 0.05
-    chance_margin: float = 0.05
-
-    def __post_init__(self) -> None:
-        if self.bins_per_decade < 1 or min(self.flat_slope, self.min_decades, self.min_jump) <= 0:
-            raise ValueError(f"plateau detector parameters must be positive: {self}")
 
 
 @dataclass(frozen=True)
@@ -93,7 +133,7 @@ def _binned(steps: np.ndarray, acc: np.ndarray, per_decade: int) -> tuple[np.nda
     return np.array(firsts), np.array(lasts), np.array(means)
 
 
-def plateaus(steps: np.ndarray, acc: np.ndarray, p: PlateauDetector = PlateauDetector()) -> list[Plateau]:
+def plateaus(steps: np.ndarray, acc: np.ndarray, p: PlateauDetector = DEFAULTS.plateaus) -> list[Plateau]:
     """Flat stretches of accuracy on log-step, merged when their levels are within `min_jump`."""
     first, last, mean = _binned(np.asarray(steps), np.asarray(acc, dtype=float), p.bins_per_decade)
     if len(mean) < 2:
@@ -195,7 +235,10 @@ def patterns_of(means: Mapping[str, pd.Series], N: int, min_score: float) -> lis
 
 
 def circuit_label(
-    patterns: list[str], acc: float, ceilings: Mapping[str, float] | None = None, tolerance: float = 0.05
+    patterns: list[str],
+    acc: float,
+    ceilings: Mapping[str, float] | None = None,
+    tolerance: float = DEFAULTS.circuit_acc_tolerance,
 ) -> str:
     """Tab. 1's name for the first two layers' patterns, or 'unlabelled' when none fits.
 
@@ -275,11 +318,11 @@ def detect_phases(
     metrics: pd.DataFrame,
     N: int,
     L: int,
-    detector: PlateauDetector = PlateauDetector(),
-    min_score: float = 0.25,
+    detector: PlateauDetector = DEFAULTS.plateaus,
+    min_score: float = DEFAULTS.circuit_min_score,
     ceilings: Mapping[str, float] | None = None,
-    tolerance: float = 0.05,
-    pair_focus: float = 0.5,
+    tolerance: float = DEFAULTS.circuit_acc_tolerance,
+    pair_focus: float = DEFAULTS.circuit_pair_focus,
 ) -> pd.DataFrame:
     """One row per phase (above-chance plateau): where its rise began, its plateau, accuracy, circuit.
 

@@ -2,6 +2,7 @@
 import functools
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -18,10 +19,14 @@ from icmeta.errors import ConfigError  # noqa: E402
 from icmeta.probe import ProbeError  # noqa: E402
 from icmeta.probe.models import probe_runs as _probe_runs  # noqa: E402
 from icmeta.steps import share_library  # noqa: E402
+from icmeta.steps.schema import write_schema  # noqa: E402
 
 share_library(ROOT / "src")
 
-validate(config, "../schemas/config.schema.yaml")
+# The schema is made from the library's settings classes, where each setting's default, range and
+# meaning is declared once (`icmeta settings` prints them); validating fills the defaults in.
+with tempfile.TemporaryDirectory() as _schema_dir:
+    validate(config, str(write_schema(_schema_dir)))
 try:
     grid.check(config)
 except ConfigError as err:

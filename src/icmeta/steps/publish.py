@@ -27,7 +27,7 @@ from icmeta.circuits import MAP_METRICS, layer_means
 from icmeta.claims import Runs, claims_markdown, sensitivity_markdown
 from icmeta.detector_sweep import sweep_phases
 from icmeta.io import atomic_path, write_yaml
-from icmeta.phases import PlateauDetector
+from icmeta.phases import AnalysisSettings
 from icmeta.report import runs_markdown
 
 # What decides a block's numbers besides its run configurations; a commit touching none of these
@@ -121,7 +121,9 @@ def publish_block(
         curves.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
     files.append(out_dir / "curves.csv")
     # Re-detected from the full history, which the thinned curves no longer hold.
-    sweep = sweep_phases(metrics, runs, ["cell", *axes, "seed"], PlateauDetector(**analysis["plateaus"]))
+    sweep = sweep_phases(
+        metrics, runs, ["cell", *axes, "seed"], AnalysisSettings.from_dict(analysis).plateaus
+    )
     with atomic_path(out_dir / "detector_sweep.csv") as tmp:
         sweep.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
     files.append(out_dir / "detector_sweep.csv")
