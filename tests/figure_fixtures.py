@@ -196,6 +196,7 @@ def summary_row(cell: Cell, seed: int) -> dict:
     curve = np.array([acc(cell, seed, s) for s in STEPS])
     jumps = transition_steps(cell, seed)
     row = {
+        "end_step": int(STEPS[-1]),
         "final_acc": curve[-1],
         "late_acc": curve[0.9 * STEPS[-1] <= STEPS].mean(),
         "n_phases": len(circuits(cell, seed)),

@@ -8,12 +8,13 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 import figure_fixtures as fx
 from icmeta.figures import NAMES
 from icmeta.steps.publish import code_commit, thin_curves
-from snakemake_runs import REPO, planned_jobs, snakemake
+from snakemake_runs import REPO, TINY, planned_jobs, snakemake, write_config
 
 # The summary columns the per-cell table reads, for a runs table built by hand without phases.
 SUMMARY = {
@@ -86,13 +87,19 @@ def test_runs_page_rows_come_from_the_tables():
     from icmeta.report import runs_markdown
 
     runs = pd.DataFrame(
-        {"T": [3, 3], "seed": [0, 1], "steps": [150_000, 61_200], "stopped": [False, True]}
+        {"cell": "T~3", "T": [3, 3], "seed": [0, 1], "end_step": [150_000, 61_200], "stopped": [False, True]}
         | {"final_acc": [0.8591, 0.996], "final_rla_acc": [0.86, 0.55]}
         | {"step_acc_0.3": [10_500, 9_800], "step_acc_0.6": [29_000, 20_100], "step_acc_0.95": [-1, 31_200]}
     )
     layer = {f"L{k}_{m}": [0.1 * k] * 3 for k in (1, 2) for m in ("bigram", "label_attn", "chunk")}
     phases = pd.DataFrame(
-        {"T": 3, "seed": [1, 0, 0], "phase": [1, 2, 1], "plateau_start": [9_000, 60_000, 10_500]}
+        {
+            "cell": "T~3",
+            "T": 3,
+            "seed": [1, 0, 0],
+            "phase": [1, 2, 1],
+            "plateau_start": [9_000, 60_000, 10_500],
+        }
         | {"plateau_end": [15_000, 99_900, 20_500], "plateau_acc": [0.34, 0.851, 0.334]}
         | {"circuit_behaviour": ["NCC", "SCC", "NCC"], "circuit_attention": ["NCC", "NCC", "NCC"]}
         | {"L1_pattern": "bigram", "L2_pattern": "bigram"}
@@ -120,13 +127,16 @@ def test_runs_page_gives_the_final_circuit_and_the_steps_in_each_regime(tmp_path
     final circuit with the pairs it reads, and the steps per regime in the order the run entered them."""
     from icmeta.report import runs_markdown
 
-    runs = pd.DataFrame({"circuit": ["fcc"], "seed": [0], "steps": [1000], "final_acc": [0.9]})
+    runs = pd.DataFrame(
+        {"cell": "circuit~fcc", "circuit": ["fcc"], "seed": [0], "end_step": [1000], "final_acc": [0.9]}
+    )
     runs = runs.assign(final_rla_acc=0.5, **{f"step_acc_{x}": -1 for x in ("0.3", "0.6", "0.95")})
     regimes = {"steps_label_prior": 300, "first_label_prior": 0, "steps_NCC": 200, "first_NCC": 300}
     regimes |= {"steps_FCC": 500, "first_FCC": 500, "steps_SCC": 0, "first_SCC": -1}
     runs = runs.assign(final_circuit_behaviour="FCC[1]", **regimes)
     layer = {f"L1_{m}": 0.5 for m in ("bigram", "label_attn", "chunk")} | {"L1_pattern": "bigram"}
-    phases = pd.DataFrame({"circuit": "fcc", "seed": 0, "phase": [1, 2], "plateau_start": [10, 500]})
+    phases = pd.DataFrame({"cell": "circuit~fcc", "circuit": "fcc", "seed": 0, "phase": [1, 2]})
+    phases = phases.assign(plateau_start=[10, 500])
     phases = phases.assign(
         plateau_end=[400, 1000],
         plateau_acc=[0.33, 0.9],
@@ -226,3 +236,41 @@ def test_thinned_curves_keep_a_full_evaluation_per_decade_bin_when_they_are_spar
     assert set(np.floor(np.log10(np.maximum(kept_full, 1)) * 10 + 1e-9)) == with_full
     assert len(kept_full) == len(with_full)  # one per bin: the first full evaluation in it
     assert thin["step"].iloc[-1] == 100_000 and not np.isnan(thin["rla_acc"].iloc[-1])
+
+
+@pytest.mark.workflow
+def test_a_block_whose_axes_are_named_like_measurements_keeps_both_apart(tmp_path):
+    """Axes `circuit` (model.circuit) and `steps` (optim.steps) beside the measured circuit labels and
+    the step each run ended at, through training, the tables, every figure, the runs page and the
+    claims' reading of a block."""
+    from icmeta.claims import Runs
+
+    grid = yaml.safe_load(TINY.read_text())["experiments"]["grid"]
+    block = {"axes": {"circuit": ["none", "ncc"], "steps": [150, 300]}, "figures": grid["figures"]}
+    config = write_config(tmp_path / "c.yaml", seeds=[0], experiments={"named": block})
+    work = tmp_path / "work"
+    snakemake(work, config, "--cores", "2", "publish")
+    out = work / "docs" / "results" / "named"
+    runs, phases = pd.read_csv(out / "runs.csv"), pd.read_csv(out / "phases.csv")
+    assert runs[["circuit", "steps"]].values.tolist() == [
+        ["none", 150],
+        ["none", 300],
+        ["ncc", 150],
+        ["ncc", 300],
+    ]
+    assert runs["end_step"].tolist() == [150, 300, 150, 300]  # where each run ended: its own cap
+    assert runs["model_circuit"].tolist() == runs["circuit"].tolist()
+    assert set(phases["circuit"]) <= {"none", "ncc"} and "circuit_behaviour" in phases.columns
+    for _, run in runs.iterrows():
+        mine = Runs(runs, phases).phases_of(run)
+        assert (mine["cell"] == run["cell"]).all() and mine["phase"].is_monotonic_increasing
+    page = (out / "runs.md").read_text()
+    assert "| ncc | 150 | 0 | 150 |" in page and "| none | 300 | 0 | 300 |" in page
+    drawn = {p.stem for p in (out / "figures").glob("*.png")}
+    assert drawn == {
+        "learning_curves",
+        "final_accuracy",
+        "phase_diagram",
+        "phase_sequences",
+        *grid["figures"],
+    }

@@ -66,7 +66,7 @@ def analyse_run(
     summary["ncc_prediction"] = predictions["NCC"]
     summary["scc_prediction"] = predictions["SCC"]
     # A run the convergence stop ended: its last evaluation is its end, and `steps` says where.
-    summary["stopped"] = summary["steps"] < cfg.optim.steps
+    summary["stopped"] = summary["end_step"] < cfg.optim.steps
     summary["model_circuit"] = cfg.model.circuit
     summary["clamp_switches"] = ";".join(map(str, clamp_switches(cfg)))
     summary["circuit_prediction"] = restricted_prediction(cfg.model.circuit, predictions)
@@ -161,7 +161,7 @@ def run_summary(metrics: pd.DataFrame, jumps: list[int]) -> dict[str, Any]:
     last = metrics.iloc[-1]
     late = metrics[metrics["step"] >= (1 - LATE_FRACTION) * last["step"]]
     return {
-        "steps": int(last["step"]),
+        "end_step": int(last["step"]),
         "final_acc": float(last["acc"]),
         "late_acc": float(late["acc"].mean()),
         "late_acc_sd": float(late["acc"].std(ddof=0)),

@@ -43,7 +43,7 @@ class Runs:
 
     def phases_of(self, run: pd.Series) -> pd.DataFrame:
         """The run's phases in order."""
-        return phases_in_order(self.phases, run, ["cell", "seed"])
+        return phases_in_order(self.phases, run)
 
 
 @dataclass(frozen=True)
@@ -414,7 +414,7 @@ def claims_markdown(blocks: Mapping[str, Runs], tolerance: float) -> str:
 def with_phases(block: Runs, phases: pd.DataFrame) -> Runs:
     """The block's runs with other phases (say, one detector setting's), their phase counts to match."""
     runs = block.runs.copy()
-    runs["n_phases"] = [len(rows_of(phases, run, ["cell", "seed"])) for _, run in runs.iterrows()]
+    runs["n_phases"] = [len(rows_of(phases, run)) for _, run in runs.iterrows()]
     return Runs(runs, phases)
 
 

@@ -80,7 +80,6 @@ def cells_table(runs: pd.DataFrame, axes: Sequence[str]) -> str:
 def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str], title: str) -> str:
     """Two tables: one row per run (where it ended, its accuracy, RLA, level crossings and phases), and
     one row per phase (its plateau and what each layer's query attends on it)."""
-    keys = [*axes, "seed"]
     # An unread phase or run has an empty label, which a CSV gives back as NaN.
     runs = runs.fillna({"final_circuit_behaviour": ""})
     phases = phases.fillna({"circuit_behaviour": ""})
@@ -88,8 +87,8 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
     run_rows, phase_rows = [], []
     for _, run in runs.iterrows():
         ident = [*(str(run[a]) for a in axes), str(run["seed"])]
-        mine = phases_in_order(phases, run, keys)
-        end = _steps(run["steps"]) + (" (stopped)" if run.get("stopped", False) else "")
+        mine = phases_in_order(phases, run)
+        end = _steps(run["end_step"]) + (" (stopped)" if run.get("stopped", False) else "")
         run_rows.append(
             [
                 *ident,

@@ -1,8 +1,9 @@
 """One run's rows in any aggregated table of a block.
 
-Every aggregated table (runs, phases, metrics, maps) leads with the run's identity: its cell path,
-its axis values and its seed (`icmeta.steps.tables`). A run's rows in another table are the rows
-that agree with it on those columns, and report, claims and figures all select them this way.
+Every aggregated table (runs, phases, metrics, maps) leads with the run's identity: the block, its
+cell path, its axis values and its seed (`icmeta.steps.tables`); no measured column shares a name
+with them. Within a block a run is its cell and seed (`RUN_KEY`): a run's rows in another table are
+the rows that agree with it there, and report, claims and figures all select them this way.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+RUN_KEY = ("cell", "seed")  # a run of a block, in every aggregated table
 
-def rows_of(table: pd.DataFrame, runs: pd.DataFrame | pd.Series, keys: Sequence[str]) -> pd.DataFrame:
+
+def rows_of(
+    table: pd.DataFrame, runs: pd.DataFrame | pd.Series, keys: Sequence[str] = RUN_KEY
+) -> pd.DataFrame:
     """The rows of `table` that agree with some row of `runs` (or the one run) on every column in
     `keys`. Numbers compare as numbers, so a seed typed 1 in one table matches 1.0 in a row that
     pandas upcast (`iterrows` over numeric columns) and "1" in a column read as text."""
@@ -33,9 +38,6 @@ def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def phases_in_order(phases: pd.DataFrame, run: pd.Series, keys: Sequence[str]) -> pd.DataFrame:
-    """One run's phases (its rows of `phases`, matched on `keys`, which must name the seed), in the
-    order the run went through them."""
-    if "seed" not in keys:
-        raise ValueError(f"a run's phases must be matched on its seed as well as {list(keys)}")
-    return rows_of(phases, run, keys).sort_values("phase")
+def phases_in_order(phases: pd.DataFrame, run: pd.Series) -> pd.DataFrame:
+    """One run's phases, in the order the run went through them."""
+    return rows_of(phases, run).sort_values("phase")

@@ -20,6 +20,7 @@ from icmeta.figures.panels import (
     reference_setting,
     rows_of,
     shade_phases,
+    step_list,
 )
 from icmeta.figures.style import PALETTE
 
@@ -82,8 +83,7 @@ def _switches(runs: pd.DataFrame) -> list[int]:
     """Steps where a clamp of these runs switches on or off (summary column `clamp_switches`)."""
     if "clamp_switches" not in runs:
         return []
-    cells = runs["clamp_switches"].dropna().astype(str)
-    return sorted({int(float(v)) for cell in cells for v in cell.split(";") if v})
+    return step_list(runs["clamp_switches"])
 
 
 def _line(ax: plt.Axes, curves: pd.DataFrame, quantity: str, colour, style: str, label: str) -> None:

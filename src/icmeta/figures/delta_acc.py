@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.figures.panels import cells, first_seed, grid, log_steps, rows_of, shade_phases
+from icmeta.figures.panels import cells, first_seed, grid, log_steps, rows_of, shade_phases, step_list
 from icmeta.figures.style import PALETTE
 
 
@@ -39,7 +39,7 @@ def draw(
         ax.plot(curve["step"], curve["acc"], color=blue, lw=1.2, label="accuracy")
         ax.plot(curve["step"], curve["delta_acc"], color=green, lw=0.8, label=f"ΔAcc (Δt = {dt})")
         ax.axhline(threshold, color=green, ls=":", lw=0.8)
-        jumps = [int(s) for s in str(run["transition_steps"].iloc[0]).split(";") if s not in ("", "nan")]
+        jumps = step_list(run["transition_steps"].iloc[:1])
         for step in jumps:
             ax.axvline(step, color="0.3", ls="--", lw=0.6)
         log_steps(ax)

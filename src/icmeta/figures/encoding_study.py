@@ -25,7 +25,7 @@ def _timeline(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str]) -> 
     rows = []
     for _, run in runs.iterrows():
         ident = {**{a: run[a] for a in axes}, "seed": run["seed"]}
-        mine = phases_in_order(phases, run, [*axes, "seed"])
+        mine = phases_in_order(phases, run)
         for _, p in mine.iterrows():
             plateau = {"start": p["plateau_start"], "end": p["plateau_end"], "value": p["plateau_acc"]}
             rows.append({**ident, "kind": "plateau", "circuit": p["circuit_behaviour"], **plateau})

@@ -28,6 +28,13 @@ def cells(table: pd.DataFrame, axes: Sequence[str]) -> Iterator[tuple[str, pd.Da
         yield cell_label(dict(zip(axes, values, strict=True)), axes), rows
 
 
+def step_list(column: pd.Series) -> list[int]:
+    """The steps of a ';'-joined step column (`transition_steps`, `clamp_switches`) over its rows, in
+    order. A lone step comes back from a CSV as a float ('200.0'), an empty cell as NaN."""
+    cells = column.dropna().astype(str)
+    return sorted({int(float(v)) for cell in cells for v in cell.split(";") if v})
+
+
 def first_seed(rows: pd.DataFrame) -> pd.DataFrame:
     """The cell's first seed: per-run views (maps, ΔAcc, metric switches) are not averaged, because
     seeds switch circuits at different steps and an average would smear every switch."""
@@ -62,7 +69,8 @@ def positive_steps(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def rows_of(table: pd.DataFrame, rows: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
-    """Any experiment table (phases, runs) restricted to the runs (cell and seed) of `rows`."""
+    """Any experiment table (phases, runs) restricted to the runs of `rows`. A figure's rows name their
+    cell by its axis values, as its plotted table does; within a block those and the seed are a run."""
     return run_rows.rows_of(table, rows, [*axes, "seed"])
 
 

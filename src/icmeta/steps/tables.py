@@ -27,9 +27,14 @@ def _with_run_columns(
     parts = []
     for (cell, seed), frame in zip(runs, frames, strict=True):
         ident = {"experiment": experiment, "cell": cell["path"], **cell["axes"], "seed": int(seed)}
-        # A run's own column named like an identity column (the phases' `circuit` label in a block
-        # with a `circuit` axis) keeps its values as `run_<name>`; the identity column wins the name.
-        frame = frame.rename(columns={c: f"run_{c}" for c in frame.columns if c in ident})
+        # Axes are run-config fields, and no step writes a measured column named like one, so a
+        # collision is a bug in the step that wrote the table, never a config to work around.
+        shared = sorted(set(ident) & set(frame.columns))
+        if shared:
+            raise ValueError(
+                f"a run's table has columns named like the run's identity ({', '.join(shared)}); "
+                f"the step that writes it must name measurements apart from config fields"
+            )
         parts.append(frame.assign(**ident)[[*ident, *frame.columns]])
     return pd.concat(parts, ignore_index=True)
 
