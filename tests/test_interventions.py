@@ -9,7 +9,7 @@ from icmeta.config import RunConfig
 from icmeta.data import TaskSampler
 from icmeta.errors import ConfigError
 from icmeta.layout import pattern, positions
-from icmeta.model import EnsembleICL, _ablated
+from icmeta.model import AttentionControl, EnsembleICL, _ablated, _every_row, _query_row
 from icmeta.rng import stream_keys
 from icmeta.schedule import Schedule
 from icmeta.train import Trainer
@@ -109,7 +109,10 @@ def test_mean_ablation_replaces_only_the_chosen_head_and_rows_by_their_batch_mea
     mean[0, 0, 1, -1] = 1.0
     expected = heads.clone()
     expected[0, :, 1, -1] = heads[0, :, 1, -1].mean(0)
-    assert torch.allclose(_ablated(heads, keep, mean, batch_dim=1), expected)
+    control = AttentionControl(ablate={0: (keep, mean)})
+    assert torch.allclose(_ablated(heads, 0, control, _every_row), expected)
+    # the query-only path applies the same description to the query's row alone
+    assert torch.allclose(_ablated(heads[..., -1, :], 0, control, _query_row), expected[..., -1, :])
 
 
 def test_a_mean_ablated_member_sees_its_own_batch_and_no_other_member():

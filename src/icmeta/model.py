@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -174,7 +175,6 @@ class EnsembleICL(nn.Module):
             if l == self.n_layers - 1 and not record:
                 hq = x[:, :, -1] + self._query_attention(h, l, control)
                 break
-            allowed, override = self._controls(l, control)
             # Three products on slices of W_QKV keep q, k, v contiguous: no permute copies.
             flat = h.reshape(E, n * S, Dm)
             q, k, v = (
@@ -182,20 +182,14 @@ class EnsembleICL(nn.Module):
                 for w in self.wqkv[l].split(self.dq, dim=-1)
             )
             scores = q @ k.transpose(-1, -2)  # unscaled, as in Eq. 1
-            attn = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
-            if override is not None:
-                attn = torch.where(override[1], override[0].to(attn.dtype), attn)
-            if control is not None and l in control.mix:
-                target, strength = control.mix[l]
-                attn = attn + strength * (target - attn)
+            attn = self._attention(scores, l, control, _every_row)
             if record:
                 patterns.append(attn)
             heads = attn @ v  # (E, n, H, S, dh)
             if control is not None and l in control.head_sums:
                 # float64: the sum is exact whatever the chunking, so the whole-set mean is too
                 control.head_sums[l] += heads.sum(1, keepdim=True, dtype=torch.float64)
-            if control is not None and l in control.ablate:
-                heads = _ablated(heads, *control.ablate[l], batch_dim=1, fixed=control.ablate_mean.get(l))
+            heads = _ablated(heads, l, control, _every_row)
             out = heads.transpose(2, 3).reshape(E, n * S, self.dq)
             if self.use_w_o:
                 out = torch.bmm(out, self.wo[l])
@@ -209,15 +203,24 @@ class EnsembleICL(nn.Module):
         E, Dm = self.E, self.Dm
         return F.layer_norm(x, (Dm,)) * self.ln_w[l].view(E, 1, 1, Dm) + self.ln_b[l].view(E, 1, 1, Dm)
 
-    def _controls(
-        self, l: int, control: AttentionControl | None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+    def _attention(
+        self, scores: torch.Tensor, l: int, control: AttentionControl | None, rows: Rows
+    ) -> torch.Tensor:
+        """Layer l's attention from its scores, with the circuit mask and every clamp of `control`
+        applied to the rows a path computes (`rows`: all of them, or the query's alone)."""
         allowed = getattr(self, f"allowed_{l}")
-        if control is None:
-            return allowed, None
-        if l in control.allowed:
+        if control is not None and l in control.allowed:
             allowed = allowed & control.allowed[l]
-        return allowed, control.override.get(l)
+        attn = torch.softmax(scores.masked_fill(~rows(allowed), float("-inf")), dim=-1)
+        if control is None:
+            return attn
+        if l in control.override:
+            pattern, where = control.override[l]
+            attn = torch.where(rows(where), rows(pattern).to(attn.dtype), attn)
+        if l in control.mix:
+            target, strength = control.mix[l]
+            attn = attn + rows(strength) * (rows(target) - attn)
+        return attn
 
     def _query_attention(self, h: torch.Tensor, l: int, control: AttentionControl | None) -> torch.Tensor:
         """The last layer's output at the query position only, which is all the read-out uses.
@@ -233,23 +236,11 @@ class EnsembleICL(nn.Module):
         wk = w[..., dq : 2 * dq].reshape(E, Dm, H, dh).permute(0, 2, 3, 1)  # (E, H, dh, Dm)
         qk = (q @ wk).permute(0, 2, 3, 1)  # (E, n, Dm, H)
         scores = (h @ qk).transpose(2, 3)  # (E, n, H, S)
-        allowed, override = self._controls(l, control)
-        attn = torch.softmax(scores.masked_fill(~allowed[..., -1, :], float("-inf")), dim=-1)
-        if override is not None:
-            attn = torch.where(override[1][..., -1, :], override[0][..., -1, :].to(attn.dtype), attn)
-        if control is not None and l in control.mix:
-            target, strength = control.mix[l]
-            attn = attn + strength[..., -1, :] * (target[..., -1, :] - attn)
+        attn = self._attention(scores, l, control, _query_row)
         z = (attn @ h).transpose(1, 2)  # (E, H, n, Dm)
         wv = w[..., 2 * dq :].reshape(E, Dm, H, dh).transpose(1, 2)  # (E, H, Dm, dh)
-        heads = z @ wv  # (E, H, n, dh)
-        if control is not None and l in control.ablate:
-            keep, mean = (t[..., -1, :].transpose(1, 2) for t in control.ablate[l])  # (E, H, 1|n, 1)
-            fixed = control.ablate_mean.get(l)
-            if fixed is not None:
-                fixed = fixed[..., -1, :].transpose(1, 2)  # (E, H, 1, dh)
-            heads = _ablated(heads, keep, mean, batch_dim=2, fixed=fixed)
-        out = heads.permute(0, 2, 1, 3).reshape(E, n, dq)
+        heads = _ablated((z @ wv).transpose(1, 2), l, control, _query_row)  # (E, n, H, dh)
+        out = heads.reshape(E, n, dq)
         if self.use_w_o:
             out = torch.bmm(out, self.wo[l])
         return out
@@ -262,15 +253,26 @@ class EnsembleICL(nn.Module):
         return hq
 
 
-def _ablated(
-    heads: torch.Tensor,
-    keep: torch.Tensor,
-    mean: torch.Tensor,
-    batch_dim: int,
-    fixed: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Head outputs with ablated rows replaced by zero or by their batch mean (a constant: no
-    gradient flows through the mean), or by `fixed` where it is given (a mean taken elsewhere)."""
-    average = heads.detach().mean(batch_dim, keepdim=True) if fixed is None else fixed
-    replacement = mean * average
-    return keep * heads + (1 - keep) * replacement
+# The rows of an attention tensor a path computes. Every control is written for full maps
+# (..., S, S) and its per-row tensors (..., S, 1); the query-only path takes each one's last row.
+Rows = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _every_row(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
+def _query_row(t: torch.Tensor) -> torch.Tensor:
+    return t[..., -1, :]
+
+
+def _ablated(heads: torch.Tensor, l: int, control: AttentionControl | None, rows: Rows) -> torch.Tensor:
+    """Head outputs (E, n, H, [S,] dh) with ablated rows replaced by zero or by their batch mean (a
+    constant: no gradient flows through the mean), or by the whole-set mean where evaluation gives
+    one (`ablate_mean`)."""
+    if control is None or l not in control.ablate:
+        return heads
+    keep, mean = (rows(t) for t in control.ablate[l])
+    fixed = control.ablate_mean.get(l)
+    average = heads.detach().mean(1, keepdim=True) if fixed is None else rows(fixed)
+    return keep * heads + (1 - keep) * (mean * average)

@@ -1,82 +1,89 @@
-# Training: one job per grid cell (all its seeds as one batched model), or, with
-# execution.cells_per_job > 1, one job per group of cells that can share a batched model
-# (docs/workflow.md, "Several cells per job").
-CELLS_PER_JOB = config["execution"]["cells_per_job"]
+# Training: one job per grid cell (all its seeds as one batched model; rule `train`, a wildcard
+# rule), or, with execution.cells_per_job > 1, one job per group of cells that can share a batched
+# model (rules `train_<experiment>_group<i>`; docs/workflow.md, "Several cells per job"). Both are
+# this one rule, written for a list of training jobs.
+from dataclasses import dataclass
 
-if CELLS_PER_JOB == 1:
 
-    rule train:
+@dataclass(frozen=True)
+class TrainJob:
+    name: str
+    runs: list  # run directories (patterns with {experiment}/{cell} for the wildcard rule)
+    log: str
+    benchmark: str
+    configs: (
+        object  # params.runs: the cells' run configs, or a function of the wildcards
+    )
+    mem_mb: object
+    runtime: object
+
+    def files(self, name):
+        return [f"{run}/{name}" for run in self.runs]
+
+
+def train_jobs():
+    size = config["execution"]["cells_per_job"]
+    if size == 1:
+        yield TrainJob(
+            "train",
+            expand(f"{CELL}/seed~{{seed}}", seed=SEEDS, allow_missing=True),
+            "logs/train/{experiment}/{cell}.log",
+            "benchmarks/train/{experiment}/{cell}.tsv",
+            lambda wildcards: [get_run(wildcards)],
+            train_mem_mb,
+            train_runtime,
+        )
+        return
+    for experiment in EXPERIMENTS:
+        for index, group in enumerate(grid.train_groups(config, experiment, size)):
+            runs = [
+                f"results/{experiment}/{c.path}/seed~{s}" for c in group for s in SEEDS
+            ]
+            # Logged under its first cell, as that cell's own job is: a group of one keeps its
+            # cell's log, and a group renumbered by a grid edit never appends to another's.
+            yield TrainJob(
+                f"train_{experiment}_group{index}",
+                runs,
+                f"logs/train/{experiment}/{group[0].path}.log",
+                f"benchmarks/train/{experiment}/{group[0].path}.tsv",
+                [_run_dict(experiment, c.path) for c in group],
+                group_mem_mb(len(runs)),
+                group_runtime(experiment, group),
+            )
+
+
+for _job in train_jobs():
+
+    rule:
+        name:
+            _job.name
         input:
-            eval_sets=seed_files("eval_sets.pt"),
+            eval_sets=_job.files("eval_sets.pt"),
         output:
-            metrics=seed_files("metrics.csv"),
-            train_steps=seed_files("train_steps.csv.gz"),
-            attention=seed_files("attention.npz"),
-            config=seed_files("config.yaml"),
-            checkpoints=[directory(p) for p in seed_files("checkpoints")],
+            metrics=_job.files("metrics.csv"),
+            train_steps=_job.files("train_steps.csv.gz"),
+            attention=_job.files("attention.npz"),
+            config=_job.files("config.yaml"),
+            checkpoints=[directory(p) for p in _job.files("checkpoints")],
         log:
-            f"logs/train/{{experiment}}/{{cell}}.log",
+            _job.log,
         benchmark:
-            f"benchmarks/train/{{experiment}}/{{cell}}.tsv"
-        # A killed or preempted job resumes from the cell's saved training state on its next attempt.
+            _job.benchmark
+        # A killed or preempted job resumes from its saved training state on its next attempt.
         retries: 2
         conda:
             "../../envs/icmeta.yaml"
         threads: 2
         resources:
-            mem_mb=train_mem_mb,
-            runtime=train_runtime,
+            mem_mb=_job.mem_mb,
+            runtime=_job.runtime,
             gpu=1 if uses_gpu() else 0,
         params:
-            runs=lambda wildcards: [get_run(wildcards)],
+            runs=_job.configs,
             seeds=SEEDS,
+            # The first cell's directory, where a cell alone keeps its state: a group of one
+            # resumes a cell that began in a job of its own.
             state_dir=get_cell_dir,
             code=code_digest("train.py"),
         script:
             "../scripts/train.py"
-
-else:
-    for _experiment in EXPERIMENTS:
-        for _index, _group in enumerate(
-            grid.train_groups(config, _experiment, CELLS_PER_JOB)
-        ):
-            _runs = [
-                f"results/{_experiment}/{c.path}/seed~{s}"
-                for c in _group
-                for s in SEEDS
-            ]
-
-            rule:
-                name:
-                    f"train_{_experiment}_group{_index}"
-                input:
-                    eval_sets=[f"{r}/eval_sets.pt" for r in _runs],
-                output:
-                    metrics=[f"{r}/metrics.csv" for r in _runs],
-                    train_steps=[f"{r}/train_steps.csv.gz" for r in _runs],
-                    attention=[f"{r}/attention.npz" for r in _runs],
-                    config=[f"{r}/config.yaml" for r in _runs],
-                    checkpoints=[directory(f"{r}/checkpoints") for r in _runs],
-                # Named after the first cell, as that cell's own job is: a group of one keeps
-                # its cell's log, and a group renumbered by a grid edit never appends to another's.
-                log:
-                    f"logs/train/{_experiment}/{_group[0].path}.log",
-                benchmark:
-                    f"benchmarks/train/{_experiment}/{_group[0].path}.tsv"
-                retries: 2
-                conda:
-                    "../../envs/icmeta.yaml"
-                threads: 2
-                resources:
-                    mem_mb=group_mem_mb(len(_runs)),
-                    runtime=group_runtime(_experiment, _group),
-                    gpu=1 if uses_gpu() else 0,
-                params:
-                    runs=[_run_dict(_experiment, c.path) for c in _group],
-                    seeds=SEEDS,
-                    # The first cell's directory, where a cell alone keeps its state: a group of
-                    # one resumes a cell that began in a job of its own.
-                    state_dir=get_cell_dir,
-                    code=code_digest("train.py"),
-                script:
-                    "../scripts/train.py"
