@@ -10,7 +10,7 @@ import argparse
 
 import torch
 
-from icmeta.bench import run_suite
+from icmeta.training.bench import run_suite
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from icmeta.config import RunConfig
+from icmeta.settings.config import RunConfig
 from probe_fixtures import tiny_gpt2, write_sst2
 from snakemake_runs import run_recording_imports, write_config
 

@@ -9,7 +9,7 @@ layer, head or aggregation plots something else:
 - each cell has its own plateaus (1/T + 0.01 c, 0.6 + 0.05 c, 0.8 + 0.02 c for the cell's index c).
 
 The tables have the columns of `icmeta.steps.tables` (experiment, cell, the axes, seed, then a run's
-own columns as `icmeta.evaluation` and `icmeta.analysis` write them).
+own columns as `icmeta.training.evaluation` and `icmeta.analysis.run` write them).
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def first_step_at(cell: Cell, seed: int, level: float) -> int:
 
 
 def summary_row(cell: Cell, seed: int) -> dict:
-    """The run's row of the runs table (the columns of `icmeta.analysis.analyse_run` figures read)."""
+    """The run's row of the runs table (the columns of `icmeta.analysis.run.analyse_run` figures read)."""
     curve = np.array([acc(cell, seed, s) for s in STEPS])
     jumps = transition_steps(cell, seed)
     row = {

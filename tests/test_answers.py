@@ -8,9 +8,9 @@ import torch
 import yaml
 
 from conftest import small
-from icmeta.answers import answer_profile, checkpoint_steps, prior_accuracy
+from icmeta.analysis.answers import answer_profile, checkpoint_steps, prior_accuracy
 from icmeta.cli import main
-from icmeta.train import train
+from icmeta.training.train import train
 
 
 @pytest.fixture(scope="module")

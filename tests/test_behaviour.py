@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from icmeta.behaviour import (
+from icmeta.analysis.behaviour import (
     Contrasts,
     base_circuit,
     base_sequence,
@@ -83,9 +83,9 @@ def test_networks_restricted_to_one_circuit_are_read_as_that_circuit_in_every_se
     (T = 2 tasks over L = 8 labels: 0.72-0.79), so that a network restricted to the FCC, whose mask
     also lets it read the label multiset, has to use the pairing to beat the SCC; where the multiset
     identifies the task (bound 1), an FCC-restricted network may solve it as an SCC, and does."""
-    from icmeta.analysis import analyse_run
-    from icmeta.config import RunConfig
-    from icmeta.train import train
+    from icmeta.analysis.run import analyse_run
+    from icmeta.settings.config import RunConfig
+    from icmeta.training.train import train
 
     settings: dict = {}  # the analysis defaults
     configs = [

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from icmeta.circuits import (
+from icmeta.network.circuits import (
     bigram,
     chunk_example,
     circuit_metrics,
@@ -13,7 +13,7 @@ from icmeta.circuits import (
     matching_label_attention,
     pair_metrics,
 )
-from icmeta.theory import scc_theory_accuracy
+from icmeta.task.theory import scc_theory_accuracy
 
 
 def uniform_causal(S: int) -> torch.Tensor:

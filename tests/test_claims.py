@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from icmeta.claims import CLAIMS, Runs, claims_markdown, phase_one, phase_two
+from icmeta.block.claims import CLAIMS, Runs, claims_markdown, phase_one, phase_two
 
 
 def _block(cells, extra=None):
@@ -116,7 +116,7 @@ def test_a_run_that_ends_at_the_cap_still_climbing_keeps_its_phase_one():
 
 
 def test_detector_free_readings_count_the_runs_in_a_regime_and_say_when_a_block_cannot_tell():
-    from icmeta.claims import regime_sequence, regime_time
+    from icmeta.block.claims import regime_sequence, regime_time
 
     regimes = {"steps_label_prior": [1000, 1000], "first_label_prior": [0, 0], "steps_NCC": [5000, 0]}
     regimes |= {"first_NCC": [1000, -1], "steps_SCC": [0, 4000], "first_SCC": [-1, 1000]}
@@ -136,7 +136,7 @@ def test_detector_free_readings_count_the_runs_in_a_regime_and_say_when_a_block_
 
 
 def test_sensitivity_counts_each_setting_with_its_own_phases_and_names_the_unswept_blocks():
-    from icmeta.claims import sensitivity_markdown
+    from icmeta.block.claims import sensitivity_markdown
 
     def rows(setting, levels):
         return [{"cell": "T~3", "seed": s, "setting": setting, "phase": k, "plateau_acc": a}

@@ -4,10 +4,10 @@ import pytest
 import yaml
 
 from conftest import small
-from icmeta.config import RunConfig, StopRule, check_ensemble
 from icmeta.errors import ConfigError
-from icmeta.experiments import check
-from icmeta.train import train
+from icmeta.settings.config import RunConfig, StopRule, check_ensemble
+from icmeta.settings.experiments import check
+from icmeta.training.train import train
 
 
 def test_defaults_are_the_papers():

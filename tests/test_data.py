@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
-from icmeta.config import RunConfig
-from icmeta.data import TaskSampler, draw_task_constants, make_eval_sets
-from icmeta.model import EnsembleICL
+from icmeta.network.model import EnsembleICL
 from icmeta.rng import stream_keys
+from icmeta.settings.config import RunConfig
+from icmeta.task.data import TaskSampler, draw_task_constants, make_eval_sets
 
 
 def sample(cfg: RunConfig, n: int = 4096, step: int = 0, sampler: TaskSampler | None = None):

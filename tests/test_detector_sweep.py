@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 
-from icmeta.circuits import METRICS
-from icmeta.detector_sweep import DEFAULT, detector_settings, sweep_phases
-from icmeta.phases import PlateauDetector, chance_level, detect_phases
+from icmeta.analysis.phases import PlateauDetector, chance_level, detect_phases
+from icmeta.block.detector_sweep import DEFAULT, detector_settings, sweep_phases
+from icmeta.network.circuits import METRICS
 
 STEPS = np.arange(0, 100_001, 100)
 

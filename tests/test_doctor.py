@@ -10,8 +10,8 @@ import torch
 from conftest import small
 from icmeta import doctor
 from icmeta.cli import main
-from icmeta.device import CPU, planned_path
-from icmeta.train import Trainer
+from icmeta.training.device import CPU, planned_path
+from icmeta.training.train import Trainer
 
 
 def _row(ensemble: int, steps_per_s: float, evaluation: str = "off") -> dict:
@@ -72,7 +72,7 @@ def test_a_failing_check_is_reported_and_the_others_still_run(monkeypatch, capsy
 
 
 def test_the_training_log_names_the_path_and_why(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="icmeta.train")
+    caplog.set_level(logging.INFO, logger="icmeta.training.train")
     trainer = Trainer([small()], [tmp_path / "run"], tmp_path / "state.pt", device="cpu", threads=2)
     trainer.prepare()
     assert trainer.execution_path == CPU

@@ -5,12 +5,12 @@ import torch
 import yaml
 
 from conftest import small
-from icmeta.analysis import run_summary
-from icmeta.data import TaskSampler, load_eval_sets, make_eval_sets, save_eval_sets
+from icmeta.analysis.phases import paper_transitions
+from icmeta.analysis.run import run_summary
 from icmeta.errors import ConfigError
-from icmeta.experiments import cells, check, format_value, run_configs, train_groups
-from icmeta.phases import paper_transitions
-from icmeta.train import train
+from icmeta.settings.experiments import cells, check, format_value, run_configs, train_groups
+from icmeta.task.data import TaskSampler, load_eval_sets, make_eval_sets, save_eval_sets
+from icmeta.training.train import train
 
 
 def _config(**blocks):
@@ -134,7 +134,7 @@ def test_inactive_blocks_are_not_checked():
 
 
 def test_only_runs_the_named_blocks_whatever_their_active_flag():
-    from icmeta.experiments import active_experiments
+    from icmeta.settings.experiments import active_experiments
 
     config = _config(a={"axes": {"T": [2]}}, b={"active": False, "axes": {"T": [1]}}, c={"axes": {"T": [3]}})
     assert active_experiments(config) == ["a", "c"]
@@ -144,7 +144,7 @@ def test_only_runs_the_named_blocks_whatever_their_active_flag():
 
 
 def test_only_also_decides_whether_the_probe_runs():
-    from icmeta.experiments import active_experiments, probe_active
+    from icmeta.settings.experiments import active_experiments, probe_active
 
     config = {**_config(a={"axes": {"T": [2]}}), "probe": {"active": True}}
     assert probe_active(config)
@@ -183,7 +183,7 @@ def test_run_summary_reads_final_values_and_circuits():
 
 
 def test_steps_near_a_level_count_each_evaluation_until_the_next():
-    from icmeta.analysis import steps_near
+    from icmeta.analysis.run import steps_near
 
     m = pd.DataFrame({"step": [0, 100, 300, 400, 1000], "acc": [0.05, 0.33, 0.36, 0.5, 0.34]})
     assert steps_near(m, 1 / 3, 0.05) == 200 + 100  # 100..300 and 300..400; the last has no length

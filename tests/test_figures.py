@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import figure_fixtures as fx
-from icmeta import cells
+from icmeta.block import cells
 from icmeta.figures import NAMES, describe, draw, phase_diagram, tables_of
 from icmeta.figures.panels import running_median
 

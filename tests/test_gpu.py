@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from icmeta import doctor
-from icmeta.device import EAGER_CUDA, GRAPH
 from icmeta.doctor import CLAMP, TOLERANCE, max_difference, small_config, train_run
-from icmeta.train import Trainer
+from icmeta.training.device import EAGER_CUDA, GRAPH
+from icmeta.training.train import Trainer
 from snakemake_runs import snakemake, write_config
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible to PyTorch")
@@ -28,7 +28,7 @@ def test_graph_capture_engages(tmp_path):
 
 
 def test_disabled_graphs_train_eagerly_and_say_so(tmp_path, caplog):
-    caplog.set_level("INFO", logger="icmeta.train")
+    caplog.set_level("INFO", logger="icmeta.training.train")
     trainer = Trainer(
         [small_config()], [tmp_path / "run"], tmp_path / "state.pt", device="cuda", cuda_graphs=False
     )

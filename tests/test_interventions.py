@@ -5,14 +5,14 @@ import pytest
 import torch
 
 from conftest import small
-from icmeta.config import RunConfig
-from icmeta.data import TaskSampler
 from icmeta.errors import ConfigError
 from icmeta.layout import pattern, positions
-from icmeta.model import AttentionControl, EnsembleICL, _ablated, _every_row, _query_row
+from icmeta.network.model import AttentionControl, EnsembleICL, _ablated, _every_row, _query_row
+from icmeta.network.schedule import Schedule
 from icmeta.rng import stream_keys
-from icmeta.schedule import Schedule
-from icmeta.train import Trainer
+from icmeta.settings.config import RunConfig
+from icmeta.task.data import TaskSampler
+from icmeta.training.train import Trainer
 
 
 def _with(*specs, **changes) -> RunConfig:
@@ -156,13 +156,13 @@ def test_mean_ablation_at_evaluation_does_not_depend_on_companions_or_chunking(t
         )
 
     chunks = {"cpu": 10**6, "cuda": 10**6}  # the whole set in one chunk: the plain whole-set mean
-    monkeypatch.setattr("icmeta.evaluation.EVAL_CHUNK_SEQUENCES", chunks)
+    monkeypatch.setattr("icmeta.training.evaluation.EVAL_CHUNK_SEQUENCES", chunks)
     reference = _evaluated_after_training([run(0, *layers)], tmp_path / "ref")[0]
-    monkeypatch.setattr("icmeta.evaluation.EVAL_CHUNK_SEQUENCES", {"cpu": 512, "cuda": 16384})
+    monkeypatch.setattr("icmeta.training.evaluation.EVAL_CHUNK_SEQUENCES", {"cpu": 512, "cuda": 16384})
     alone = _evaluated_after_training([run(0, *layers)], tmp_path / "alone")[0]
     companions = [run(1, *layers), run(0, *layers), run(2)]  # another seed ablated alike, one without
     together = _evaluated_after_training(companions, tmp_path / "three")[1]  # 170 per chunk: 2
-    monkeypatch.setattr("icmeta.evaluation.EVAL_CHUNK_SEQUENCES", {"cpu": 100, "cuda": 100})
+    monkeypatch.setattr("icmeta.training.evaluation.EVAL_CHUNK_SEQUENCES", {"cpu": 100, "cuda": 100})
     small_chunks = _evaluated_after_training(companions, tmp_path / "small")[1]  # 33 per chunk: 8
     for name, got in (("alone", alone), ("in an ensemble of 3", together), ("in small chunks", small_chunks)):
         for key, want in reference.items():
@@ -318,7 +318,7 @@ def test_an_integer_strength_is_the_same_run_as_its_float():
 
 
 def test_clamp_switches_are_the_window_edges_inside_the_run():
-    from icmeta.analysis import clamp_switches
+    from icmeta.analysis.run import clamp_switches
 
     cfg = _with(
         {"kind": "block", "layer": 2, "rows": "query", "pattern": "labels", "end": 50},

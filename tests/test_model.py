@@ -2,11 +2,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from icmeta.config import RunConfig
-from icmeta.data import TaskSampler
 from icmeta.layout import circuit_mask
-from icmeta.model import AttentionControl, EnsembleICL
+from icmeta.network.model import AttentionControl, EnsembleICL
 from icmeta.rng import stream_keys
+from icmeta.settings.config import RunConfig
+from icmeta.task.data import TaskSampler
 
 
 def setup(cfg: RunConfig, n: int = 32):

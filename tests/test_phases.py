@@ -4,9 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from icmeta.analysis import analyse_run
-from icmeta.config import RunConfig
-from icmeta.phases import (
+from icmeta.analysis.phases import (
     PlateauDetector,
     circuit_label,
     detect_phases,
@@ -14,6 +12,8 @@ from icmeta.phases import (
     plateaus,
     uniform_baselines,
 )
+from icmeta.analysis.run import analyse_run
+from icmeta.settings.config import RunConfig
 
 STEPS = np.arange(0, 200_001, 100)
 
@@ -42,7 +42,7 @@ def test_sharp_three_phases():
 
 
 def test_slow_thousand_step_transitions_are_found_but_the_paper_rule_misses_them():
-    from icmeta.phases import paper_transitions
+    from icmeta.analysis.phases import paper_transitions
 
     acc = _curve([0.03, 0.34, 0.75, 1.0], [8_000, 30_000, 100_000], width=6_000)
     found = plateaus(STEPS, acc)
@@ -52,7 +52,7 @@ def test_slow_thousand_step_transitions_are_found_but_the_paper_rule_misses_them
 
 
 def test_noisy_curve_keeps_three_phases_where_the_paper_rule_sees_dozens():
-    from icmeta.phases import paper_transitions
+    from icmeta.analysis.phases import paper_transitions
 
     acc = _curve([0.03, 0.34, 0.75, 1.0], [8_000, 30_000, 100_000], noise=0.015)
     found = plateaus(STEPS, acc)
@@ -180,8 +180,8 @@ def test_a_one_pair_reader_below_a_ceiling_keeps_its_table_1_label():
 
 
 def test_ncc_prediction_is_the_most_frequent_tasks_share():
-    from icmeta.config import RunConfig
-    from icmeta.theory import ncc_prediction
+    from icmeta.settings.config import RunConfig
+    from icmeta.task.theory import ncc_prediction
 
     assert ncc_prediction(RunConfig()) == pytest.approx(1 / 3)
     zipf = RunConfig().replace(**{"task.beta": 1.0})
@@ -221,8 +221,8 @@ def test_the_untrained_start_is_not_a_phase_even_above_one_over_L():
 
 
 def test_scc_bound_reproduces_the_papers_formula_in_the_controlled_setting():
-    from icmeta.config import RunConfig
-    from icmeta.theory import scc_bound, scc_theory_accuracy
+    from icmeta.settings.config import RunConfig
+    from icmeta.task.theory import scc_bound, scc_theory_accuracy
 
     for K in (8, 16):
         cfg = RunConfig().replace(**{"task.K": K, "task.L": K, "task.T": 2, "task.base_labels": "balanced"})
@@ -230,8 +230,8 @@ def test_scc_bound_reproduces_the_papers_formula_in_the_controlled_setting():
 
 
 def test_scc_bound_of_the_default_task_is_well_above_the_ncc():
-    from icmeta.config import RunConfig
-    from icmeta.theory import scc_bound, scc_bound_supported
+    from icmeta.settings.config import RunConfig
+    from icmeta.task.theory import scc_bound, scc_bound_supported
 
     bound = scc_bound(RunConfig(seed=3))
     assert 1 / 3 + 0.3 < bound < 0.95
@@ -239,7 +239,7 @@ def test_scc_bound_of_the_default_task_is_well_above_the_ncc():
 
 
 def test_pair_count_reads_n_from_the_per_pair_columns():
-    from icmeta.phases import pair_count
+    from icmeta.analysis.phases import pair_count
 
     assert pair_count([f"q_label{k}_L1H1" for k in (1, 2, 3)] + ["q_label5_L1H1", "acc"]) == 3
     assert pair_count(["acc", "bigram_L1H1"]) == 0
@@ -247,7 +247,7 @@ def test_pair_count_reads_n_from_the_per_pair_columns():
 
 @pytest.mark.filterwarnings("error")  # 0/0 would warn, and leave a run's summary full of warnings
 def test_a_query_masked_off_the_pairs_has_no_pair_shares():
-    from icmeta.phases import pair_readings
+    from icmeta.analysis.phases import pair_readings
 
     frame = pd.DataFrame({f"{name}{k}_L1H1": [0.0, 0.0] for name in ("q_label", "q_item") for k in (1, 2)})
     (reading,) = pair_readings(frame, N=2)

@@ -7,9 +7,9 @@ import torch
 
 from conftest import small
 from icmeta.cli import main
-from icmeta.data import save_eval_sets
 from icmeta.steps import ATTEMPT_HEADER
-from icmeta.train import Trainer
+from icmeta.task.data import save_eval_sets
+from icmeta.training.train import Trainer
 
 
 def test_progress_reports_the_saved_step_and_each_members_latest_numbers(tmp_path, capsys):
@@ -73,12 +73,12 @@ def test_hours_sum_each_attempts_own_stretch_and_skip_the_gap_between(tmp_path, 
     log.parent.mkdir(parents=True)
     log.write_text(
         f"{ATTEMPT_HEADER}1: started 2026-01-01 10:00:00 +0000 =====\n"
-        "2026-01-01 10:00:00,100 icmeta.train INFO training path: CPU\n"
+        "2026-01-01 10:00:00,100 icmeta.training.train INFO training path: CPU\n"
         "a traceback line without a timestamp\n"
-        "2026-01-01 10:05:00,900 icmeta.train INFO step 100/200\n"
+        "2026-01-01 10:05:00,900 icmeta.training.train INFO step 100/200\n"
         f"{ATTEMPT_HEADER}2: started 2026-01-02 09:00:00 +0000 =====\n"
-        "2026-01-02 09:00:00,000 icmeta.train INFO resumed at step 100\n"
-        "2026-01-02 09:02:00,000 icmeta.train INFO step 200/200\n"
+        "2026-01-02 09:00:00,000 icmeta.training.train INFO resumed at step 100\n"
+        "2026-01-02 09:02:00,000 icmeta.training.train INFO step 200/200\n"
     )
     other = tmp_path / "logs" / "main" / "T~3.log"
     other.parent.mkdir(parents=True)

@@ -171,14 +171,14 @@ def test_an_edit_to_any_module_changes_exactly_the_digests_of_the_steps_that_run
 # workflow reads while it parses (the grid and the digests themselves), which plans jobs, not runs them.
 UNUSED_BY_STEPS = {
     "icmeta.cli",
-    "icmeta.answers",
-    "icmeta.bench",
-    "icmeta.progress",
+    "icmeta.analysis.answers",
+    "icmeta.training.bench",
+    "icmeta.analysis.progress",
     "icmeta.job_hours",
     "icmeta.doctor",
-    "icmeta.experiments",
+    "icmeta.settings.experiments",
     "icmeta.provenance",
-    "icmeta.execution",
+    "icmeta.settings.execution",
     "icmeta.probe.settings",
     "icmeta.steps.schema",
 }
@@ -235,7 +235,7 @@ def dag(finished_grid) -> tuple[dict[str, int], dict[str, set[str]], dict[str, s
 # changes, and what is downstream of it (the relation itself is checked for every module above).
 DRY_RUN_MODULES = [
     "icmeta.rng",
-    "icmeta.phases",
+    "icmeta.analysis.phases",
     "icmeta.figures.delta_acc",
     "icmeta.steps.publish",
     "icmeta.probe",

@@ -84,7 +84,7 @@ def test_thinned_curves_keep_the_ends_and_a_few_points_per_decade():
 
 
 def test_runs_page_rows_come_from_the_tables():
-    from icmeta.report import runs_markdown
+    from icmeta.block.report import runs_markdown
 
     runs = pd.DataFrame(
         {"cell": "T~3", "T": [3, 3], "seed": [0, 1], "end_step": [150_000, 61_200], "stopped": [False, True]}
@@ -125,7 +125,7 @@ def test_runs_page_rows_come_from_the_tables():
 def test_runs_page_gives_the_final_circuit_and_the_steps_in_each_regime(tmp_path):
     """A restricted block's page: the phases' behavioural labels beside Tab. 1's where they differ, the
     final circuit with the pairs it reads, and the steps per regime in the order the run entered them."""
-    from icmeta.report import runs_markdown
+    from icmeta.block.report import runs_markdown
 
     runs = pd.DataFrame(
         {"cell": "circuit~fcc", "circuit": ["fcc"], "seed": [0], "end_step": [1000], "final_acc": [0.9]}
@@ -161,7 +161,7 @@ def test_runs_page_gives_each_cell_the_sequence_most_seeds_share_and_what_the_ot
     """The fixture's cells (T, ε) = (2, 0.5) and (4, 0.5): seeds' sequences (NSF, NF, N) and (NSF, NSF,
     NS); plateaus 1/T + 0.01 c, 0.6 + 0.05 c, 0.8 + 0.02 c for cell c, seed offsets +0.03, -0.01,
     -0.02; the last evaluation 0.04 above the third plateau."""
-    from icmeta.report import cells_table
+    from icmeta.block.report import cells_table
 
     lines = cells_table(fx.experiment_tables(["T", "eps"])["runs"], ["T", "eps"]).splitlines()
     assert (
@@ -182,7 +182,7 @@ def test_runs_page_gives_each_cell_the_sequence_most_seeds_share_and_what_the_ot
 
 
 def test_claims_target_measures_the_published_blocks(finished_grid, tmp_path):
-    from icmeta.claims import CLAIMS
+    from icmeta.block.claims import CLAIMS
 
     work = tmp_path / "work"
     shutil.copytree(finished_grid.work, work, symlinks=True)
@@ -243,7 +243,7 @@ def test_a_block_whose_axes_are_named_like_measurements_keeps_both_apart(tmp_pat
     """Axes `circuit` (model.circuit) and `steps` (optim.steps) beside the measured circuit labels and
     the step each run ended at, through training, the tables, every figure, the runs page and the
     claims' reading of a block."""
-    from icmeta.claims import Runs
+    from icmeta.block.claims import Runs
 
     grid = yaml.safe_load(TINY.read_text())["experiments"]["grid"]
     block = {"axes": {"circuit": ["none", "ncc"], "steps": [150, 300]}, "figures": grid["figures"]}

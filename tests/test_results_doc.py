@@ -44,7 +44,7 @@ def test_phases_page_shows_the_confusion_table_of_the_published_phases():
     give, over every block whose phases carry both labels."""
     import pandas as pd
 
-    from icmeta.report import confusion_markdown
+    from icmeta.block.report import confusion_markdown
 
     tables = [pd.read_csv(p) for p in sorted((ROOT / "docs" / "results").glob("*/phases.csv"))]
     both = [t for t in tables if "circuit_behaviour" in t.columns]

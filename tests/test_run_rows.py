@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from icmeta.run_rows import rows_of
+from icmeta.block.run_rows import rows_of
 
 
 def _phases() -> pd.DataFrame:
@@ -34,7 +34,7 @@ def test_several_runs_select_the_union_and_an_absent_run_nothing():
 
 
 def test_a_runs_phases_are_its_own_in_order():
-    from icmeta.run_rows import phases_in_order
+    from icmeta.block.run_rows import phases_in_order
 
     shuffled = _phases().iloc[[2, 0, 3, 1]]
     mine = phases_in_order(shuffled, pd.Series({"cell": "T~1", "seed": 1}))

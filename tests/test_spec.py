@@ -16,12 +16,12 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from icmeta.config import SECTIONS, OptimConfig, RunConfig
+from icmeta.analysis.phases import AnalysisSettings
 from icmeta.errors import ConfigError
-from icmeta.execution import ExecutionSettings
-from icmeta.phases import AnalysisSettings
 from icmeta.probe.settings import ProbeSettings
-from icmeta.spec import Settings, _strip_none, defaults, setting
+from icmeta.settings.config import SECTIONS, OptimConfig, RunConfig
+from icmeta.settings.execution import ExecutionSettings
+from icmeta.settings.spec import Settings, _strip_none, defaults, setting
 from icmeta.steps.schema import settings_yaml, workflow_schema, write_schema
 
 MINIMAL = {"experiments": {"grid": {"axes": {"T": [1, 2]}}}}

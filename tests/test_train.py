@@ -11,10 +11,10 @@ import torch
 import yaml
 
 from conftest import small
-from icmeta.config import RunConfig
-from icmeta.device import resolve_device
-from icmeta.evaluation import TRAINING_COLUMNS, metric_columns
-from icmeta.train import Trainer, log_spaced_steps, train
+from icmeta.settings.config import RunConfig
+from icmeta.training.device import resolve_device
+from icmeta.training.evaluation import TRAINING_COLUMNS, metric_columns
+from icmeta.training.train import Trainer, log_spaced_steps, train
 
 
 def test_outputs_and_columns(tmp_path):
@@ -41,7 +41,8 @@ def test_outputs_and_columns(tmp_path):
 
 
 def test_an_evaluation_fills_exactly_the_listed_columns(tmp_path):
-    """A metric listed in icmeta.evaluation but not computed (or computed but not listed) fails here."""
+    """A metric listed in icmeta.training.evaluation but not computed (or computed but not listed)
+    fails here."""
     configs = [small(**{"task.T": 2}), small(seed=1, **{"task.T": 4})]  # per-task columns differ
     trainer = Trainer(configs, [tmp_path / "a", tmp_path / "b"], tmp_path / "state.pt", device="cpu")
     rows, maps = trainer.evaluate()
@@ -272,7 +273,7 @@ def test_a_stopped_member_stays_frozen_through_a_resume(tmp_path):
 
 
 def test_id_only_evaluations_leave_the_secondary_columns_empty_and_change_nothing_else(tmp_path):
-    from icmeta.evaluation import secondary_columns
+    from icmeta.training.evaluation import secondary_columns
 
     base = {"optim.steps": 100, "task.T": 2}
     every = small(**base)

@@ -16,12 +16,12 @@ import pytest
 import torch
 import yaml
 
-from icmeta.answers import run_config
-from icmeta.config import RunConfig
-from icmeta.data import load_eval_sets
+from icmeta.analysis.answers import run_config
 from icmeta.figures import NAMES
-from icmeta.theory import scc_bound
-from icmeta.train import train
+from icmeta.settings.config import RunConfig
+from icmeta.task.data import load_eval_sets
+from icmeta.task.theory import scc_bound
+from icmeta.training.train import train
 from probe_fixtures import tiny_gpt2, write_sst2
 from snakemake_runs import REPO, TINY, clone_workflow, planned_jobs, snakemake, write_config
 

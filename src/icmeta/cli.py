@@ -8,10 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-from icmeta.config import RunConfig
 from icmeta.doctor import SPEED_ENSEMBLES, doctor
 from icmeta.errors import ConfigError
-from icmeta.train import TrainingInterrupted, train
+from icmeta.settings.config import RunConfig
+from icmeta.training.train import TrainingInterrupted, train
 
 EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: try again (resumes from the saved state)
 
@@ -40,7 +40,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from icmeta.bench import run_suite
+    from icmeta.training.bench import run_suite
 
     for row in run_suite(args.device, tuple(args.ensembles), args.seconds):
         print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
@@ -52,7 +52,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _progress(args: argparse.Namespace) -> int:
-    from icmeta.progress import format_progress, read_progress, run_dirs, states
+    from icmeta.analysis.progress import format_progress, read_progress, run_dirs, states
 
     paths = [Path(p) for p in args.paths]
     found = list(states(paths))
@@ -81,7 +81,7 @@ def _hours(args: argparse.Namespace) -> int:
 
 
 def _answers(args: argparse.Namespace) -> int:
-    from icmeta.answers import answer_profile
+    from icmeta.analysis.answers import answer_profile
 
     try:
         table = answer_profile(Path(args.run), args.steps)

@@ -26,11 +26,11 @@ import torch
 import yaml
 
 import icmeta
-from icmeta.bench import run_suite
-from icmeta.config import RunConfig
-from icmeta.device import GRAPH, torch_summary
-from icmeta.experiments import cells
-from icmeta.train import Trainer
+from icmeta.settings.config import RunConfig
+from icmeta.settings.experiments import cells
+from icmeta.training.bench import run_suite
+from icmeta.training.device import GRAPH, torch_summary
+from icmeta.training.train import Trainer
 
 EXIT_FAILED = 1
 EXIT_NO_GPU = 3

@@ -13,7 +13,7 @@ ROOT = Path(workflow.basedir)
 # (pip venv, conda env, a SLURM node): the workflow and its library are never different versions.
 sys.path.insert(0, str(ROOT / "src"))
 
-from icmeta import experiments as grid  # noqa: E402
+from icmeta.settings import experiments as grid  # noqa: E402
 from icmeta import figures, provenance  # noqa: E402
 from icmeta.errors import ConfigError  # noqa: E402
 from icmeta.probe import ProbeError  # noqa: E402

@@ -55,7 +55,7 @@ for _experiment in EXPERIMENTS:
 
 
 # `snakemake claims`: the paper's headline claims measured on the published blocks
-# (src/icmeta/claims.py). It reads docs/results/, each block published from the config that ran it,
+# (src/icmeta/block/claims.py). It reads docs/results/, each block published from the config that ran it,
 # so it runs under any config; never part of `publish` or `all`. The tables are not its inputs: under
 # the current config their publish jobs may have nothing to run from, and must not be planned. A stamp
 # of their content is (provenance.content_stamp), so publishing or re-publishing a block re-runs the

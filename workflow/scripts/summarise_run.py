@@ -1,4 +1,4 @@
-"""Snakemake adapter: one run's phases, summary row and per-phase attention maps (icmeta.analysis)."""
+"""Snakemake adapter: one run's phases, summary row and per-phase attention maps (icmeta.analysis.run)."""
 
 from icmeta.steps import log_to
 from icmeta.steps.summary import summarise_run

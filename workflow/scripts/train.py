@@ -9,7 +9,7 @@ from pathlib import Path
 
 from icmeta.steps import log_to
 from icmeta.steps.training import train_cells
-from icmeta.train import TrainingInterrupted
+from icmeta.training.train import TrainingInterrupted
 
 log_to(snakemake.log[0])
 execution = snakemake.config["execution"]

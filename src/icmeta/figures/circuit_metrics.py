@@ -10,7 +10,6 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.circuits import MAP_METRICS, TITLES, per_layer_columns
 from icmeta.figures.panels import (
     cells,
     finish,
@@ -22,6 +21,7 @@ from icmeta.figures.panels import (
     shade_phases,
 )
 from icmeta.figures.style import PALETTE
+from icmeta.network.circuits import MAP_METRICS, TITLES, per_layer_columns
 
 
 def _heads(metrics: pd.DataFrame) -> list[int]:

@@ -10,7 +10,6 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.circuits import METRICS, TITLES, layer_means, per_layer_columns
 from icmeta.figures.panels import (
     cells,
     grid,
@@ -23,6 +22,7 @@ from icmeta.figures.panels import (
     step_list,
 )
 from icmeta.figures.style import PALETTE
+from icmeta.network.circuits import METRICS, TITLES, layer_means, per_layer_columns
 
 
 def seed_means(rows: pd.DataFrame) -> pd.DataFrame:

@@ -12,9 +12,9 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from icmeta.block.run_rows import phases_in_order
 from icmeta.figures.panels import cell_label, cells, log_steps, mean_with_seeds, positive_steps
 from icmeta.figures.style import CIRCUIT_COLOURS, PALETTE, circuit_colour
-from icmeta.run_rows import phases_in_order
 
 LEVELS = {"0.3": "^", "0.6": "s", "0.95": "o"}  # accuracy level -> marker of its first crossing
 MARKER_OFFSET = 0.38  # crossings sit this far above their run's row (in rows), clear of its bars

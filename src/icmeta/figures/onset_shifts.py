@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from icmeta.analysis import REACHED
+from icmeta.analysis.run import REACHED
 from icmeta.figures.panels import reference_setting
 from icmeta.figures.style import PALETTE
 

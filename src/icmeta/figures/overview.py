@@ -10,7 +10,6 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.circuits import METRICS, TITLES
 from icmeta.figures.attention_maps import map_matrix, query_pair_reading, token_names
 from icmeta.figures.circuit_metrics import metrics_long
 from icmeta.figures.panels import (
@@ -23,6 +22,7 @@ from icmeta.figures.panels import (
     shade_phases,
 )
 from icmeta.figures.style import PALETTE, SEQUENTIAL, attention_heatmap
+from icmeta.network.circuits import METRICS, TITLES
 
 MAP_SIZE = 1.55  # inches per attention map: its 9 token names stay legible at page width
 

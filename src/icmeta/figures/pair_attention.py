@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.circuits import layer_means
+from icmeta.analysis.phases import pair_count
 from icmeta.figures.panels import (
     cells,
     finish,
@@ -24,7 +24,7 @@ from icmeta.figures.panels import (
     shade_phases,
 )
 from icmeta.figures.style import PALETTE
-from icmeta.phases import pair_count
+from icmeta.network.circuits import layer_means
 
 
 def _long(part: pd.DataFrame, axes: Sequence[str], n_pairs: int) -> pd.DataFrame:

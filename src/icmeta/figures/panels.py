@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from icmeta import run_rows
-from icmeta.interventions import CLAMP_AXIS, NO_CLAMP
+from icmeta.block import run_rows
+from icmeta.settings.interventions import CLAMP_AXIS, NO_CLAMP
 
 # Light yellow, orange, red, as in the paper's Fig. 2, then darker for any later phase; shading at low
 # alpha stays distinguishable without relying on hue alone (phases are also numbered on the plot).

@@ -5,7 +5,7 @@ NCC → SCC → FCC) as coloured blocks labelled with their plateau accuracy (me
 that share the sequence), with how many seeds went through exactly that sequence, what the others
 went through, and the range of the seeds' final accuracy (a cell that ended short of 100 % has not
 finished its phases within the step budget). Beside it: the number of phases per run; the NCC and SCC
-plateaus' accuracy against their predictions (1/T; the label-multiset bound of `icmeta.theory`), in
+plateaus' accuracy against their predictions (1/T; the label-multiset bound of `icmeta.task.theory`), in
 accuracy points; and the step at which the seeds solved the task (how long the phases took, in
 total). Cells where no seed had a quantity say so ("none", "never") instead of staying blank.
 """
@@ -21,7 +21,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.colors import LogNorm
 
-from icmeta.cells import NO_PHASE, SOLVED_AT, cell_stats
+from icmeta.block.cells import NO_PHASE, SOLVED_AT, cell_stats
 from icmeta.figures.phase_sequences import CELL_INCHES, check_axes, draw_sequences
 from icmeta.figures.style import SEQUENTIAL, axis_label, value_label
 

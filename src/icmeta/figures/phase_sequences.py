@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch, Rectangle
 
-from icmeta import behaviour
-from icmeta.cells import NO_PHASE, arrows, cell_stats
+from icmeta.analysis import behaviour
+from icmeta.block.cells import NO_PHASE, arrows, cell_stats
 from icmeta.figures.style import CIRCUIT_COLOURS, UNREAD, axis_label, circuit_colour, value_label
 
 UNREAD_MARK = "?"  # what a block says for a phase whose contrasts were not measured

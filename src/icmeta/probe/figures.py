@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.circuits import TITLES
 from icmeta.figures.style import PALETTE, SEQUENTIAL, save_figure, set_style
+from icmeta.network.circuits import TITLES
 from icmeta.probe.attention import METRICS
 
 

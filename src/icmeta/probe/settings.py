@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from icmeta.probe.models import DTYPES
 from icmeta.probe.prompts import SELECTIONS
-from icmeta.spec import Settings, setting
+from icmeta.settings.spec import Settings, setting
 
 
 @dataclass(frozen=True)

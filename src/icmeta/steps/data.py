@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from icmeta.config import RunConfig
-from icmeta.data import save_eval_sets
+from icmeta.settings.config import RunConfig
+from icmeta.task.data import save_eval_sets
 
 
 def make_eval_sets(run: Mapping[str, Any], seed: int, out: str | Path) -> None:

@@ -9,11 +9,11 @@ from typing import Any
 import pandas as pd
 import torch
 
-from icmeta.device import resolve_device
 from icmeta.io import write_table
 from icmeta.probe import ProbeError, models, sst2
 from icmeta.probe.prompts import make_prompts
 from icmeta.probe.run import probe
+from icmeta.training.device import resolve_device
 
 
 def probe_model(

@@ -3,7 +3,7 @@
 `results/` stays out of version control; what a reader needs to see a block's findings without
 running anything is copied to `docs/results/<block>/`: its figures as PNG, its run and phase tables
 (also as a Markdown page, runs.md), its learning curves thinned on log-step, and its phases
-re-detected under neighbouring plateau-detector settings (`icmeta.detector_sweep`). Every file is a
+re-detected under neighbouring plateau-detector settings (`icmeta.block.detector_sweep`). Every file is a
 function of the results and the code that made them, so publishing again after the runs reproduces
 the files byte for byte; PROVENANCE.yaml names that code (the last commit that changed it) and the
 runs (a hash of their configurations).
@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from icmeta.circuits import MAP_METRICS, layer_means
-from icmeta.claims import Runs, claims_markdown, sensitivity_markdown
-from icmeta.detector_sweep import sweep_phases
+from icmeta.analysis.phases import AnalysisSettings
+from icmeta.block.claims import Runs, claims_markdown, sensitivity_markdown
+from icmeta.block.detector_sweep import sweep_phases
+from icmeta.block.report import runs_markdown
 from icmeta.io import atomic_path, write_yaml
-from icmeta.phases import AnalysisSettings
-from icmeta.report import runs_markdown
+from icmeta.network.circuits import MAP_METRICS, layer_means
 
 # What decides a block's numbers besides its run configurations; a commit touching none of these
 # (say, one that only adds the published files) does not change the stamp.
@@ -149,7 +149,7 @@ def publish_claims(
     tolerance: float,
     out: str | Path,
 ) -> None:
-    """The claim table (`icmeta.claims`) from the published tables of `blocks`, and how its verdicts
+    """The claim table (`icmeta.block.claims`) from the published tables of `blocks`, and how its verdicts
     move with the plateau detector's settings on the blocks that carry a sweep (`sweep_csvs`, block
     -> detector_sweep.csv), as Markdown."""
     tables = {

@@ -1,9 +1,10 @@
 """The JSON schema the workflow validates config.yaml against, made from the settings classes.
 
 Every setting's type, range, choices, meaning and default is declared once, in its settings class
-(`icmeta.spec`); this module adds only what exists nowhere else: the shape of the grid (seeds, clamps,
-experiment blocks) and the figure names a block may list. Snakemake's `validate` reads the schema
-from a file and fills the defaults into `config`, so `write_schema` puts it where it can.
+(`icmeta.settings.spec`); this module adds only what exists nowhere else: the shape of the grid
+(seeds, clamps, experiment blocks) and the figure names a block may list. Snakemake's `validate`
+reads the schema from a file and fills the defaults into `config`, so `write_schema` puts it where
+it can.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from icmeta import figures
-from icmeta.config import SECTIONS
-from icmeta.execution import ExecutionSettings
-from icmeta.experiments import DEFAULT_SEEDS
-from icmeta.phases import AnalysisSettings
+from icmeta.analysis.phases import AnalysisSettings
 from icmeta.probe.settings import ProbeSettings
-from icmeta.spec import json_schema
+from icmeta.settings.config import SECTIONS
+from icmeta.settings.execution import ExecutionSettings
+from icmeta.settings.experiments import DEFAULT_SEEDS
+from icmeta.settings.spec import json_schema
 
 _NAME = {"pattern": "^[A-Za-z][A-Za-z0-9_-]*$"}
 
@@ -66,7 +67,7 @@ def workflow_schema() -> dict[str, Any]:
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "description": "icmeta workflow configuration; icmeta.config checks cross-field rules per grid cell",
+        "description": "icmeta workflow configuration; cross-field rules are checked per grid cell",
         "type": "object",
         "additionalProperties": False,
         "required": ["experiments"],

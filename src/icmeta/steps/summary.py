@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from icmeta.analysis import analyse_run, phase_maps
+from icmeta.analysis.run import analyse_run, phase_maps
 from icmeta.io import write_table
 
 

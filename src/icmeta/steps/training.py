@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from icmeta.config import RunConfig
-from icmeta.data import load_eval_sets
-from icmeta.device import resolve_device
-from icmeta.train import train
+from icmeta.settings.config import RunConfig
+from icmeta.task.data import load_eval_sets
+from icmeta.training.device import resolve_device
+from icmeta.training.train import train
 
 log = logging.getLogger(__name__)
 STATE_PREFIX = ".train_state-"

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from icmeta.behaviour import UNREAD, base_circuit, circuit_name, confusion, regimes_in_order
-from icmeta.cells import NO_PHASE, SOLVED_AT, arrows, cell_stats
-from icmeta.run_rows import phases_in_order
+from icmeta.analysis.behaviour import UNREAD, base_circuit, circuit_name, confusion, regimes_in_order
+from icmeta.block.cells import NO_PHASE, SOLVED_AT, arrows, cell_stats
+from icmeta.block.run_rows import phases_in_order
 
 LEVELS = (0.3, 0.6, 0.95)  # accuracy levels whose first crossing the runs table shows
 
@@ -54,7 +54,7 @@ def _range(low: float, high: float) -> str:
 
 
 def cells_table(runs: pd.DataFrame, axes: Sequence[str]) -> str:
-    """One row per cell of the block, its seeds pooled (`icmeta.cells`): what most seeds went through
+    """One row per cell of the block, its seeds pooled (`icmeta.block.cells`): what most seeds went through
     and how far the others differ."""
     rows = []
     for _, cell in cell_stats(runs, axes).iterrows():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from icmeta.config import RunConfig
-from icmeta.train import Trainer
+from icmeta.settings.config import RunConfig
+from icmeta.training.train import Trainer
 
 
 def _sync(device: torch.device) -> None:

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from icmeta.config import SECTIONS, RunConfig, check_ensemble
 from icmeta.errors import ConfigError
-from icmeta.interventions import CLAMP_AXIS, NO_CLAMP
+from icmeta.settings.config import SECTIONS, RunConfig, check_ensemble
+from icmeta.settings.interventions import CLAMP_AXIS, NO_CLAMP
 
 # Every run-config field by its bare name (names are unique across sections) -> dotted path.
 FIELD_PATHS: dict[str, str] = {
@@ -38,7 +38,7 @@ def field_path(name: str, where: str) -> str:
         return name
     raise ConfigError(
         f"{where}: unknown field '{name}'; use a run-config field such as "
-        f"{', '.join(sorted(FIELD_PATHS)[:8])}, ... (see src/icmeta/config.py)"
+        f"{', '.join(sorted(FIELD_PATHS)[:8])}, ... (see src/icmeta/settings/config.py)"
     )
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from icmeta.behaviour import regime_key, regimes_in_order
-from icmeta.run_rows import phases_in_order, rows_of
+from icmeta.analysis.behaviour import regime_key, regimes_in_order
+from icmeta.block.run_rows import phases_in_order, rows_of
 
 DEFAULT_T, DEFAULT_EPS = 3, 0.1  # the paper's default task
 
@@ -226,7 +226,7 @@ UNMEASURED = "not measured (published without the random-label set)"
 
 
 def regime_time(cell: Runs, regime: str) -> str:
-    """How many runs spent time in `regime` by behaviour (`icmeta.behaviour`, read at every full
+    """How many runs spent time in `regime` by behaviour (`icmeta.analysis.behaviour`, read at every full
     evaluation, no plateau detector), how long, and from which step."""
     key = regime_key(regime)
     if f"steps_{key}" not in cell.runs:
@@ -422,7 +422,7 @@ def sensitivity_markdown(
     blocks: Mapping[str, Runs], sweeps: Mapping[str, pd.DataFrame], tolerance: float
 ) -> str:
     """Each claim's runs that meet its rule (of those tested) under every detector setting of the
-    block's sweep (`icmeta.detector_sweep`): a verdict that moves between columns rests on the
+    block's sweep (`icmeta.block.detector_sweep`): a verdict that moves between columns rests on the
     detector. Claims on blocks without a sweep are listed as such."""
     settings = list(dict.fromkeys(s for sweep in sweeps.values() for s in sweep["setting"]))
     if not settings:

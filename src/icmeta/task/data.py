@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from icmeta.config import RunConfig, TaskConfig
 from icmeta.io import write_torch
 from icmeta.rng import STREAM_EVAL, derive_seed, gumbel_from, normals_from, stream_keys, uniforms
+from icmeta.settings.config import RunConfig, TaskConfig
 
 PURPOSE_TASK_CONSTANTS = 1
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from icmeta.phases import dominant_patterns, pair_count
+from icmeta.analysis.phases import dominant_patterns, pair_count
 
 STATE_GLOB = "*train_state*.pt"  # the workflow's .train_state-<hash>.pt, `icmeta train`'s train_state.pt
 

@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from icmeta.config import RunConfig
-from icmeta.data import Batch
 from icmeta.layout import causal, circuit_mask, label_slice
 from icmeta.rng import derive_seed
+from icmeta.settings.config import RunConfig
+from icmeta.task.data import Batch
 
 PURPOSE_INIT = 2
 

@@ -2,8 +2,8 @@
 
 One `Trainer` carries an ensemble of E runs that share shapes (`config.check_ensemble`). Every member
 has its own data stream, parameters and outputs, and its numbers do not depend on its companions.
-What is measured at each evaluation lives in `icmeta.evaluation`; what a run records, and the run
-directories it writes at the end, in `icmeta.history`.
+What is measured at each evaluation lives in `icmeta.training.evaluation`; what a run records, and the run
+directories it writes at the end, in `icmeta.training.history`.
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from icmeta.config import RunConfig, check_ensemble
-from icmeta.data import Batch, TaskSampler, make_eval_sets
-from icmeta.device import EAGER_CUDA, GRAPH, planned_path, resolve_device
-from icmeta.evaluation import Evaluator, metric_columns
-from icmeta.history import RunHistory
 from icmeta.io import write_torch
-from icmeta.model import EnsembleICL
+from icmeta.network.model import EnsembleICL
+from icmeta.network.schedule import Schedule
 from icmeta.rng import STREAM_TRAIN, stream_keys
-from icmeta.schedule import Schedule
+from icmeta.settings.config import RunConfig, check_ensemble
+from icmeta.task.data import Batch, TaskSampler, make_eval_sets
+from icmeta.training.device import EAGER_CUDA, GRAPH, planned_path, resolve_device
+from icmeta.training.evaluation import Evaluator, metric_columns
+from icmeta.training.history import RunHistory
 
-log = logging.getLogger("icmeta.train")
+log = logging.getLogger("icmeta.training.train")
 
 
 class TrainingInterrupted(RuntimeError):

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from icmeta.errors import ConfigError
-from icmeta.interventions import Intervention, check_all
-from icmeta.spec import Rule, Settings, check_value, fail, setting
+from icmeta.settings.interventions import Intervention, check_all
+from icmeta.settings.spec import Rule, Settings, check_value, fail, setting
 
 TASK_MAPS = ("shift", "random")
 BASE_LABELS = ("random", "balanced")
@@ -249,7 +249,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     seed: int = 0
-    # Train-time clamps (icmeta.interventions.Intervention); left out of to_dict() when empty, so
+    # Train-time clamps (icmeta.settings.interventions.Intervention); left out of to_dict() when empty, so
     # that runs without any keep the hash they had before interventions existed.
     interventions: tuple = ()
 
@@ -343,7 +343,7 @@ def _interventions(specs: Any) -> tuple:
     if not specs:
         return ()
     if not isinstance(specs, list | tuple):
-        fail("interventions", specs, "must be a list of interventions (see icmeta.interventions)")
+        fail("interventions", specs, "must be a list of interventions (see icmeta.settings.interventions)")
     return tuple(
         s if isinstance(s, Intervention) else Intervention.from_dict(s, f"interventions[{i}]")
         for i, s in enumerate(specs)

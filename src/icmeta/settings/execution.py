@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from icmeta.spec import Settings, setting
+from icmeta.settings.spec import Settings, setting
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from icmeta import behaviour
-from icmeta.behaviour import circuit_name
-from icmeta.circuits import MAP_METRICS, layer_means
-from icmeta.config import RunConfig
-from icmeta.interventions import switch_steps
-from icmeta.phases import (
+from icmeta.analysis import behaviour
+from icmeta.analysis.behaviour import circuit_name
+from icmeta.analysis.phases import (
     CIRCUITS,
     ONE_PAIR,
     AnalysisSettings,
@@ -22,7 +19,10 @@ from icmeta.phases import (
     pair_readings,
     paper_transitions,
 )
-from icmeta.theory import ncc_prediction, scc_bound, scc_bound_supported
+from icmeta.network.circuits import MAP_METRICS, layer_means
+from icmeta.settings.config import RunConfig
+from icmeta.settings.interventions import switch_steps
+from icmeta.task.theory import ncc_prediction, scc_bound, scc_bound_supported
 
 
 def analyse_run(
@@ -59,7 +59,7 @@ def analyse_run(
     summary["paper_threshold"] = settings.paper_rule.threshold
     summary["n_phases"] = len(phases)
     # The detector's floor for this run, so that its phases can be re-detected from the block's
-    # tables alone (`icmeta.detector_sweep`).
+    # tables alone (`icmeta.block.detector_sweep`).
     summary["chance_acc"] = chance_level(float(metrics["acc"].iloc[0]), cfg.task.L, detector)
     for kind in ("attention", "behaviour"):
         summary[f"circuits_{kind}"] = ">".join(phases[f"circuit_{kind}"]) if len(phases) else ""
@@ -84,7 +84,7 @@ def analyse_run(
 
 
 class BehaviourReader:
-    """The behavioural circuit labels of one run (`icmeta.behaviour`), with its evaluation-set size
+    """The behavioural circuit labels of one run (`icmeta.analysis.behaviour`), with its evaluation-set size
     and its circuits' ceilings: 1/T and the label-multiset bound (None where undefined)."""
 
     def __init__(self, N: int, n: int, ncc: float, scc: float | None, z: float) -> None:

@@ -16,9 +16,9 @@ import pandas as pd
 import torch
 import yaml
 
-from icmeta.config import RunConfig
-from icmeta.data import Batch, TaskSampler, load_eval_sets, make_eval_sets
-from icmeta.model import EnsembleICL
+from icmeta.network.model import EnsembleICL
+from icmeta.settings.config import RunConfig
+from icmeta.task.data import Batch, TaskSampler, load_eval_sets, make_eval_sets
 
 CHECKPOINT = re.compile(r"step_(\d+)\.pt")
 

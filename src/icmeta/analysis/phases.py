@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from icmeta.behaviour import DEFAULT_Z
-from icmeta.circuits import METRICS, layer_means
-from icmeta.spec import Settings, setting
+from icmeta.analysis.behaviour import DEFAULT_Z
+from icmeta.network.circuits import METRICS, layer_means
+from icmeta.settings.spec import Settings, setting
 
 # Paper Tab. 1: the dominant pattern of (layer 1, layer 2) in each phase's circuit.
 CIRCUITS = {("bigram", "bigram"): "NCC", ("label_attn", "bigram"): "SCC", ("chunk", "label_attn"): "FCC"}

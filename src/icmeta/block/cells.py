@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from icmeta.behaviour import base_sequence
+from icmeta.analysis.behaviour import base_sequence
 
 CIRCUITS = ("ncc", "scc", "fcc")
 PHASE_ONSET = re.compile(r"phase(\d+)_onset")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from icmeta.circuits import (
+from icmeta.network.circuits import (
     MAP_METRICS,
     PAIR_METRICS,
     circuit_metrics,
@@ -25,9 +25,9 @@ from icmeta.circuits import (
     matching_label_attention,
     pair_metrics,
 )
-from icmeta.config import RunConfig
-from icmeta.data import Batch
-from icmeta.model import AttentionControl, EnsembleICL
+from icmeta.network.model import AttentionControl, EnsembleICL
+from icmeta.settings.config import RunConfig
+from icmeta.task.data import Batch
 
 # Evaluation chunk (sequences per member times members): large chunks keep a GPU busy, small ones
 # stay in a CPU's cache (measured on 2 cores: 512 evaluates the default sets in 0.24 s, 16384 in 0.44 s).

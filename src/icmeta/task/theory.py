@@ -11,9 +11,9 @@ import math
 
 import torch
 
-from icmeta.config import RunConfig
-from icmeta.data import TaskSampler
 from icmeta.rng import stream_keys
+from icmeta.settings.config import RunConfig
+from icmeta.task.data import TaskSampler
 
 STREAM_THEORY = 2000  # a random stream of its own, apart from training and evaluation data
 

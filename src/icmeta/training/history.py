@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from icmeta.config import RunConfig
 from icmeta.io import write_npz, write_table, write_torch, write_yaml
-from icmeta.model import EnsembleICL
+from icmeta.network.model import EnsembleICL
+from icmeta.settings.config import RunConfig
 
 
 class RunHistory:

@@ -1,5 +1,5 @@
 """The runtime side of the clamps: the attention controls that switch interventions on and off during
-training (the specifications, validated with the run configuration, are `icmeta.interventions`)."""
+training (the specifications, validated with the run configuration, are `icmeta.settings.interventions`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import torch
 
-from icmeta.interventions import KINDS, Intervention, switch_steps
 from icmeta.layout import pattern, positions, row_mask
-from icmeta.model import AttentionControl
+from icmeta.network.model import AttentionControl
+from icmeta.settings.interventions import KINDS, Intervention, switch_steps
 
 
 class Schedule:

@@ -4,7 +4,7 @@ Phases are plateaus found by a detector with three judgement calls: how flat is 
 how long a plateau must last (`min_decades`) and how far apart two levels must be to be two phases
 (`min_jump`). A verdict that changes when one of them is halved or doubled rests on the detector, not
 on the curves; this module re-detects every run's phases under each such setting from the block's
-evaluation history, so that the claims can be scored under all of them (`icmeta.claims`).
+evaluation history, so that the claims can be scored under all of them (`icmeta.block.claims`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import replace
 
 import pandas as pd
 
-from icmeta.phases import PlateauDetector, plateaus
-from icmeta.run_rows import rows_of
+from icmeta.analysis.phases import PlateauDetector, plateaus
+from icmeta.block.run_rows import rows_of
 
 SWEPT = ("flat_slope", "min_decades", "min_jump")
 FACTORS = (0.5, 2.0)
