@@ -25,6 +25,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _speed_cache(tmp_path_factory):
+    """The workflow's measured training speed goes to a cache of the test session, shared by its
+    workers and their Snakemake processes: a speed measured on cores busy with tests must not reach
+    the user's own plans."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    os.environ["XDG_CACHE_HOME"] = str(shared / "cache")
+
+
 @pytest.fixture(autouse=True)
 def _torch_threads():
     torch.set_num_threads(THREADS)

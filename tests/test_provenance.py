@@ -181,6 +181,7 @@ UNUSED_BY_STEPS = {
     "icmeta.settings.execution",
     "icmeta.probe.settings",
     "icmeta.steps.schema",
+    "icmeta.steps.plan",
 }
 
 

@@ -372,3 +372,34 @@ def test_report_gathers_every_figure_with_its_config(tiny_run, tmp_path):
     for name in FIGURES:
         assert f"{name}.png" in html
     assert "Produced by: axes" in html and "{'T': [1, 2], 'eps': [0.0, 0.5]}" in html
+
+
+def test_a_dry_run_prints_the_plan_and_its_cost_before_anything_runs(tmp_path):
+    out = snakemake(tmp_path / "work", TINY, "-n", "--cores", "2")
+    assert "icmeta plan (cpu with" in out.stderr
+    assert "grid: 8 runs, 2,400 model-steps, 4 training jobs, 33 other jobs: about" in out.stderr
+
+
+@pytest.mark.workflow
+def test_more_cores_than_cpus_never_runs_more_training_threads_than_the_machine_has(tmp_path):
+    """`--cores` four times the CPUs: the training jobs' cpu_share keeps them to the CPUs (each job
+    runs 2 threads), read from when each job started (its log) and how long it ran (its benchmark)."""
+    from datetime import datetime
+
+    from icmeta.settings.execution import usable_cpus
+
+    cpus = usable_cpus()
+    work = tmp_path / "work"
+    cells = [f"T~{t}/eps~{e}" for t in (1, 2) for e in ("0.0", "0.5")]
+    metrics = [f"results/grid/{c}/seed~0/metrics.csv" for c in cells]
+    out = snakemake(work, TINY, "--cores", str(4 * cpus), *metrics)
+    assert f"--cores {4 * cpus} is more than the {cpus} CPUs" in out.stderr
+    spans = []
+    for cell in cells:
+        header = (work / "logs" / "train" / "grid" / f"{cell}.log").read_text().split("started ", 1)[1]
+        start = datetime.strptime(header[:25], "%Y-%m-%d %H:%M:%S %z").timestamp()
+        seconds = pd.read_csv(work / "benchmarks" / "train" / "grid" / f"{cell}.tsv", sep="\t")["s"].iloc[0]
+        spans.append((start, start + seconds))
+    # jobs running 1 s after each start (the log's resolution)
+    most = max(sum(a <= s + 1.0 < b for a, b in spans) for s, _ in spans)
+    assert most <= max(1, cpus // 2), spans

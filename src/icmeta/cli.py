@@ -1,5 +1,5 @@
 """Command line: `icmeta train`, `icmeta bench`, `icmeta doctor`, `icmeta progress`, `icmeta hours`,
-`icmeta answers` and `icmeta settings`, for use without Snakemake."""
+`icmeta answers`, `icmeta plan` and `icmeta settings`, for use without Snakemake."""
 
 from __future__ import annotations
 
@@ -92,6 +92,17 @@ def _answers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from icmeta.settings.execution import usable_cpus
+    from icmeta.steps.plan import format_plan, load_config, plan
+
+    config = load_config(args.configs)
+    cores = args.cores or usable_cpus()
+    device = args.device or config["execution"]["device"]
+    print(format_plan(plan(config, cores, device), cores, device))
+    return 0
+
+
 def _settings(args: argparse.Namespace) -> int:
     from icmeta.steps.schema import settings_yaml
 
@@ -152,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("run", help="a run directory (with config.yaml, eval_sets.pt and checkpoints/)")
     a.add_argument("--steps", type=int, nargs="+", help="checkpoint steps (default: every checkpoint)")
     a.set_defaults(func=_answers)
+    pl = sub.add_parser(
+        "plan", help="what the workflow would run for these config files and how long it takes here"
+    )
+    pl.add_argument(
+        "configs", nargs="*", default=["config.yaml"], help="config files, later ones laid over earlier"
+    )
+    pl.add_argument("--cores", type=int, help="cores given to Snakemake (default: this machine's CPUs)")
+    pl.add_argument("--device", help="auto, cpu or cuda[:i] (default: the config's execution.device)")
+    pl.set_defaults(func=_plan)
     s = sub.add_parser("settings", help="every workflow setting with its default and meaning, as YAML")
     s.set_defaults(func=_settings)
     return parser

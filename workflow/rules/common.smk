@@ -1,6 +1,5 @@
 # Grid helpers, paths, provenance digests and wildcard constraints shared by every rule.
 import functools
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -18,8 +17,14 @@ from icmeta import figures, provenance  # noqa: E402
 from icmeta.errors import ConfigError  # noqa: E402
 from icmeta.probe import ProbeError  # noqa: E402
 from icmeta.probe.models import probe_runs as _probe_runs  # noqa: E402
-from icmeta.steps import share_library  # noqa: E402
+from icmeta.steps import plan, share_library  # noqa: E402
 from icmeta.steps.schema import write_schema  # noqa: E402
+from icmeta.settings.execution import (  # noqa: E402
+    ExecutionSettings,
+    cpu_share,
+    gpu_expected,
+    usable_cpus,
+)
 
 share_library(ROOT / "src")
 
@@ -43,6 +48,21 @@ if not EXPERIMENTS:
         "invalid config: every experiment block has 'active: false'; switch one on"
     )
 CELLS = {exp: {c.path: c for c in grid.cells(config, exp)} for exp in EXPERIMENTS}
+
+# The plan and its cost, before the first job (and in a dry run); a cluster's nodes are not this
+# machine, so there it gives no times.
+if workflow.is_main_process:
+    _cores, _timed = (
+        workflow.resource_settings.cores or usable_cpus(),
+        workflow.nodes is None,
+    )
+    _device = config["execution"]["device"]
+    print(
+        plan.format_plan(
+            plan.plan(config, _cores, _device, _timed), _cores, _device, _timed
+        ),
+        file=sys.stderr,
+    )
 
 RUN = "results/{experiment}/{cell}/seed~{seed}"
 CELL = "results/{experiment}/{cell}"
@@ -140,10 +160,26 @@ def get_title(wildcards):
 
 
 def uses_gpu():
-    device = config["execution"]["device"]
-    if device == "auto":
-        return shutil.which("nvidia-smi") is not None
-    return device.startswith("cuda")
+    return gpu_expected(config["execution"]["device"])
+
+
+CPUS = usable_cpus()
+# Locally (not on a cluster, where each job gets its own allocation), `--cores` above the machine's
+# CPUs would start more training threads than it has; the training jobs' cpu_share keeps them to it.
+if workflow.is_main_process and workflow.nodes is None:
+    _cores = workflow.resource_settings.cores or 0
+    if _cores > CPUS:
+        print(
+            f"icmeta: --cores {_cores} is more than the {CPUS} CPUs this machine lets Snakemake use; "
+            f"training jobs take turns (each claims its share of the CPUs, resource cpu_share), so "
+            f"the grid trains as fast as with --cores {CPUS}",
+            file=sys.stderr,
+        )
+
+
+def train_cpu_share(wildcards, threads):
+    """Percent of the machine a training job keeps busy; a GPU job's limit is its GPU."""
+    return 0 if uses_gpu() else cpu_share(threads, CPUS)
 
 
 def train_mem_mb(wildcards, attempt):
@@ -204,14 +240,10 @@ def probe_mem_mb(wildcards, attempt):
 
 
 def figures_of(experiment):
-    """Every experiment gets curves and final accuracy, a grid of 2+ axes also a phase diagram (and
-    its main panel alone, readable at page width), and each block adds the figures it lists under
-    `figures`."""
-    names = ["learning_curves", "final_accuracy"]
-    if len(next(iter(CELLS[experiment].values())).axis_values) >= 2:
-        names += ["phase_diagram", "phase_sequences"]
-    names += config["experiments"][experiment].get("figures", [])
-    return list(dict.fromkeys(names))
+    return figures.of_block(
+        len(next(iter(CELLS[experiment].values())).axis_values),
+        config["experiments"][experiment].get("figures", []),
+    )
 
 
 def get_final_outputs():

@@ -22,7 +22,9 @@ class TrainJob:
 
 
 def train_jobs():
-    size = config["execution"]["cells_per_job"]
+    size = ExecutionSettings.from_dict(config["execution"]).cells_per_job_on(
+        uses_gpu(), len(SEEDS)
+    )
     if size == 1:
         yield TrainJob(
             "train",
@@ -78,6 +80,7 @@ for _job in train_jobs():
             mem_mb=_job.mem_mb,
             runtime=_job.runtime,
             gpu=1 if uses_gpu() else 0,
+            cpu_share=train_cpu_share,
         params:
             runs=_job.configs,
             seeds=SEEDS,

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from icmeta.analysis.phases import dominant_patterns, pair_count
+from icmeta.analysis.phases import DEFAULTS, dominant_patterns, pair_count
 
 STATE_GLOB = "*train_state*.pt"  # the workflow's .train_state-<hash>.pt, `icmeta train`'s train_state.pt
 
@@ -67,7 +67,10 @@ def _closest(candidates: list[Path], state_path: Path) -> Path | None:
 
 
 def read_progress(
-    state_path: Path, runs: Mapping[str, list[Path]] | None = None, window: int = 5, min_score: float = 0.25
+    state_path: Path,
+    runs: Mapping[str, list[Path]] | None = None,
+    window: int = 5,
+    min_score: float = DEFAULTS.circuit_min_score,
 ) -> RunProgress:
     """The state's step and each member's latest numbers; patterns over its last `window` evaluations;
     each member's run directory looked up by its configuration hash in `runs` (from `run_dirs`)."""

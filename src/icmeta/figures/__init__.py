@@ -21,13 +21,15 @@ import pandas as pd
 class Figure:
     tables: tuple[str, ...]  # the experiment tables it is drawn from
     reproduces: str  # the paper's figures it stands for
+    # Which blocks draw it unasked: every block, a grid (2 or more axes), or only those listing it.
+    drawn_for: str = "listed"
 
 
 NAMES: dict[str, Figure] = {
-    "learning_curves": Figure(("metrics",), "Fig. 7, 15, 16, 18, 19a, 22"),
-    "final_accuracy": Figure(("runs",), "a summary over the grid"),
-    "phase_diagram": Figure(("runs",), "no figure of the paper (beyond it)"),
-    "phase_sequences": Figure(("runs",), "no figure of the paper (the phase diagram's main panel)"),
+    "learning_curves": Figure(("metrics",), "Fig. 7, 15, 16, 18, 19a, 22", "every"),
+    "final_accuracy": Figure(("runs",), "a summary over the grid", "every"),
+    "phase_diagram": Figure(("runs",), "no figure of the paper (beyond it)", "grid"),
+    "phase_sequences": Figure(("runs",), "no figure of the paper (the phase diagram's main panel)", "grid"),
     "overview": Figure(("metrics", "phases", "phase_maps"), "Fig. 2 and 4 in one"),
     "accuracy_loss": Figure(("metrics", "phases"), "Fig. 2 left, 18"),
     "attention_maps": Figure(("phase_maps",), "Fig. 2 right, 8, 12, 19b, 23"),
@@ -43,6 +45,15 @@ NAMES: dict[str, Figure] = {
         ("metrics", "phases", "runs"), "no figure of the paper (train-time clamps after Singh et al. 2024)"
     ),
 }
+
+
+def of_block(n_axes: int, listed: Sequence[str]) -> list[str]:
+    """The figures a block draws: those every block gets (a grid of 2+ axes also its phase diagram
+    and, readable at page width, its main panel), then those it lists under `figures`."""
+    unasked = [
+        n for n, f in NAMES.items() if f.drawn_for == "every" or (f.drawn_for == "grid" and n_axes >= 2)
+    ]
+    return list(dict.fromkeys([*unasked, *listed]))
 
 
 def tables_of(figure: str) -> tuple[str, ...]:

@@ -30,7 +30,21 @@ def measure(
     cadence (every 100 steps on 2048 sequences of each of the five fixed sets).
     """
     base = RunConfig()
-    configs = [base.replace(seed=s) for s in range(ensemble)]
+    return measure_runs(
+        [base.replace(seed=s) for s in range(ensemble)], steps, device, with_eval, cuda_graphs
+    )
+
+
+def measure_runs(
+    configs: list[RunConfig],
+    steps: int,
+    device: str = "auto",
+    with_eval: bool = False,
+    cuda_graphs: bool = True,
+) -> dict[str, float | int | str]:
+    """Steps/s and model-steps/s of `configs` trained as one ensemble, timed over `steps` steps after a
+    short warm-up; with evaluation at the runs' own cadence where `with_eval`."""
+    ensemble = len(configs)
     with tempfile.TemporaryDirectory() as tmp:
         out = [Path(tmp) / f"run{e}" for e in range(ensemble)]
         trainer = Trainer(configs, out, Path(tmp) / "state.pt", device=device, cuda_graphs=cuda_graphs)

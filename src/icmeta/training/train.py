@@ -27,6 +27,7 @@ from icmeta.network.model import EnsembleICL
 from icmeta.network.schedule import Schedule
 from icmeta.rng import STREAM_TRAIN, stream_keys
 from icmeta.settings.config import RunConfig, check_ensemble
+from icmeta.settings.execution import usable_cpus
 from icmeta.task.data import Batch, TaskSampler, make_eval_sets
 from icmeta.training.device import EAGER_CUDA, GRAPH, planned_path, resolve_device
 from icmeta.training.evaluation import Evaluator, metric_columns
@@ -70,8 +71,8 @@ class Trainer:
         check_ensemble(configs)
         if len(out_dirs) != len(configs):
             raise ValueError(f"{len(configs)} configurations but {len(out_dirs)} output directories")
-        if threads:
-            torch.set_num_threads(threads)
+        if threads:  # more threads than CPUs would only spin against each other
+            torch.set_num_threads(min(threads, usable_cpus()))
         self.configs = configs
         self.state_path = Path(state_path)
         self.device = resolve_device(device)
