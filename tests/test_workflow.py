@@ -403,3 +403,28 @@ def test_more_cores_than_cpus_never_runs_more_training_threads_than_the_machine_
     # jobs running 1 s after each start (the log's resolution)
     most = max(sum(a <= s + 1.0 < b for a, b in spans) for s, _ in spans)
     assert most <= max(1, cpus // 2), spans
+
+
+def test_a_damaged_run_file_is_named_removed_and_rebuilt_never_aggregated(tiny_run, tmp_path):
+    """A metrics.csv cut to its first rows, then a summary.csv cut short: the step that reads each
+    fails naming the file, removes it, and the next call rebuilds it (a retrain, a new summary)."""
+    work = _copy(tiny_run, tmp_path)
+    run = work / "results" / "grid" / "T~2" / "eps~0.5" / "seed~1"
+    lines = (run / "metrics.csv").read_text().splitlines(keepends=True)
+    (run / "metrics.csv").write_text("".join(lines[:3]))  # the header, steps 0 and 50
+    failed = snakemake(work, TINY, "--cores", "2", check=False)
+    assert failed.returncode != 0
+    assert "seed~1/metrics.csv is damaged: it ends at step 50, the run trains to 300" in failed.stderr
+    assert "it was removed, so the next `snakemake` retrains the run's cell" in failed.stderr
+    assert not (run / "metrics.csv").exists()
+    assert planned_jobs(work, TINY).get("train") == 1  # the damaged run's cell, all its seeds
+    other = work / "results" / "grid" / "T~1" / "eps~0.0" / "seed~0" / "summary.csv"
+    other.write_text(other.read_text()[:40])
+    failed = snakemake(work, TINY, "--cores", "2", check=False)
+    assert failed.returncode != 0 and "seed~0/summary.csv is damaged" in failed.stderr
+    assert not other.exists()
+    snakemake(work, TINY, "--cores", "2")
+    runs = pd.read_csv(work / "results" / "grid" / "tables" / "runs.csv")
+    assert runs["end_step"].eq(300).all() and len(runs) == 8
+    before = pd.read_csv(tiny_run / "results" / "grid" / "tables" / "runs.csv")
+    assert runs["final_acc"].tolist() == before["final_acc"].tolist()  # the retrain is the same run

@@ -246,12 +246,35 @@ def figures_of(experiment):
     )
 
 
+# Every file a run keeps, asked for by `all` itself: Snakemake does not re-make a missing file that
+# only feeds outputs it finds up to date, so a run's deleted (or damaged, then removed) file would
+# otherwise never come back.
+RUN_FILES = (
+    "eval_sets.pt",
+    "metrics.csv",
+    "train_steps.csv.gz",
+    "attention.npz",
+    "config.yaml",
+    "checkpoints",
+    "summary.csv",
+    "phases.csv",
+    "phase_maps.csv.gz",
+)
+
+
 def get_final_outputs():
     outputs = [
         f"results/{experiment}/figures/{name}.{ext}"
         for experiment in EXPERIMENTS
         for name in figures_of(experiment)
         for ext in ("png", "pdf")
+    ]
+    outputs += [
+        f"results/{experiment}/{cell}/seed~{seed}/{name}"
+        for experiment in EXPERIMENTS
+        for cell in CELLS[experiment]
+        for seed in SEEDS
+        for name in RUN_FILES
     ]
     if grid.probe_active(config):
         outputs += expand(

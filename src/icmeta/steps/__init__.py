@@ -4,15 +4,30 @@ Each Snakemake script only unpacks its job and calls one of these, so the logic 
 directly; the workflow hashes each stage's module to know when its outputs are stale.
 """
 
+import contextlib
 import logging
 import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from icmeta.errors import DamagedRunFile
 
 # Each attempt's part of a job's log starts with this; earlier attempts are counted by it.
 ATTEMPT_HEADER = "===== attempt "
+
+
+@contextlib.contextmanager
+def removing_damaged(path: str | Path, then: str) -> Iterator[None]:
+    """Reading a run's file: if it is damaged (`DamagedRunFile`), remove it and say so, so that the
+    workflow sees it missing and rebuilds it on its next call, rather than reading it again."""
+    try:
+        yield
+    except DamagedRunFile as err:
+        Path(path).unlink(missing_ok=True)
+        raise DamagedRunFile(f"{err}; it was removed, so the next `snakemake` {then}") from None
 
 
 def share_library(src: Path) -> None:

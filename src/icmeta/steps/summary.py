@@ -9,8 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from icmeta.analysis.complete import read_metrics
 from icmeta.analysis.run import analyse_run, phase_maps
 from icmeta.io import write_table
+from icmeta.settings.config import RunConfig
+from icmeta.steps import removing_damaged
 
 
 def summarise_run(
@@ -24,8 +27,12 @@ def summarise_run(
     out_maps: str | Path,
 ) -> None:
     """A run's summary row, its phases and its mean attention map in each phase. `run` is its cell's
-    configuration, shared by the seeds; the seed draws the task maps the SCC's bound is computed on."""
-    summary, phases = analyse_run(pd.read_csv(metrics_csv), {**run, "seed": int(seed)}, settings)
+    configuration, shared by the seeds; the seed draws the task maps the SCC's bound is computed on.
+    A damaged metrics.csv is removed (`removing_damaged`), so that the next call retrains the run."""
+    run = {**run, "seed": int(seed)}
+    with removing_damaged(metrics_csv, "retrains the run's cell"):
+        metrics = read_metrics(metrics_csv, RunConfig.from_dict(run))
+    summary, phases = analyse_run(metrics, run, settings)
     with np.load(attention_npz) as saved:
         maps = phase_maps(saved["steps"], saved["maps"], phases)
     write_table(maps, out_maps)

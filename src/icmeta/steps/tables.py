@@ -1,7 +1,7 @@
 """The workflow step that stacks an experiment's runs into its tidy tables: what aggregate calls.
 
-It only stacks what the runs' own steps wrote, so it imports no analysis and is not re-run when the
-analysis changes (its inputs are, and they re-run it through Snakemake's input trigger).
+It only stacks what the runs' own steps wrote, after checking each summary is whole; a run's
+metrics were checked when it was summarised.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+from icmeta.analysis.complete import read_summary
 from icmeta.io import write_table
+from icmeta.steps import removing_damaged
 
 
 def _with_run_columns(
@@ -61,4 +63,11 @@ def aggregate(
         (metrics_csvs, out_metrics),
     )
     for paths, out in sources:
-        write_table(_with_run_columns([pd.read_csv(p) for p in paths], cells, seeds, experiment), out)
+        frames = []
+        for path in paths:
+            if paths is summary_csvs:
+                with removing_damaged(path, "summarises the run again"):
+                    frames.append(read_summary(path))
+            else:
+                frames.append(pd.read_csv(path))
+        write_table(_with_run_columns(frames, cells, seeds, experiment), out)
