@@ -38,6 +38,18 @@ def test_progress_reports_the_saved_step_and_each_members_latest_numbers(tmp_pat
     assert (cell / ".train_state-abc.pt").read_bytes() == before  # read, not changed
     assert not (cell / "seed~0").exists()
 
+    # a cut state beside it is named in one line, and the whole one is still reported
+    cut = tmp_path / "results" / "block" / "T~4" / ".train_state-def.pt"
+    cut.parent.mkdir()
+    cut.write_bytes(before[: len(before) // 2])
+    assert main(["progress", str(tmp_path / "results")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == f"{cell}  step 60"
+    assert captured.err.strip().splitlines() == [
+        f"icmeta: {cut} cannot be read (RuntimeError): a running job rewrites it at its next save; a "
+        "stopped one cannot resume from it, so remove it to retrain that job from step 0"
+    ]
+
 
 def test_progress_names_each_member_by_its_run_also_in_a_job_of_several_cells(tmp_path, capsys):
     """A grouped job keeps one state under its first cell for runs across the grid; each member is

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from icmeta.doctor import SPEED_ENSEMBLES, doctor
-from icmeta.errors import ConfigError
+from icmeta.errors import ConfigError, DamagedRunFile
 from icmeta.settings.config import RunConfig
 from icmeta.training.train import TrainingInterrupted, train
 
@@ -60,9 +60,14 @@ def _progress(args: argparse.Namespace) -> int:
         print(f"icmeta: no training in progress under {' '.join(args.paths)}", file=sys.stderr)
         return 1
     runs = run_dirs(paths)
-    for path in found:
-        print(format_progress(read_progress(path, runs)), flush=True)
-    return 0
+    damaged = 0
+    for path in found:  # one unreadable state never hides the others
+        try:
+            print(format_progress(read_progress(path, runs)), flush=True)
+        except DamagedRunFile as err:
+            print(f"icmeta: {err}", file=sys.stderr)
+            damaged += 1
+    return 1 if damaged else 0
 
 
 def _hours(args: argparse.Namespace) -> int:

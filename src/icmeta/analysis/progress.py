@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import pandas as pd
 import torch
 
 from icmeta.analysis.phases import DEFAULTS, dominant_patterns, pair_count
+from icmeta.errors import DamagedRunFile
 
 STATE_GLOB = "*train_state*.pt"  # the workflow's .train_state-<hash>.pt, `icmeta train`'s train_state.pt
 
@@ -74,7 +76,13 @@ def read_progress(
 ) -> RunProgress:
     """The state's step and each member's latest numbers; patterns over its last `window` evaluations;
     each member's run directory looked up by its configuration hash in `runs` (from `run_dirs`)."""
-    state = torch.load(state_path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
+        raise DamagedRunFile(
+            f"{state_path} cannot be read ({type(err).__name__}): a running job rewrites it at its next "
+            f"save; a stopped one cannot resume from it, so remove it to retrain that job from step 0"
+        ) from None
     members = []
     stopped = state.get("stopped_at", [None] * len(state["rows"]))
     for rows, stop, config_hash in zip(state["rows"], stopped, state["hashes"], strict=True):
