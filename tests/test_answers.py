@@ -1,5 +1,6 @@
 """`icmeta answers`: a finished run's checkpoints loaded back, measured on the run's own held-out set."""
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -70,3 +71,19 @@ def test_the_command_prints_the_table_and_names_a_missing_run(run, tmp_path, cap
     assert "config.yaml is missing" in capsys.readouterr().err
     assert main(["answers", str(run), "--steps", "7"]) == 2
     assert "no checkpoint at step 7; its checkpoints are at 0, " in capsys.readouterr().err
+
+
+def test_an_empty_config_or_a_cut_checkpoint_is_named_as_damaged(run, tmp_path, capsys):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "config.yaml").write_text("")
+    assert main(["answers", str(copy)]) == 2
+    assert (
+        f"{copy / 'config.yaml'} is damaged: it holds no run configuration with its hash"
+        in capsys.readouterr().err
+    )
+    shutil.copy(run / "config.yaml", copy / "config.yaml")
+    checkpoint = sorted((copy / "checkpoints").glob("*.pt"))[-1]
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+    assert main(["answers", str(copy)]) == 2
+    assert f"{checkpoint} is damaged: it cannot be read" in capsys.readouterr().err

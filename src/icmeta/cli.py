@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         return args.func(args)
-    except (ConfigError, RuntimeError) as err:
+    except (ConfigError, DamagedRunFile, RuntimeError) as err:
         print(f"icmeta: error: {err}", file=sys.stderr)
         return 2
 

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 import yaml
 
+from icmeta.errors import DamagedRunFile
 from icmeta.network.model import EnsembleICL
 from icmeta.settings.config import RunConfig
 from icmeta.task.data import Batch, TaskSampler, load_eval_sets, make_eval_sets
@@ -40,7 +41,15 @@ def run_config(run_dir: Path) -> RunConfig:
     path = run_dir / "config.yaml"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; is {run_dir} a finished run?")
-    saved = yaml.safe_load(path.read_text())
+    try:
+        saved = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise DamagedRunFile(f"{path} is damaged: it is not YAML ({type(err).__name__})") from None
+    if not isinstance(saved, dict) or "hash" not in saved:
+        raise DamagedRunFile(
+            f"{path} is damaged: it holds no run configuration with its hash; retrain the run (remove "
+            f"its metrics.csv, and `snakemake` trains its cell again)"
+        )
     recorded = saved.pop("hash")
     cfg = RunConfig.from_dict(saved)
     if cfg.hash() != recorded:
@@ -57,7 +66,10 @@ def load_network(run_dir: Path, step: int, cfg: RunConfig) -> EnsembleICL:
     if not path.exists():
         steps = ", ".join(map(str, checkpoint_steps(run_dir)))
         raise FileNotFoundError(f"{run_dir} has no checkpoint at step {step}; its checkpoints are at {steps}")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError) as err:
+        raise DamagedRunFile(f"{path} is damaged: it cannot be read ({type(err).__name__})") from None
     if saved["config_hash"] != cfg.hash():
         raise RuntimeError(f"checkpoint {step} of {run_dir} belongs to configuration {saved['config_hash']}")
     model = EnsembleICL([cfg])
