@@ -146,3 +146,24 @@ def test_every_settings_field_says_what_it_means():
 
 def test_a_convergence_stop_is_built_from_its_mapping():
     assert OptimConfig.from_dict({"stop": {"acc": 1, "hold": 10}}).stop.acc == 1.0
+
+
+def test_a_config_the_schema_refuses_is_named_in_one_line():
+    from icmeta.steps.schema import check
+
+    check(copy.deepcopy(MINIMAL))
+    for config, message in [
+        (
+            {**MINIMAL, "colour": 3},
+            "the top level: Additional properties are not allowed ('colour' was unexpected)",
+        ),
+        ({**MINIMAL, "seeds": [0, 0]}, "seeds: [0, 0] has non-unique elements"),
+        (
+            {**MINIMAL, "analysis": {"plateaus": {"min_jump": 0}}},
+            "analysis.plateaus.min_jump: 0 is less than or equal",
+        ),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            check(config)
+        assert str(err.value).startswith(message.split(":")[0]) and message in str(err.value)
+        assert "\n" not in str(err.value)

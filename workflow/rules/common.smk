@@ -18,6 +18,7 @@ from icmeta.errors import ConfigError  # noqa: E402
 from icmeta.probe import ProbeError  # noqa: E402
 from icmeta.probe.models import probe_runs as _probe_runs  # noqa: E402
 from icmeta.steps import plan, share_library  # noqa: E402
+from icmeta.steps.schema import check as check_schema  # noqa: E402
 from icmeta.steps.schema import write_schema  # noqa: E402
 from icmeta.settings.execution import (  # noqa: E402
     ExecutionSettings,
@@ -30,6 +31,10 @@ share_library(ROOT / "src")
 
 # The schema is made from the library's settings classes, where each setting's default, range and
 # meaning is declared once (`icmeta settings` prints them); validating fills the defaults in.
+try:
+    check_schema(config)
+except ConfigError as err:
+    raise WorkflowError(f"invalid config: {err}") from None
 with tempfile.TemporaryDirectory() as _schema_dir:
     validate(config, str(write_schema(_schema_dir)))
 try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from icmeta import figures
 from icmeta.analysis.phases import AnalysisSettings
+from icmeta.errors import ConfigError
 from icmeta.probe.settings import ProbeSettings
 from icmeta.settings.config import SECTIONS
 from icmeta.settings.execution import ExecutionSettings
@@ -111,6 +112,19 @@ def workflow_schema() -> dict[str, Any]:
             },
         },
     }
+
+
+def check(config: dict[str, Any]) -> None:
+    """The config against the schema, refused in one line that names the key (Snakemake's own
+    validation prints the whole schema and config after its message)."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(workflow_schema()).iter_errors(config)
+    )
+    if error is not None:
+        where = ".".join(map(str, error.absolute_path)) or "the top level"
+        raise ConfigError(f"{where}: {error.message}")
 
 
 def write_schema(directory: str | Path) -> Path:
