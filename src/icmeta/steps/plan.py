@@ -59,7 +59,7 @@ def load_config(paths: Sequence[str | Path]) -> dict[str, Any]:
     """Config files merged in order, as Snakemake merges `--configfile` over `configfile:`, and
     validated against the workflow's schema with every default filled in."""
     from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
+    from snakemake.utils import update_config, validate
 
     from icmeta.steps.schema import write_schema
 
@@ -70,7 +70,7 @@ def load_config(paths: Sequence[str | Path]) -> dict[str, Any]:
                 f"config file {path} does not exist; pass config.yaml and the files laid over it"
             )
         try:
-            _merge(merged, yaml.safe_load(path.read_text()) or {})
+            update_config(merged, yaml.safe_load(path.read_text()) or {})
         except yaml.YAMLError as err:
             raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,14 +80,6 @@ def load_config(paths: Sequence[str | Path]) -> dict[str, Any]:
             raise ConfigError(f"invalid config ({', '.join(map(str, paths))}): {err}") from None
     grid.check(merged)
     return merged
-
-
-def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> None:
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
 
 
 def plan(config: Mapping[str, Any], cores: int, device: str, timed: bool = True) -> list[BlockPlan]:
