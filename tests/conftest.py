@@ -42,7 +42,12 @@ def _torch_threads():
 
 def small(**changes) -> RunConfig:
     """A quick configuration for trainer tests (few steps, small eval sets)."""
-    base = {"optim.steps": 60, "optim.eval_every": 20, "optim.eval_size": 128, "optim.n_checkpoints": 5}
+    base = {
+        "optim.steps": 60,
+        "optim.eval_every": 20,
+        "optim.eval_size": 128,
+        "optim.checkpoints_per_decade": 2,
+    }
     base.update(changes)
     return RunConfig().replace(**base)
 

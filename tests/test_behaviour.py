@@ -100,7 +100,7 @@ def test_networks_restricted_to_one_circuit_are_read_as_that_circuit_in_every_se
                     "eval_every": 200,
                     "eval_size": 512,
                     "full_eval_every": 400,
-                    "n_checkpoints": 0,
+                    "checkpoints_per_decade": 0,
                 },
             }
         )

@@ -96,3 +96,33 @@ def test_by_default_a_gpu_packs_cells_and_a_cpu_trains_one_per_job():
     assert default.cells_per_job_on(gpu=True, seeds=2) == GPU_MODELS // 2
     assert default.cells_per_job_on(gpu=True, seeds=GPU_MODELS + 1) == 1
     assert ExecutionSettings(cells_per_job=4).cells_per_job_on(gpu=True, seeds=2) == 4
+
+
+def test_runs_with_saved_states_count_only_the_steps_they_have_still_to_go(tmp_path, monkeypatch):
+    from icmeta.settings import experiments as grid
+    from icmeta.training.state import summary
+    from icmeta.training.train import Trainer
+
+    monkeypatch.setattr(planning, "model_steps_per_s", lambda *args: 100.0)
+    config = planning.load_config([TINY])
+    cells = grid.cells(config, "grid")
+    results = tmp_path / "results"
+    # One cell's two seeds: a state at step 100 of 300; another cell: seed 0 stopped at 200.
+    for cell, step, stopped in ((cells[0], 100, [None, None]), (cells[1], 200, [200, None])):
+        configs = grid.run_configs(config, cell)
+        trainer = Trainer(configs, [tmp_path / "r0", tmp_path / "r1"], results / "grid" / cell.path / "s.pt")
+        trainer.step = step
+        trainer.history.stopped_at = stopped
+        trainer.save_state()
+        assert summary(trainer.state_path).is_file()
+    (block,) = planning.plan(config, 2, "cpu", results=results)
+    # 2400 in all; 2 x 200 to go in the first cell, 0 and 100 in the second
+    assert block.model_steps == 2400 - 2 * 300 - 2 * 300 + 2 * 200 + 0 + 100
+    assert block.model_steps_done == 2400 - block.model_steps
+    assert "1,700 model-steps to go (700 done, continued from saved states)" in planning.format_plan(
+        [block], 2, "cpu"
+    )
+    lowered = planning.load_config([TINY])
+    lowered["defaults"]["optim"]["steps"] = 150  # below the second cell's step 200: it trains anew
+    (block,) = planning.plan(lowered, 2, "cpu", results=results)
+    assert block.model_steps == 8 * 150 - 2 * 100  # the first cell goes on from 100; the second retrains

@@ -14,7 +14,7 @@ from conftest import small
 from icmeta.settings.config import RunConfig
 from icmeta.training.device import resolve_device
 from icmeta.training.evaluation import TRAINING_COLUMNS, metric_columns
-from icmeta.training.train import Trainer, log_spaced_steps, train
+from icmeta.training.train import Trainer, checkpoint_steps, train
 
 
 def test_outputs_and_columns(tmp_path):
@@ -36,7 +36,7 @@ def test_outputs_and_columns(tmp_path):
     assert ckpts[0] == "step_0000000.pt" and ckpts[-1] == "step_0000060.pt"
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["hash"] == cfg.hash()
-    assert not (tmp_path / "state.pt").exists()
+    assert torch.load(tmp_path / "state.pt", weights_only=False)["finished"]
     assert not list(run.glob(".*.tmp"))
 
 
@@ -51,11 +51,14 @@ def test_an_evaluation_fills_exactly_the_listed_columns(tmp_path):
     assert maps.shape == (2, 2, 1, 9, 9)
 
 
-def test_log_spaced_checkpoints():
-    steps = log_spaced_steps(200_000, 50)
+def test_log_spaced_checkpoints_do_not_move_with_the_cap():
+    steps = sorted(checkpoint_steps(200_000, 9))
     assert steps[0] == 0 and steps[-1] == 200_000 and 40 <= len(steps) <= 52
-    ratios = np.diff(np.log(steps[10:]))
+    ratios = np.diff(np.log(steps[10:-1]))
     assert ratios.std() < 0.1 * ratios.mean() + 1e-9
+    shorter = checkpoint_steps(20_000, 9)
+    assert shorter - {20_000} == {s for s in steps if s <= 20_000} - {20_000}
+    assert checkpoint_steps(500, 0) == {0, 500}
 
 
 def test_same_seed_same_metrics(tmp_path):
@@ -82,7 +85,9 @@ def test_ensemble_member_matches_solo_run(tmp_path):
 def _cli(tmp_path, out, seeds=("0", "1")):
     cfg = tmp_path / "run.yaml"
     cfg.write_text(
-        yaml.safe_dump({"optim": {"steps": 400, "eval_every": 20, "eval_size": 128, "n_checkpoints": 10}})
+        yaml.safe_dump(
+            {"optim": {"steps": 400, "eval_every": 20, "eval_size": 128, "checkpoints_per_decade": 3}}
+        )
     )
     return [
         sys.executable,
@@ -190,7 +195,7 @@ def test_short_training_really_learns(tmp_path):
             "optim.lr": 0.1,
             "optim.eval_every": 500,
             "optim.eval_size": 512,
-            "optim.n_checkpoints": 0,
+            "optim.checkpoints_per_decade": 0,
         }
     )
     metrics = train([cfg], [tmp_path / "run"], tmp_path / "state.pt")[0]

@@ -82,7 +82,12 @@ def test_the_clamps_block_plans_one_training_job_per_clamp(tmp_path):
 
 @pytest.mark.parametrize(
     ("example", "trains", "seeds"),
-    [("quick_look.yaml", 2, 2), ("circuits.yaml", 6, 2), ("clamps.yaml", 10, 3)],
+    [
+        ("quick_look.yaml", 2, 2),
+        ("circuits.yaml", 6, 2),
+        ("clamps.yaml", 10, 3),
+        ("main_ten_seeds.yaml", 2, 10),
+    ],
 )
 def test_example_configs_laid_over_config_yaml_run_only_their_own_blocks(tmp_path, example, trains, seeds):
     work = tmp_path / "work"
@@ -146,7 +151,9 @@ def test_tiny_grid_produces_every_table_and_figure(tiny_run):
         assert len(pd.read_csv(grid / "figures" / f"{name}.csv")) > 0
     ckpts = sorted(p.name for p in (grid / "T~1" / "eps~0.0" / "seed~0" / "checkpoints").glob("*.pt"))
     assert ckpts[0] == "step_0000000.pt" and ckpts[-1] == "step_0000300.pt"
-    assert not list(grid.rglob(".train_state-*")), "a finished cell leaves no training state behind"
+    # A finished cell keeps its state (one, with the one before it), for a longer cap to continue from.
+    states = [torch.load(p, weights_only=False) for p in sorted(grid.rglob(".train_state-*.pt"))]
+    assert len(states) == 4 and all(s["finished"] and s["step"] == 300 for s in states)
     for log in ("train/grid/T~1/eps~0.0.log", "aggregate/grid.log"):
         assert (tiny_run / "logs" / log).is_file()
     assert (tiny_run / "benchmarks" / "train" / "grid" / "T~1" / "eps~0.0.tsv").is_file()
@@ -201,6 +208,23 @@ def test_changing_a_hyperparameter_reruns_every_cell_that_uses_it(tiny_run, tmp_
     assert "eval_sets" in jobs  # eval sets record the full run config they were drawn for
 
 
+def test_raising_the_step_cap_continues_every_run_from_its_end_and_retrains_no_prefix(tiny_run, tmp_path):
+    work = _copy(tiny_run, tmp_path)
+    config = write_config(tmp_path / "c.yaml", **{"defaults.optim.steps": 600})
+    dry = snakemake(work, config, "-n")
+    assert "2,400 model-steps to go (2,400 done, continued from saved states)" in dry.stderr
+    snakemake(work, config, "--cores", "2")
+    grid = work / "results" / "grid"
+    for log in sorted((work / "logs" / "train" / "grid").rglob("*.log")):
+        assert "step 300 to the new cap 600" in log.read_text(), log
+    for before in sorted((tiny_run / "results" / "grid").glob("T~*/eps~*/seed~*/metrics.csv")):
+        old = pd.read_csv(before)
+        new = pd.read_csv(grid / before.relative_to(tiny_run / "results" / "grid"))
+        assert new["step"].tolist() == list(range(0, 650, 50))
+        pd.testing.assert_frame_equal(new[: len(old)][["step", "loss", "acc"]], old[["step", "loss", "acc"]])
+    assert pd.read_csv(grid / "tables" / "runs.csv")["end_step"].eq(600).all()
+
+
 def test_changing_detector_settings_reruns_analysis_not_training(tiny_run, tmp_path):
     config = write_config(tmp_path / "c.yaml", **{"analysis": {"plateaus": {"min_jump": 0.1}}})
     jobs = planned_jobs(_copy(tiny_run, tmp_path), config)
@@ -226,7 +250,8 @@ def test_cells_sharing_one_job_train_as_they_do_alone_to_float_rounding(tiny_run
         assert list(got.columns) == list(want.columns) and got["step"].equals(want["step"])
         diff = (got.drop(columns="step") - want.drop(columns="step")).abs().max().max()
         assert diff < 1e-4, f"{path.parent}: {diff}"
-    assert not list((work / "results").rglob(".train_state-*")), "a finished group leaves no state"
+    (state,) = (work / "results").rglob(".train_state-*.pt")  # one, under the group's first cell
+    assert torch.load(state, weights_only=False)["finished"]
     train_logs = work / "logs" / "train" / "grid"
     logs = [path.relative_to(train_logs).with_suffix("") for path in train_logs.rglob("*.log")]
     assert len(logs) == 1 and (work / "results" / "grid" / logs[0]).is_dir(), f"one log, a cell's: {logs}"

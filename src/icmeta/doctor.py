@@ -75,7 +75,7 @@ def small_config(seed: int = 0, **changes: Any) -> RunConfig:
         "optim.steps": CHECK_STEPS,
         "optim.eval_every": 50,
         "optim.eval_size": 128,
-        "optim.n_checkpoints": 3,
+        "optim.checkpoints_per_decade": 1,
         "seed": seed,
     }
     return RunConfig().replace(**{**base, **changes})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -45,6 +47,10 @@ def write_yaml(data: Any, path: str | Path) -> None:
     _write(path, lambda tmp: tmp.write_text(yaml.safe_dump(data, sort_keys=False)))
 
 
+def write_json(data: Any, path: str | Path) -> None:
+    _write(path, lambda tmp: tmp.write_text(json.dumps(data)))
+
+
 def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
     def writer(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
@@ -54,4 +60,15 @@ def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
 
 
 def write_torch(obj: Any, path: str | Path) -> None:
-    _write(path, lambda tmp: torch.save(obj, tmp))
+    """Serialised in memory, then written and synced by Python: a full disk is then an `OSError`
+    with errno ENOSPC, which callers can name, not torch's "basic_ios::clear: iostream error"."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+
+    def writer(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(buffer.getbuffer())
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before it replaces the previous file
+
+    _write(path, writer)

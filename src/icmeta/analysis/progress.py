@@ -1,4 +1,5 @@
-"""What runs still training have reached, read from their saved training states.
+"""What runs in training have reached, read from their saved training states (and, marked finished,
+what finished runs ended at: their states stay for a longer step cap to continue from).
 
 A run writes nothing to its directory before it ends, and a long grid runs for hours; the resumable
 state beside each cell (`.train_state-<hash>.pt`) already holds every evaluation so far. This reads
@@ -41,6 +42,7 @@ class RunProgress:
     cell: Path  # the directory the state sits in (a grid cell: its seeds are the members)
     step: int
     members: list[MemberProgress]
+    finished: bool  # a finished run keeps its state, which a longer step cap continues from
 
 
 def states(paths: list[Path]) -> Iterator[Path]:
@@ -94,7 +96,7 @@ def read_progress(
         rla = next((r["rla_acc"] for r in reversed(rows) if not math.isnan(r["rla_acc"])), math.nan)
         run = _closest((runs or {}).get(config_hash, []), state_path)
         members.append(MemberProgress(float(last["acc"]), float(rla), patterns, stop, run))
-    return RunProgress(state_path.parent, int(state["step"]), members)
+    return RunProgress(state_path.parent, int(state["step"]), members, bool(state.get("finished")))
 
 
 def member_names(members: list[MemberProgress]) -> list[str]:
@@ -109,7 +111,7 @@ def member_names(members: list[MemberProgress]) -> list[str]:
 
 
 def format_progress(run: RunProgress) -> str:
-    lines = [f"{run.cell}  step {run.step}"]
+    lines = [f"{run.cell}  step {run.step}{'  finished' if run.finished else ''}"]
     for name, m in zip(member_names(run.members), run.members, strict=True):
         stop = f"  stopped at {m.stopped_at}" if m.stopped_at is not None else ""
         layers = " / ".join(m.patterns)

@@ -201,7 +201,11 @@ class OptimConfig(Settings):
     steps: int = setting(200_000, "training steps (the cap, where a stop rule is set)", lo=1)
     eval_every: int = setting(100, "steps between evaluations", lo=1)
     eval_size: int = setting(2048, "held-out sequences per evaluation set", lo=1)
-    n_checkpoints: int = setting(50, "checkpoints kept, log-spaced over the run", lo=0)
+    # Log-spaced at fixed steps (10^(i/k)), not spread over the cap, so that a run extended to a
+    # longer cap keeps the checkpoints a run straight to that cap has (9 per decade: 50 to 200k).
+    checkpoints_per_decade: int = setting(
+        9, "checkpoints kept per decade of steps (log-spaced, plus step 0 and the last); 0: those two", lo=0
+    )
     # The convergence stop (`StopRule`); None trains to `steps`, and is left out of to_dict() so that
     # runs without a stop keep the hash they had before the field existed.
     stop: StopRule | None = setting(
@@ -222,6 +226,13 @@ class OptimConfig(Settings):
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", StopRule.from_value(self.stop))
         super().__post_init__()
+        if self.steps % self.eval_every:
+            fail(
+                "optim.steps",
+                self.steps,
+                f"must be a multiple of optim.eval_every = {self.eval_every}, so that a run's last step "
+                f"is an evaluation of the grid a longer run evaluates on",
+            )
         if self.full_eval_every is not None and self.full_eval_every % self.eval_every:
             fail(
                 "optim.full_eval_every",
@@ -323,8 +334,16 @@ class RunConfig:
         return out
 
     def hash(self) -> str:
-        """A stable 12-hex-digit content hash: equal for equal values, whatever their source."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """A stable 12-hex-digit hash of the run's identity: equal for equal values, whatever their
+        source.
+
+        The step cap is not part of it. SGD at a constant learning rate on a per-step data stream makes
+        a run to 400k steps the continuation of the same run to 100k, so raising `optim.steps` extends
+        a finished run from its last state instead of naming a new run (`icmeta.training.train`).
+        """
+        identity = self.to_dict()
+        del identity["optim"]["steps"]
+        blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def replace(self, **changes: Any) -> RunConfig:

@@ -32,6 +32,7 @@ from icmeta.io import atomic_path
 from icmeta.settings import experiments as grid
 from icmeta.settings.config import RunConfig
 from icmeta.settings.execution import ExecutionSettings, gpu_expected, usable_cpus
+from icmeta.training.state import steps_done
 
 # Seconds a non-training job (evaluation sets, a run's summary, a table, a figure) takes: a Python
 # process importing torch or matplotlib and reading a few files (measured on the tiny grid, 2 cores).
@@ -43,7 +44,8 @@ TRAIN_THREADS = 2  # what the training rule asks for
 class BlockPlan:
     name: str
     runs: int
-    model_steps: int
+    model_steps: int  # still to train: a run continues from its saved state
+    model_steps_done: int  # trained already, in the saved states of runs this plan continues
     may_stop_early: bool
     training_jobs: int
     other_jobs: int
@@ -82,9 +84,14 @@ def load_config(paths: Sequence[str | Path]) -> dict[str, Any]:
     return merged
 
 
-def plan(config: Mapping[str, Any], cores: int, device: str, timed: bool = True) -> list[BlockPlan]:
+def plan(
+    config: Mapping[str, Any], cores: int, device: str, timed: bool = True, results: Path = Path("results")
+) -> list[BlockPlan]:
     """Every active block's plan with `cores` given to Snakemake and jobs training on `device`;
-    without `timed` (a cluster, whose nodes this machine cannot measure) no times."""
+    without `timed` (a cluster, whose nodes this machine cannot measure) no times. Runs with a saved
+    training state under `results` (finished at a lower cap, or interrupted) count only the steps
+    they have still to go. Finished runs whose outputs are up to date count too (Snakemake, not the
+    plan, knows they will not run): the plan says what the block costs from where its states are."""
     on_gpu = gpu_expected(device)
     cpus = min(cores, usable_cpus())
     threads = min(TRAIN_THREADS, cpus)
@@ -96,7 +103,9 @@ def plan(config: Mapping[str, Any], cores: int, device: str, timed: bool = True)
         cells = grid.cells(config, name)
         runs = [grid.run_configs(config, cell) for cell in cells]
         speed = model_steps_per_s(len(seeds), device, threads) if timed else math.inf
-        steps = sum(r.optim.steps * len(rs) for rs in runs for r in rs[:1])
+        done = steps_done(results / name)
+        to_go = [_to_go(r, done.get(r.hash())) for rs in runs for r in rs]
+        steps = sum(to_go)
         jobs = len(cells) if per_job == 1 else len(grid.train_groups(config, name, per_job))
         drawn = figures.of_block(len(cells[0].axis_values), config["experiments"][name].get("figures", []))
         other = 2 * len(cells) * len(seeds) + 1 + len(drawn)  # eval sets, summaries, tables, figures
@@ -105,6 +114,7 @@ def plan(config: Mapping[str, Any], cores: int, device: str, timed: bool = True)
                 name=name,
                 runs=len(cells) * len(seeds),
                 model_steps=steps,
+                model_steps_done=sum(r.optim.steps for rs in runs for r in rs) - steps,
                 may_stop_early=any(r.optim.stop is not None for rs in runs for r in rs),
                 training_jobs=jobs,
                 other_jobs=other,
@@ -113,6 +123,15 @@ def plan(config: Mapping[str, Any], cores: int, device: str, timed: bool = True)
             )
         )
     return out
+
+
+def _to_go(run: RunConfig, reached: tuple[int, bool] | None) -> int:
+    """Steps a run still trains from its saved state: none once stopped, all past a lowered cap."""
+    cap = run.optim.steps
+    if reached is None or reached[0] > cap:
+        return cap
+    step, stopped = reached
+    return 0 if stopped else cap - step
 
 
 def model_steps_per_s(ensemble: int, device: str, threads: int) -> float:
@@ -163,6 +182,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _continued(p: BlockPlan) -> str:
+    return f" to go ({p.model_steps_done:,} done, continued from saved states)" if p.model_steps_done else ""
+
+
 def format_plan(plans: Sequence[BlockPlan], cores: int, device: str, timed: bool = True) -> str:
     gpu = gpu_expected(device)
     where = "a GPU" if gpu else f"cpu with {min(cores, usable_cpus())} CPUs"
@@ -172,8 +195,8 @@ def format_plan(plans: Sequence[BlockPlan], cores: int, device: str, timed: bool
         most = "at most " if p.may_stop_early else ""
         cost = f": about {_duration(p.wall_s)}" if timed else ""
         lines.append(
-            f"  {p.name}: {p.runs} runs, {most}{p.model_steps:,} model-steps, {p.training_jobs} training "
-            f"jobs, {p.other_jobs} other jobs{cost}"
+            f"  {p.name}: {p.runs} runs, {most}{p.model_steps:,} model-steps{_continued(p)}, "
+            f"{p.training_jobs} training jobs, {p.other_jobs} other jobs{cost}"
         )
     total = sum(p.wall_s for p in plans)
     if not timed:

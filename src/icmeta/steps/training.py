@@ -19,15 +19,16 @@ STATE_PREFIX = ".train_state-"
 
 
 def ensemble_state_path(cell_dir: str | Path, configs: Sequence[RunConfig]) -> Path:
-    """Where an interrupted cell keeps its training state: outside the job's declared outputs, so a
-    retried job finds it, and named by content, so a state from other settings is never resumed."""
+    """Where a cell keeps its training state: outside the job's declared outputs, so a retried job
+    finds it and a raised step cap continues from it, and named by the runs' identities (which leave
+    the cap out), so a state from other settings is never resumed."""
     digest = hashlib.sha256("".join(c.hash() for c in configs).encode()).hexdigest()[:12]
     return Path(cell_dir) / f"{STATE_PREFIX}{digest}.pt"
 
 
 def _drop_stale_states(keep: Path) -> None:
     for stale in keep.parent.glob(f"{STATE_PREFIX}*"):
-        if stale.name not in (keep.name, keep.name + ".checkpoints"):
+        if not stale.name.startswith(keep.name):  # its .prev, .json and .checkpoints are its own
             log.warning("removing %s: it belongs to settings this cell no longer has", stale)
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
 

@@ -6,7 +6,8 @@ Per run directory (see docs/library.md, "Run outputs"):
     train_steps.csv.gz     per-step training loss and accuracy on the training batch
     attention.npz          steps (n_eval,), maps (n_eval, layers, heads, S, S): batch-mean attention
                            on the in-distribution evaluation set
-    checkpoints/step_XXXXXXX.pt   parameters at ~n_checkpoints log-spaced steps, 0 and the last
+    checkpoints/step_XXXXXXX.pt   parameters at optim.checkpoints_per_decade log-spaced steps, 0 and
+                                  the last
 
 Nothing is written to a run directory before the end, so a directory with metrics.csv holds a finished
 run; until then the records travel in the trainer's resumable state (`RunHistory.state_dict`).
@@ -18,6 +19,7 @@ there, its last checkpoint is its parameters there, and nothing after it is writ
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -169,15 +171,32 @@ class RunHistory:
         for e in members:
             write_torch(
                 {"step": step, "config_hash": self.configs[e].hash(), "params": model.member_state(e)},
-                self.checkpoint_staging / f"member{e}" / f"step_{step:07d}.pt",
+                self._staged(e) / f"step_{step:07d}.pt",
             )
 
-    def _publish_checkpoints(self) -> None:
-        for e, d in enumerate(self.out_dirs):
-            (d / "checkpoints").mkdir(parents=True, exist_ok=True)
-            for staged in sorted((self.checkpoint_staging / f"member{e}").glob("step_*.pt")):
-                staged.replace(d / "checkpoints" / staged.name)
+    def drop_checkpoint(self, step: int, members: list[int]) -> None:
+        for e in members:
+            (self._staged(e) / f"step_{step:07d}.pt").unlink(missing_ok=True)
+
+    def clear_checkpoints(self) -> None:
+        """Forget every staged checkpoint: runs that start from step 0 keep none of an earlier start."""
         shutil.rmtree(self.checkpoint_staging, ignore_errors=True)
+
+    def _staged(self, e: int) -> Path:
+        return self.checkpoint_staging / f"member{e}"
+
+    def _publish_checkpoints(self) -> None:
+        """Hard-link the staged checkpoints into the run directories: they stay staged too, with the
+        finished state that a longer cap continues from, at no cost in disk."""
+        for e, d in enumerate(self.out_dirs):
+            target = d / "checkpoints"
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            for staged in sorted(self._staged(e).glob("step_*.pt")):
+                try:
+                    os.link(staged, target / staged.name)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(staged, target / staged.name)
 
     # Outputs -----------------------------------------------------------------------------------
 

@@ -22,15 +22,15 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from icmeta.io import write_torch
 from icmeta.network.model import EnsembleICL
 from icmeta.network.schedule import Schedule
 from icmeta.rng import STREAM_TRAIN, stream_keys
 from icmeta.settings.config import RunConfig, check_ensemble
 from icmeta.settings.execution import usable_cpus
 from icmeta.task.data import Batch, TaskSampler, make_eval_sets
+from icmeta.training import state as training_state
 from icmeta.training.device import EAGER_CUDA, GRAPH, planned_path, resolve_device
-from icmeta.training.evaluation import Evaluator, metric_columns
+from icmeta.training.evaluation import Evaluator, metric_columns, secondary_columns
 from icmeta.training.history import RunHistory
 
 log = logging.getLogger("icmeta.training.train")
@@ -40,12 +40,19 @@ class TrainingInterrupted(RuntimeError):
     """Raised after a SIGTERM/SIGINT once the training state is saved; rerun the command to resume."""
 
 
-def log_spaced_steps(total: int, count: int) -> list[int]:
-    """About `count` checkpoint steps spaced evenly in log(step), plus step 0 and the last step."""
-    if count <= 0:
-        return [total]
-    grid = np.unique(np.round(np.logspace(0, math.log10(total), count)).astype(int))
-    return sorted({0, total, *grid.tolist()})
+def checkpoint_steps(end: int, per_decade: int) -> set[int]:
+    """Step 0, `end`, and the steps round(10^(i / per_decade)) up to `end`.
+
+    The grid does not depend on `end`, so a run extended to a longer cap has exactly the checkpoints
+    of a run trained straight to it (besides its end, which moves with the cap).
+    """
+    grid = set()
+    if per_decade > 0:
+        for i in range(int(math.log10(end) * per_decade) + 2):
+            step = round(10 ** (i / per_decade))
+            if step <= end:
+                grid.add(step)
+    return {0, end, *grid}
 
 
 class Trainer:
@@ -93,7 +100,7 @@ class Trainer:
             else make_eval_sets(self.sampler, opt.eval_size)
         )
         self.evaluator = Evaluator(configs, self.model, sets, self.control, self.sampler.T_max, self.device)
-        self.checkpoints = set(log_spaced_steps(self.steps, opt.n_checkpoints))
+        self.checkpoints = checkpoint_steps(self.steps, opt.checkpoints_per_decade)
         # Checkpoints wait beside the training state until the run ends (`RunHistory.stage_checkpoint`).
         staging = self.state_path.with_name(self.state_path.name + ".checkpoints")
         self.history = RunHistory(
@@ -226,35 +233,69 @@ class Trainer:
     def _hashes(self) -> list[str]:
         return [c.hash() for c in self.configs]
 
-    def save_state(self) -> None:
-        """Save what a resumed run needs to continue bit for bit: parameters, step and history."""
+    def save_state(self, finished: bool = False) -> None:
+        """Save what a resumed run needs to continue bit for bit: parameters, step and history.
+
+        A finished run keeps its state too (`finished`): raising the step cap continues it from there,
+        and a run directory whose files were lost is written again from it without training.
+        """
         self.history.collect_steps(self.step)
         state = {
             "hashes": self._hashes(),
             "step": self.step,
+            "finished": finished,
             "model": self.model.state_dict(),
             **self.history.state_dict(),
         }
-        write_torch(state, self.state_path)
+        training_state.save(state, self.state_path)
 
     def load_state(self) -> bool:
         """Resume from the saved state if there is one; refuse a state of other configurations."""
-        if not self.state_path.is_file():
+        state = training_state.load(self.state_path, self.device)
+        if state is None:
             return False
-        state = torch.load(self.state_path, map_location=self.device, weights_only=False)
         if state["hashes"] != self._hashes():
             raise RuntimeError(
                 f"training state {self.state_path} belongs to other configurations "
                 f"({state['hashes']} vs {self._hashes()}); delete it to start afresh"
             )
+        if state["step"] > self.steps:
+            log.warning(
+                "training state %s is at step %d, past the step cap %d: a run cannot be cut back to an "
+                "earlier step, so these runs train again from step 0",
+                self.state_path,
+                state["step"],
+                self.steps,
+            )
+            return False
         self.model.load_state_dict(state["model"])
         self.step = state["step"]
         self.history.load_state_dict(state)
         self._step_t.fill_(self.step)
         for e, at in enumerate(self.history.stopped_at):
             self.running[e] = float(at is None)
-        log.info("resumed from %s at step %d", self.state_path, self.step)
+        if state.get("finished") and self.step < self.steps and not self.history.all_stopped:
+            self._reopen()
+            log.info("extending from %s: step %d to the new cap %d", self.state_path, self.step, self.steps)
+        else:
+            log.info("resumed from %s at step %d", self.state_path, self.step)
         return True
+
+    def _reopen(self) -> None:
+        """Make a run that ended at its old cap the run a longer cap would have had at that step.
+
+        Its last evaluation measured every set because it was the last; a run to the new cap measures
+        them there only where `full_eval_every` says so. Its last checkpoint was its end; a run to
+        the new cap keeps one there only where the checkpoint grid has one.
+        """
+        optim = self.configs[0].optim
+        if not optim.full_eval_due(self.step):
+            for e, cfg in enumerate(self.configs):
+                if self.history.stopped_at[e] is None:
+                    self.history.rows[e][-1].update(dict.fromkeys(secondary_columns(cfg), math.nan))
+        if self.step not in self.checkpoints:
+            running = [e for e in range(self.E) if self.history.stopped_at[e] is None]
+            self.history.drop_checkpoint(self.step, running)
 
     # The loop ----------------------------------------------------------------------------------
 
@@ -278,12 +319,15 @@ class Trainer:
                 signal.signal(sig, old)
 
     def run(self) -> list[pd.DataFrame]:
-        """Train to the end (resuming if a state file exists) and write every run's outputs."""
+        """Train to the end (resuming or extending where a saved state allows) and write every run's
+        outputs; the finished state stays, for a later longer cap."""
         resumed = self.load_state()
         if not resumed:
+            training_state.remove(self.state_path)
+            self.history.clear_checkpoints()
             self.history.stage_checkpoint(self.step, self.model)
             self.record_eval()
-        if self.step < self.steps:
+        if self.step < self.steps and not self.history.all_stopped:
             self.prepare()
         last_state = last_progress = time.monotonic()
         start_time, start_step = last_state, self.step
@@ -292,7 +336,7 @@ class Trainer:
                 self.advance()
                 if self.step in self.checkpoints:
                     self.history.stage_checkpoint(self.step, self.model)
-                if self.step % self.eval_every == 0 or self.step == self.steps:
+                if self.step % self.eval_every == 0:
                     self.record_eval()
                     now = time.monotonic()
                     if now - last_progress >= self.progress_every_s:
@@ -307,8 +351,10 @@ class Trainer:
                         f"stopped by signal at step {self.step}; state saved to {self.state_path}, "
                         f"run the same command again to resume"
                     )
+        # The state first: a kill before the run directories are written leaves a finished state,
+        # and the next call writes them from it.
+        self.save_state(finished=True)
         self.history.write_outputs()
-        self.state_path.unlink(missing_ok=True)
         return self.history.metrics_tables()
 
     def _log_progress(self, elapsed: float, done: int) -> None:
