@@ -4,9 +4,7 @@ from snakemake.utils import min_version
 min_version("9.11")
 
 
-configfile: "config.yaml"
-
-
+# config.yaml is read in common.smk, after a check that names the line of a YAML error in it.
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"

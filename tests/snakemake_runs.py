@@ -52,7 +52,15 @@ def snakemake(
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run snakemake on the workflow at `code` with outputs in `workdir` (the default profile applies)."""
-    cmd = [
+    cmd = [*snakemake_command(workdir, config, code), *args]
+    proc = subprocess.run(cmd, cwd=code, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def snakemake_command(workdir: Path, config: Path, code: Path = REPO) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "snakemake",
@@ -62,12 +70,7 @@ def snakemake(
         str(workdir),
         "--configfile",
         str(config),
-        *args,
     ]
-    proc = subprocess.run(cmd, cwd=code, capture_output=True, text=True, timeout=timeout, env=env)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def planned_jobs(workdir: Path, config: Path, *args: str, code: Path = REPO) -> dict[str, int]:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from icmeta.analysis.complete import read_metrics, read_summary
+from icmeta.analysis.complete import read_attention, read_metrics, read_summary
 from icmeta.errors import DamagedRunFile
 from icmeta.settings.config import RunConfig
 from icmeta.steps.summary import summarise_run
@@ -71,11 +71,38 @@ def test_a_summary_is_one_row_with_its_measurements(tmp_path):
         read_summary(path)
 
 
-def test_summarising_a_damaged_run_removes_its_metrics_so_the_workflow_retrains_it(tmp_path):
-    path = _metrics(tmp_path, range(0, 151, 50))
+def _attention(tmp_path, steps=range(0, 301, 50)):
+    path = tmp_path / "attention.npz"
+    steps = np.asarray(list(steps))
+    np.savez_compressed(path, steps=steps, maps=np.full((len(steps), 2, 1, 9, 9), 1 / 9, np.float32))
+    return path
+
+
+def test_attention_maps_are_one_per_evaluation_and_a_cut_file_is_damaged(tmp_path):
+    steps = np.arange(0, 301, 50)
+    found, maps = read_attention(_attention(tmp_path), steps)
+    assert found.tolist() == steps.tolist() and maps.shape == (7, 2, 1, 9, 9)
+    with pytest.raises(DamagedRunFile, match="its 4 map steps are not the run's 7 evaluations"):
+        read_attention(_attention(tmp_path, range(0, 151, 50)), steps)
+    path = _attention(tmp_path)
+    path.write_bytes(path.read_bytes()[:300])  # a copy cut short
+    with pytest.raises(
+        DamagedRunFile, match=r"attention.npz is damaged: it cannot be read as the run's maps"
+    ):
+        read_attention(path, steps)
+    with pytest.raises(DamagedRunFile, match="does not exist"):
+        read_attention(tmp_path / "none.npz", steps)
+
+
+@pytest.mark.parametrize("damaged", ["metrics.csv", "attention.npz"])
+def test_summarising_a_damaged_run_removes_the_file_so_the_workflow_makes_it_again(tmp_path, damaged):
+    metrics = _metrics(tmp_path, range(0, 151, 50) if damaged == "metrics.csv" else range(0, 301, 50))
+    attention = _attention(tmp_path)
+    if damaged == "attention.npz":
+        attention.write_bytes(attention.read_bytes()[:300])
     outs = [tmp_path / name for name in ("summary.csv", "phases.csv", "maps.csv")]
     with pytest.raises(
-        DamagedRunFile, match="it was removed, so the next `snakemake` retrains the run's cell"
+        DamagedRunFile, match="it was removed, so the next `snakemake` writes the run's files again"
     ):
-        summarise_run(path, tmp_path / "attention.npz", RUN.to_dict(), 0, {}, *outs)
-    assert not path.exists() and not any(p.exists() for p in outs)
+        summarise_run(metrics, attention, RUN.to_dict(), 0, {}, *outs)
+    assert not (tmp_path / damaged).exists() and not any(p.exists() for p in outs)

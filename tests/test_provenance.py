@@ -182,6 +182,8 @@ UNUSED_BY_STEPS = {
     "icmeta.probe.settings",
     "icmeta.steps.schema",
     "icmeta.steps.plan",
+    "icmeta.steps.config_files",
+    "icmeta.steps.slurm_check",
 }
 
 

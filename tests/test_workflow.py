@@ -98,12 +98,13 @@ def test_example_configs_laid_over_config_yaml_run_only_their_own_blocks(tmp_pat
     assert "probe" not in jobs and "sst2_data" not in jobs
 
 
-def test_slurm_profile_parses_and_sets_training_resources(tmp_path):
-    out = snakemake(tmp_path, TINY, "-n", "--workflow-profile", str(REPO / "profiles" / "slurm"))
+@pytest.mark.parametrize(("device", "gpus"), [("cpu", 0), ("cuda", 1)])
+def test_slurm_profile_asks_for_a_gpu_only_where_training_uses_one(tmp_path, device, gpus):
+    config = write_config(tmp_path / "c.yaml", **{"execution.device": device, "execution.cells_per_job": 1})
+    out = snakemake(tmp_path, config, "-n", "--workflow-profile", str(REPO / "profiles" / "slurm"))
     text = out.stdout + out.stderr
     train_job = text.split("rule train:", 1)[1].split("\n\n", 1)[0]
-    assert "slurm_partition=gpu" in train_job and "gpu=1" in train_job
-    assert "runtime=240" in train_job and "mem_mb=16000" in train_job
+    assert f"gpu={gpus}" in train_job and "runtime=240" in train_job and "mem_mb=8000" in train_job
 
 
 @pytest.fixture
@@ -283,6 +284,22 @@ def test_bad_config_stops_before_any_job(tmp_path, changes, message):
     out = snakemake(work, config, "--cores", "1", check=False)
     assert out.returncode != 0
     assert message in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"seeds: [0, 1\nexperiments: {}\n", "invalid config: config.yaml:2:12: not valid YAML"),
+        (b"seeds: [0, 1]\n# caf\xe9\n", "invalid config: config.yaml:2: byte 0xe9 is not UTF-8 text"),
+    ],
+)
+def test_an_unreadable_config_yaml_is_named_with_its_line(tmp_path, text, message):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "config.yaml").write_bytes(text)
+    out = snakemake(work, TINY, "-n", check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and message in text and "Traceback" not in text
     assert not (work / "results").exists()
 
 
@@ -431,25 +448,32 @@ def test_more_cores_than_cpus_never_runs_more_training_threads_than_the_machine_
 
 
 def test_a_damaged_run_file_is_named_removed_and_rebuilt_never_aggregated(tiny_run, tmp_path):
-    """A metrics.csv cut to its first rows, then a summary.csv cut short: the step that reads each
-    fails naming the file, removes it, and the next call rebuilds it (a retrain, a new summary)."""
+    """A metrics.csv cut to its first rows, an attention.npz cut short, then a summary.csv cut short:
+    the step that reads each fails naming the file, removes it, and the next call makes it again
+    (from the cell's kept training state, with no training; a new summary)."""
     work = _copy(tiny_run, tmp_path)
     run = work / "results" / "grid" / "T~2" / "eps~0.5" / "seed~1"
     lines = (run / "metrics.csv").read_text().splitlines(keepends=True)
     (run / "metrics.csv").write_text("".join(lines[:3]))  # the header, steps 0 and 50
+    maps = work / "results" / "grid" / "T~1" / "eps~0.5" / "seed~0" / "attention.npz"
+    maps.write_bytes(maps.read_bytes()[:500])
     failed = snakemake(work, TINY, "--cores", "2", check=False)
     assert failed.returncode != 0
     assert "seed~1/metrics.csv is damaged: it ends at step 50, the run trains to 300" in failed.stderr
-    assert "it was removed, so the next `snakemake` retrains the run's cell" in failed.stderr
-    assert not (run / "metrics.csv").exists()
-    assert planned_jobs(work, TINY).get("train") == 1  # the damaged run's cell, all its seeds
+    assert "seed~0/attention.npz is damaged: it cannot be read as the run's maps" in failed.stderr
+    assert "it was removed, so the next `snakemake` writes the run's files again" in failed.stderr
+    assert not (run / "metrics.csv").exists() and not maps.exists()
+    assert planned_jobs(work, TINY).get("train") == 2  # the damaged runs' cells
     other = work / "results" / "grid" / "T~1" / "eps~0.0" / "seed~0" / "summary.csv"
     other.write_text(other.read_text()[:40])
     failed = snakemake(work, TINY, "--cores", "2", check=False)
     assert failed.returncode != 0 and "seed~0/summary.csv is damaged" in failed.stderr
     assert not other.exists()
     snakemake(work, TINY, "--cores", "2")
+    for cell in ("T~2/eps~0.5", "T~1/eps~0.5"):
+        log = (work / "logs" / "train" / "grid" / f"{cell}.log").read_text()
+        assert "resumed from" in log and "at step 300" in log and "steps/s" not in log, "no training"
     runs = pd.read_csv(work / "results" / "grid" / "tables" / "runs.csv")
     assert runs["end_step"].eq(300).all() and len(runs) == 8
     before = pd.read_csv(tiny_run / "results" / "grid" / "tables" / "runs.csv")
-    assert runs["final_acc"].tolist() == before["final_acc"].tolist()  # the retrain is the same run
+    assert runs["final_acc"].tolist() == before["final_acc"].tolist()  # the same runs

@@ -97,6 +97,25 @@ def _answers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _slurm_check(args: argparse.Namespace) -> int:
+    from icmeta.steps.plan import load_config
+    from icmeta.steps.slurm_check import check_profile
+
+    device = load_config(args.config)["execution"]["device"]
+    request, problems = check_profile(args.profile, device)
+    asks = (
+        f"training jobs ask for partition {request.partition or '(the default)'}: {request.cpus} CPUs, "
+        f"{request.mem_mb or 'the default'} MB, {request.gpus} GPU(s)"
+    )
+    if problems:
+        print(f"icmeta: {asks}, and can never start:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(f"{asks}: a node of the partition fits them")
+    return 0
+
+
 def _plan(args: argparse.Namespace) -> int:
     from icmeta.settings.execution import usable_cpus
     from icmeta.steps.plan import format_plan, load_config, plan
@@ -177,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--cores", type=int, help="cores given to Snakemake (default: this machine's CPUs)")
     pl.add_argument("--device", help="auto, cpu or cuda[:i] (default: the config's execution.device)")
     pl.set_defaults(func=_plan)
+    sc = sub.add_parser(
+        "slurm-check",
+        help="whether a SLURM profile's training jobs fit a node of their partition here (asks sinfo)",
+    )
+    sc.add_argument("profile", nargs="?", default="profiles/slurm", help="the profile directory")
+    sc.add_argument(
+        "--config", nargs="*", default=["config.yaml"], help="the workflow's config files (for its device)"
+    )
+    sc.set_defaults(func=_slurm_check)
     s = sub.add_parser("settings", help="every workflow setting with its default and meaning, as YAML")
     s.set_defaults(func=_settings)
     return parser

@@ -18,6 +18,8 @@ from icmeta.errors import ConfigError  # noqa: E402
 from icmeta.probe import ProbeError  # noqa: E402
 from icmeta.probe.models import probe_runs as _probe_runs  # noqa: E402
 from icmeta.steps import plan, share_library  # noqa: E402
+from icmeta.steps import slurm_check  # noqa: E402
+from icmeta.steps.config_files import read_config_file  # noqa: E402
 from icmeta.steps.schema import check as check_schema  # noqa: E402
 from icmeta.steps.schema import write_schema  # noqa: E402
 from icmeta.settings.execution import (  # noqa: E402
@@ -28,6 +30,20 @@ from icmeta.settings.execution import (  # noqa: E402
 )
 
 share_library(ROOT / "src")
+
+# Snakemake's own reading of a config file says "not valid JSON or YAML" and names neither file nor
+# line (or stops on a traceback for a byte that is not UTF-8); the check says which line and why.
+# Files given with --configfile are read by Snakemake before this file runs: `icmeta plan` checks
+# them the same way (docs/workflow.md, "Config errors").
+if Path("config.yaml").is_file():
+    try:
+        read_config_file("config.yaml")
+    except ConfigError as err:
+        raise WorkflowError(f"invalid config: {err}") from None
+
+
+configfile: "config.yaml"
+
 
 # The schema is made from the library's settings classes, where each setting's default, range and
 # meaning is declared once (`icmeta settings` prints them); validating fills the defaults in.

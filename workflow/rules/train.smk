@@ -90,3 +90,14 @@ for _job in train_jobs():
             code=code_digest("train.py"),
         script:
             "../scripts/train.py"
+
+
+# On a cluster, a training job that asks for more CPUs than any node has would wait in the queue
+# for ever without a word from Snakemake: say so before submitting anything.
+if workflow.is_main_process and workflow.nodes is not None:
+    _nodes = slurm_check.cluster_nodes()
+    for _job in train_jobs() if _nodes else []:
+        _cores = getattr(rules, _job.name).rule.resources["_cores"]
+        _unfit = slurm_check.never_fits(_job.name, _cores.value, _nodes)
+        if _unfit:
+            raise WorkflowError(f"icmeta: {_unfit}")

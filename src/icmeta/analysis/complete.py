@@ -4,11 +4,14 @@ A run's `metrics.csv` is written last, atomically, so a crash never leaves half 
 that fills, a copy cut short or a hand edit can, and a cut history reads as a shorter run (its last
 row as the final accuracy, a stop that never happened). So each file is checked where it is read:
 every evaluation from step 0 at `eval_every`, up to the run's cap or to a stop its rule explains,
-with the accuracy and loss of every row; a summary is one row with its measurements.
+with the accuracy and loss of every row; its attention maps are one per evaluation; a summary is one
+row with its measurements.
 """
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +53,23 @@ def read_metrics(path: str | Path, run: RunConfig) -> pd.DataFrame:
             why = "no stop rule is set" if stop is None else f"its stop rule ({stop}) does not end it there"
             raise _damaged(path, f"it ends at step {last}, the run trains to {run.optim.steps} and {why}")
     return frame
+
+
+def read_attention(path: str | Path, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A run's attention maps (steps, maps), one per evaluation in `steps` (its metrics'), or
+    `DamagedRunFile`."""
+    try:
+        with np.load(path) as saved:
+            found, maps = saved["steps"], saved["maps"]
+    except FileNotFoundError:
+        raise _damaged(path, "it does not exist") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        raise _damaged(path, f"it cannot be read as the run's maps ({type(err).__name__})") from None
+    if maps.ndim != 5 or len(maps) != len(found):
+        raise _damaged(path, f"it holds maps of shape {maps.shape} for {len(found)} steps")
+    if not np.array_equal(found, steps):
+        raise _damaged(path, f"its {len(found)} map steps are not the run's {len(steps)} evaluations")
+    return found, maps
 
 
 def read_summary(path: str | Path) -> pd.DataFrame:

@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from icmeta import figures
 from icmeta.errors import ConfigError
 from icmeta.io import atomic_path
 from icmeta.settings import experiments as grid
 from icmeta.settings.config import RunConfig
 from icmeta.settings.execution import ExecutionSettings, gpu_expected, usable_cpus
+from icmeta.steps.config_files import read_config_file
 from icmeta.training.state import steps_done
 
 # Seconds a non-training job (evaluation sets, a run's summary, a table, a figure) takes: a Python
@@ -66,15 +65,8 @@ def load_config(paths: Sequence[str | Path]) -> dict[str, Any]:
     from icmeta.steps.schema import write_schema
 
     merged: dict[str, Any] = {}
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise ConfigError(
-                f"config file {path} does not exist; pass config.yaml and the files laid over it"
-            )
-        try:
-            update_config(merged, yaml.safe_load(path.read_text()) or {})
-        except yaml.YAMLError as err:
-            raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    for path in paths:
+        update_config(merged, read_config_file(path))
     with tempfile.TemporaryDirectory() as tmp:
         try:
             validate(merged, str(write_schema(tmp)))
