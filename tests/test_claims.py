@@ -40,29 +40,74 @@ BLOCKS = {
 }
 
 
-def _rows():
-    page = claims_markdown(BLOCKS, tolerance=0.05)
+def _rows(blocks=None):
+    page = claims_markdown(blocks or BLOCKS, tolerance=0.05)
     rows = [line.split(" | ") for line in page.splitlines()[2:]]
     return {claim.paper: row for claim, row in zip(CLAIMS, rows, strict=True)}
 
 
 @pytest.mark.parametrize(
-    ("claim", "verdict"),
+    ("claim", "counted", "verdict"),
     [
-        ("Phase 1 plateaus at 1/T, the share of the most frequent task, for every T ≥ 2", "partly"),  # 3 of 4
-        ("With one task (T = 1) accuracy rises in a single jump", "partly"),
-        ("At the default setting a second plateau lies near 75 %", "partly"),  # 0.76 yes, 0.9 no
-        ("Training ends at 100 % accuracy", "partly"),
-        ("Final random-label accuracy (RLA) is about 0.6–0.7", "partly"),
-        ("K = 32 classes skip Phase 1", "not tested"),  # no classes_K block
-        ("K ≥ 128 classes skip Phase 2", "not tested"),
-        ("Larger noise skips Phase 2", "holds"),  # ε = 0.5: plateaus at 1/T, then the end
-        ("ε = 1 skips Phases 1 and 2", "partly"),  # seed 0 sits at 1/T first
-        ("Two heads per layer give a smooth curve without plateaus", "holds"),
+        (
+            "Phase 1 plateaus at 1/T, the share of the most frequent task, for every T ≥ 2",
+            "3 of 4 (0.30–0.95)",
+            "undecided",
+        ),
+        ("With one task (T = 1) accuracy rises in a single jump", "1 of 2 (0.09–0.91)", "undecided"),
+        (
+            "At the default setting a second plateau lies near 75 %",
+            "1 of 2 (0.09–0.91)",
+            "undecided",
+        ),  # 0.76 yes
+        ("Training ends at 100 % accuracy", "1 of 2 (0.09–0.91)", "undecided"),
+        ("Final random-label accuracy (RLA) is about 0.6–0.7", "1 of 2 (0.09–0.91)", "undecided"),
+        ("K = 32 classes skip Phase 1", "–", "not tested"),  # no classes_K block
+        ("K ≥ 128 classes skip Phase 2", "–", "not tested"),
+        # ε = 0.5: plateaus at 1/T, then the end; at ε = 0.1 both seeds have a Phase 2
+        ("Larger noise skips Phase 2", "2 of 2 (0.34–1.00); baseline ε = 0.1: 2 of 2", "undecided"),
+        ("ε = 1 skips Phases 1 and 2", "1 of 2 (0.09–0.91); baseline ε = 0.1: 2 of 2", "undecided"),
+        (
+            "Two heads per layer give a smooth curve without plateaus",
+            "2 of 2 (0.34–1.00); baseline 1 head: 2 of 2",
+            "undecided",
+        ),
     ],
 )
-def test_each_claim_gets_the_verdict_its_rule_gives(claim, verdict):
-    assert _rows()[claim][3] == f"**{verdict}**"
+def test_each_claim_counts_the_runs_its_rule_admits(claim, counted, verdict):
+    assert _rows()[claim][3] == counted
+    assert _rows()[claim][4] == f"**{verdict}**"
+
+
+def test_the_wilson_interval_matches_its_closed_form_at_known_points():
+    from icmeta.block.claims import wilson
+
+    assert wilson(0, 3)[1] == pytest.approx(0.5615, abs=1e-4)  # three runs without: still undecided
+    assert wilson(10, 10)[0] == pytest.approx(0.7225, abs=1e-4)
+    low, high = wilson(5, 10)
+    assert low == pytest.approx(1 - high) and low == pytest.approx(0.2366, abs=1e-4)
+
+
+def test_ten_runs_decide_a_claim_and_a_baseline_without_the_phenomenon_decides_nothing():
+    ten = {
+        (("heads", 1),): [[0.33, 0.8, 1.0]] * 10,
+        (("heads", 2),): [[1.0]] * 10,
+    }
+    rows = _rows({**BLOCKS, "heads": _block(ten)})
+    smooth = rows["Two heads per layer give a smooth curve without plateaus"]
+    assert smooth[3].startswith("10 of 10 (0.72–1.00)") and smooth[4] == "**holds**"
+    bumpy = {(("heads", 1),): [[1.0]] * 10, (("heads", 2),): [[0.33, 1.0]] * 10}
+    rows = _rows({**BLOCKS, "heads": _block(bumpy)})
+    assert rows["Two heads per layer give a smooth curve without plateaus"][4] == "**not decidable**"
+    rows = _rows({**BLOCKS, "heads": _block({**bumpy, (("heads", 1),): [[0.33, 0.8, 1.0]] * 10})})
+    assert rows["Two heads per layer give a smooth curve without plateaus"][4] == "**does not hold**"
+
+
+def test_a_label_prior_stage_is_no_phase_at_any_t():
+    block = _block({(("T", 1), ("eps", 0.1)): [[0.1, 1.0], [0.1, 1.0]]})
+    block.phases["circuit_behaviour"] = ["label prior", "NCC"] * 2
+    rows = _rows({**BLOCKS, "phase_diagram": block})
+    assert rows["With one task (T = 1) accuracy rises in a single jump"][3].startswith("2 of 2")
 
 
 def test_measured_values_report_the_levels_and_their_spread():
@@ -132,7 +177,7 @@ def test_detector_free_readings_count_the_runs_in_a_regime_and_say_when_a_block_
     assert regime_sequence(block) == "label prior 1k → NCC 5k → FCC 2k; label prior 1k → SCC 4k → FCC 3k"
     bare = BLOCKS["main"]  # published before the behavioural contrasts
     assert "not measured" in regime_time(bare, "SCC") and "not measured" in regime_sequence(bare)
-    assert _rows()["Training ends at 100 % accuracy"][4] == "no detector involved"
+    assert _rows()["Training ends at 100 % accuracy"][5] == "no detector involved"
 
 
 def test_sensitivity_counts_each_setting_with_its_own_phases_and_names_the_unswept_blocks():

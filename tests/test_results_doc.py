@@ -4,7 +4,10 @@ page may not show a verdict the published evidence does not give, nor leave one 
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEADER = "| claim (paper) | measured | holds when | verdict | without the detector | figure |"
+HEADER = (
+    "| claim (paper) | measured | holds when | runs meeting it (95 % interval) | verdict "
+    "| without the detector | figure |"
+)
 
 
 def claim_rows(markdown: str, link_prefix: str = "") -> list[list[str]]:
@@ -22,8 +25,8 @@ def claim_rows(markdown: str, link_prefix: str = "") -> list[list[str]]:
 
 
 def test_claim_rows_compare_equal_across_the_link_prefix_and_tell_a_changed_verdict():
-    row = "| a | 0.5 | rule | **holds** | – | [m/f](m/figures/f.png) |"
-    published = f"{HEADER}\n|---|---|---|---|---|---|\n{row}\n"
+    row = "| a | 0.5 | rule | 9 of 10 (0.60–0.98) | **holds** | – | [m/f](m/figures/f.png) |"
+    published = f"{HEADER}\n|---|---|---|---|---|---|---|\n{row}\n"
     page = "# Results\n\n" + published.replace("](m/", "](results/m/") + "\nMore text.\n"
     assert claim_rows(page, "results/") == claim_rows(published) != []
     assert claim_rows(page.replace("**holds**", "**partly**"), "results/") != claim_rows(published)

@@ -2,13 +2,19 @@
 says when it holds, so that the verdicts are as reproducible as the numbers behind them.
 
 Phases are read by their accuracy, not by their circuit label: Tab. 1's labels miss circuits that
-reach a phase's accuracy another way (docs/phases.md), while the claims are about the plateaus. A
-run's **Phase 1** is a plateau within the tolerance of its 1/T (`ncc_prediction`), the last one
-included (a run still at 1/T when training ends has not skipped it); its **Phase 2** a plateau above
-1/T by more than the tolerance that the run went on from: not its last, unless its late accuracy lies
-above that plateau by more than the tolerance (the step cap ended a climb before a final plateau
-formed). A claim holds when every run it is measured on meets its rule, partly
-when some do, and does not hold when none does.
+reach a phase's accuracy another way (docs/phases.md), while the claims are about the plateaus. At
+every T, a plateau whose behaviour is the label prior (a context-free answer below 1/T, where the
+tables carry behavioural labels) is the untrained network's first stage, not a phase. A run's
+**Phase 1** is a plateau within the tolerance of its 1/T (`ncc_prediction`), the last one included
+(a run still at 1/T when training ends has not skipped it); its **Phase 2** a plateau above 1/T by
+more than the tolerance that the run went on from: not its last, unless its late accuracy lies above
+that plateau by more than the tolerance (the step cap ended a climb before a final plateau formed).
+
+Seeds are draws, so a claim's rule is read as a statement about a typical run, decided from k of n
+runs with a 95 % Wilson interval for the share of runs that meet it (`Finding.verdict`): it holds
+when the interval lies above one half, does not hold when it lies below, and is undecided when it
+contains one half. A claim that something disappears is not decidable where its baseline (the
+setting the paper compares with) shows that thing in none of its runs.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from icmeta.analysis.behaviour import regime_key, regimes_in_order
+from icmeta.analysis.behaviour import LABEL_PRIOR, regime_key, regimes_in_order
 from icmeta.block.run_rows import phases_in_order, rows_of
 
 DEFAULT_T, DEFAULT_EPS = 3, 0.1  # the paper's default task
@@ -42,8 +48,35 @@ class Runs:
         return Runs(self.runs[keep], self.phases)
 
     def phases_of(self, run: pd.Series) -> pd.DataFrame:
-        """The run's phases in order."""
-        return phases_in_order(self.phases, run)
+        """The run's phases in order, its label-prior stage left out (where labels are published)."""
+        phases = phases_in_order(self.phases, run)
+        if "circuit_behaviour" in phases.columns:
+            phases = phases[phases["circuit_behaviour"] != LABEL_PRIOR]
+        return phases
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The runs a 'skips X' claim compares with, and how many of them show X at all."""
+
+    name: str  # e.g. "K = 64"
+    showing: int
+    tested: int
+
+
+Z95 = 1.959964  # the normal quantile of a two-sided 95 % interval
+
+
+def wilson(met: int, tested: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval for a share of `met` in `tested`: unlike the normal approximation it
+    stays inside [0, 1] and keeps its coverage at the few runs a block has."""
+    if tested == 0:
+        return 0.0, 1.0
+    share = met / tested
+    centre = share + z * z / (2 * tested)
+    half = z * np.sqrt(share * (1 - share) / tested + z * z / (4 * tested * tested))
+    scale = 1 + z * z / tested
+    return max(0.0, (centre - half) / scale), min(1.0, (centre + half) / scale)
 
 
 @dataclass(frozen=True)
@@ -51,14 +84,34 @@ class Finding:
     measured: str  # the value with its seed spread, in words a reader can check against the tables
     met: int  # runs that meet the claim's rule
     tested: int  # runs the claim is measured on
+    baseline: Baseline | None = None  # for claims that something disappears
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson(self.met, self.tested)
 
     @property
     def verdict(self) -> str:
         if self.tested == 0:
             return "not tested"
-        if self.met == self.tested:
+        if self.baseline is not None and self.baseline.showing == 0:
+            return "not decidable"
+        low, high = self.interval
+        if low > 0.5:
             return "holds"
-        return "partly" if self.met else "does not hold"
+        return "does not hold" if high < 0.5 else "undecided"
+
+    @property
+    def counted(self) -> str:
+        """'7 of 10 (0.40–0.89)', with the baseline where the claim has one."""
+        if self.tested == 0:
+            return "–"
+        low, high = self.interval
+        text = f"{self.met} of {self.tested} ({low:.2f}–{high:.2f})"
+        if self.baseline is not None:
+            b = self.baseline
+            text += f"; baseline {b.name}: {b.showing} of {b.tested}"
+        return text
 
 
 def spread(values: pd.Series, digits: int = 2) -> str:
@@ -176,7 +229,12 @@ def _k32_skips_phase_one(blocks: Mapping[str, Runs], tol: float) -> Finding:
     measured = (
         f"a Phase 1 in {with_one} of {len(cell.runs)} runs; steps within the tolerance of 1/T: {dwell}k"
     )
-    return Finding(measured, len(cell.runs) - with_one, len(cell.runs))
+    return Finding(
+        measured,
+        len(cell.runs) - with_one,
+        len(cell.runs),
+        _baseline(blocks["classes_K"].where(K=64), "K = 64", has_phase_one(tol)),
+    )
 
 
 def _large_k_skips_phase_two(blocks: Mapping[str, Runs], tol: float) -> Finding:
@@ -186,13 +244,19 @@ def _large_k_skips_phase_two(blocks: Mapping[str, Runs], tol: float) -> Finding:
         with_two = count(cell, has_phase_two(tol))
         parts.append(f"K = {k}: a Phase 2 in {with_two} of {len(cell.runs)} runs")
         met, tested = met + len(cell.runs) - with_two, tested + len(cell.runs)
-    return Finding("; ".join(parts), met, tested)
+    baseline = _baseline(blocks["classes_K"].where(K=64), "K = 64", has_phase_two(tol))
+    return Finding("; ".join(parts), met, tested, baseline)
+
+
+def _baseline(runs: Runs, name: str, rule: Rule) -> Baseline:
+    return Baseline(name, count(runs, rule), len(runs.runs))
 
 
 def _noise_skips(
     eps_values: tuple[float, ...], skip_one: bool
 ) -> Callable[[Mapping[str, Runs], float], Finding]:
-    """At T = 3 and each ε: no Phase 2 (and, with `skip_one`, no Phase 1) in any run."""
+    """At T = 3 and each ε: no Phase 2 (and, with `skip_one`, no Phase 1) in any run; the baseline
+    is T = 3 at ε = 0.1, the paper's default noise."""
 
     def measure(blocks: Mapping[str, Runs], tol: float) -> Finding:
         one, two = has_phase_one(tol), has_phase_two(tol)
@@ -208,7 +272,10 @@ def _noise_skips(
                 f"ε = {eps:g}: Phase 1 in {count(cell, one)}, Phase 2 in {count(cell, two)} of {n} runs"
             )
             met, tested = met + count(cell, skips), tested + n
-        return Finding("; ".join(parts), met, tested)
+        default = blocks["phase_diagram"].where(T=DEFAULT_T, eps=DEFAULT_EPS)
+        shows = (lambda run, phases: one(run, phases) or two(run, phases)) if skip_one else two
+        baseline = _baseline(default, f"ε = {DEFAULT_EPS:g}", shows)
+        return Finding("; ".join(parts), met, tested, baseline)
 
     return measure
 
@@ -218,7 +285,8 @@ def _two_heads_smooth(blocks: Mapping[str, Runs], tol: float) -> Finding:
     counts = {h: ", ".join(str(int(n)) for n in heads.where(heads=h).runs["n_phases"]) or "–" for h in (1, 2)}
     two = heads.where(heads=2)
     measured = f"phases per run: 1 head {counts[1]}; 2 heads {counts[2]}"
-    return Finding(measured, count(two, lambda r, p: len(p) <= 1), len(two.runs))
+    baseline = _baseline(heads.where(heads=1), "1 head", lambda r, p: len(p) >= 2)
+    return Finding(measured, count(two, lambda r, p: len(p) <= 1), len(two.runs), baseline)
 
 
 NO_DETECTOR = "no detector involved"
@@ -391,12 +459,13 @@ CLAIMS = (
 
 
 def claims_markdown(blocks: Mapping[str, Runs], tolerance: float) -> str:
-    """The claim table: the paper's claim, the measured value with its spread, the rule, the verdict,
-    the same question read without the plateau detector, and the figure that shows it (linked
-    relative to docs/results/)."""
+    """The claim table: the paper's claim, the measured value with its spread, the rule, the runs
+    that meet it with their interval (and baseline), the verdict, the same question read without the
+    plateau detector, and the figure that shows it (linked relative to docs/results/)."""
     lines = [
-        "| claim (paper) | measured | holds when | verdict | without the detector | figure |",
-        "|---|---|---|---|---|---|",
+        "| claim (paper) | measured | holds when | runs meeting it (95 % interval) | verdict "
+        "| without the detector | figure |",
+        "|---|---|---|---|---|---|---|",
     ]
     for claim in CLAIMS:
         if claim.block in blocks:
@@ -406,7 +475,8 @@ def claims_markdown(blocks: Mapping[str, Runs], tolerance: float) -> str:
             found, free = Finding(f"block `{claim.block}` not published", 0, 0), "–"
             link = "–"
         lines.append(
-            f"| {claim.paper} | {found.measured} | {claim.rule} | **{found.verdict}** | {free} | {link} |"
+            f"| {claim.paper} | {found.measured} | {claim.rule} | {found.counted} | **{found.verdict}** "
+            f"| {free} | {link} |"
         )
     return "\n".join(lines) + "\n"
 
