@@ -85,13 +85,13 @@ def test_a_group_size_below_one_is_refused():
 def test_a_run_table_column_named_like_the_runs_identity_is_refused(tmp_path):
     """A measured column named like an axis would be overwritten or renamed in the block's tables;
     the steps name measurements apart from config fields, and the stacking says so if one does not."""
-    from icmeta.steps.tables import _with_run_columns
+    from icmeta.steps.tables import with_run_columns
 
     phases = pd.DataFrame({"phase": [1], "circuit": ["NCC"]})
     cells_ = [{"path": "circuit~scc", "axes": {"circuit": "scc"}}]
     with pytest.raises(ValueError, match=r"named like the run's identity \(circuit\)"):
-        _with_run_columns([phases], cells_, [0], "circuit_restricted")
-    kept = _with_run_columns([phases.rename(columns={"circuit": "circuit_attention"})], cells_, [0], "r")
+        with_run_columns([phases], cells_, [0], "circuit_restricted")
+    kept = with_run_columns([phases.rename(columns={"circuit": "circuit_attention"})], cells_, [0], "r")
     assert kept.columns.tolist() == ["experiment", "cell", "circuit", "seed", "phase", "circuit_attention"]
 
 

@@ -50,6 +50,7 @@ def test_publish_copies_exactly_the_declared_files_and_reproduces_them(finished_
     ]
     assert set(figures) <= set(NAMES)
     declared = {"PROVENANCE.yaml", "runs.csv", "phases.csv", "curves.csv", "runs.md", "detector_sweep.csv"}
+    declared |= {"history.csv.gz", "archive.yaml"}
     declared |= {f"figures/{name}.png" for name in figures}
     assert set(published) == declared
     assert list((work / "docs").iterdir()) == [work / "docs" / "results"]  # nothing else written
@@ -67,6 +68,18 @@ def test_publish_copies_exactly_the_declared_files_and_reproduces_them(finished_
 
     snakemake(work, finished_grid.config, "--forcerun", "publish_grid", "--cores", "1", "publish")
     assert _tree(out) == published  # byte for byte
+
+    # The archive alone gives the tables back, and a published table that the analysis does not give
+    # is told apart.
+    from icmeta.steps.reanalysis import differences, reanalyse
+
+    assert differences(out) == []
+    runs, _ = reanalyse(out, {"plateaus": {"min_jump": 0.5}})
+    assert not runs["n_phases"].equals(pd.read_csv(out / "runs.csv")["n_phases"])
+    edited = pd.read_csv(out / "runs.csv")
+    edited.loc[0, "final_acc"] += 0.01
+    edited.to_csv(out / "runs.csv", index=False)
+    assert differences(out) == ["runs.csv: column final_acc differs"]
 
 
 def test_thinned_curves_keep_the_ends_and_a_few_points_per_decade():

@@ -97,6 +97,20 @@ def _answers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reanalyse(args: argparse.Namespace) -> int:
+    from icmeta.steps.reanalysis import differences
+
+    failed = 0
+    for block in args.blocks:
+        found = differences(block)
+        print(
+            f"{block}: "
+            + ("the published tables are what the current code computes" if not found else "; ".join(found))
+        )
+        failed += bool(found)
+    return 1 if failed else 0
+
+
 def _slurm_check(args: argparse.Namespace) -> int:
     from icmeta.steps.plan import load_config
     from icmeta.steps.slurm_check import check_profile
@@ -205,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", nargs="*", default=["config.yaml"], help="the workflow's config files (for its device)"
     )
     sc.set_defaults(func=_slurm_check)
+    r = sub.add_parser(
+        "reanalyse",
+        help="compute a published block's run and phase tables again from its archive and compare",
+    )
+    r.add_argument("blocks", nargs="+", help="published block directories (docs/results/<block>)")
+    r.set_defaults(func=_reanalyse)
     s = sub.add_parser("settings", help="every workflow setting with its default and meaning, as YAML")
     s.set_defaults(func=_settings)
     return parser

@@ -30,6 +30,8 @@ for _experiment in EXPERIMENTS:
             page=f"docs/results/{_experiment}/runs.md",
             curves=f"docs/results/{_experiment}/curves.csv",
             sweep=f"docs/results/{_experiment}/detector_sweep.csv",
+            history=f"docs/results/{_experiment}/history.csv.gz",
+            archive=f"docs/results/{_experiment}/archive.yaml",
             figures=expand(
                 f"docs/results/{_experiment}/figures/{{name}}.png",
                 name=figures_of(_experiment),
@@ -49,6 +51,15 @@ for _experiment in EXPERIMENTS:
             ],
             analysis=config["analysis"],
             root=str(ROOT),
+            cells=[
+                {
+                    "path": c.path,
+                    "axes": c.axis_values,
+                    "run": _run_dict(_experiment, c.path),
+                }
+                for c in CELLS[_experiment].values()
+            ],
+            seeds=SEEDS,
             code=code_digest("publish.py"),
         script:
             "../scripts/publish.py"

@@ -17,4 +17,6 @@ publish_block(
     snakemake.params.analysis,
     snakemake.params.root,
     Path(snakemake.output.stamp).parent,
+    snakemake.params.cells,
+    snakemake.params.seeds,
 )

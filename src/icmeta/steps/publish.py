@@ -2,8 +2,9 @@
 
 `results/` stays out of version control; what a reader needs to see a block's findings without
 running anything is copied to `docs/results/<block>/`: its figures as PNG, its run and phase tables
-(also as a Markdown page, runs.md), its learning curves thinned on log-step, and its phases
-re-detected under neighbouring plateau-detector settings (`icmeta.block.detector_sweep`). Every file is a
+(also as a Markdown page, runs.md), its learning curves thinned on log-step, its phases re-detected
+under neighbouring plateau-detector settings (`icmeta.block.detector_sweep`), and the archive its
+tables can be computed again from (`icmeta.steps.reanalysis`). Every file is a
 function of the results and the code that made them, so publishing again after the runs reproduces
 the files byte for byte; PROVENANCE.yaml names that code (the last commit that changed it) and the
 runs (a hash of their configurations).
@@ -29,6 +30,7 @@ from icmeta.block.detector_sweep import sweep_phases
 from icmeta.block.report import runs_markdown
 from icmeta.io import atomic_path, write_yaml
 from icmeta.network.circuits import MAP_METRICS, layer_means
+from icmeta.steps.reanalysis import write_archive
 
 # What decides a block's numbers besides its run configurations; a commit touching none of these
 # (say, one that only adds the published files) does not change the stamp.
@@ -99,8 +101,12 @@ def publish_block(
     analysis: Mapping[str, Any],
     root: str | Path,
     out_dir: str | Path,
+    cells: Sequence[Mapping[str, Any]],
+    seeds: Sequence[int],
 ) -> None:
-    """Copy a block's figures and tables to `out_dir`, thin its curves, and stamp them."""
+    """Copy a block's figures and tables to `out_dir`, thin its curves, archive what its analysis
+    reads (`icmeta.steps.reanalysis`), and stamp them. `cells`: each cell's path, axes and run
+    configuration, in the order of the tables."""
     out_dir = Path(out_dir)
     figures_dir = out_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -127,6 +133,7 @@ def publish_block(
     with atomic_path(out_dir / "detector_sweep.csv") as tmp:
         sweep.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
     files.append(out_dir / "detector_sweep.csv")
+    files += write_archive(out_dir, metrics, cells, seeds, analysis)
     stamp = {
         "block": experiment,
         "code_commit": code_commit(Path(root)),

@@ -16,8 +16,10 @@ from icmeta.analysis.complete import read_summary
 from icmeta.io import write_table
 from icmeta.steps import removing_damaged
 
+IDENTITY = ("experiment", "cell", "seed")  # with the block's axes, the columns that name a run
 
-def _with_run_columns(
+
+def with_run_columns(
     frames: Sequence[pd.DataFrame], cells: Sequence[Mapping[str, Any]], seeds: Sequence[int], experiment: str
 ) -> pd.DataFrame:
     """Stack per-run tables (ordered cell-major, then seed) with the run's identity as leading columns."""
@@ -70,4 +72,4 @@ def aggregate(
                     frames.append(read_summary(path))
             else:
                 frames.append(pd.read_csv(path))
-        write_table(_with_run_columns(frames, cells, seeds, experiment), out)
+        write_table(with_run_columns(frames, cells, seeds, experiment), out)
