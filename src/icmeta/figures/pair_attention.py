@@ -66,6 +66,8 @@ def draw(
             log_steps(ax)
             ax.set_ylim(0, 1.02)
             ax.set_title(f"{name}\n{label}", fontsize=8)
+        # A share of all the query's attention (not of its attention to pairs), beside accuracy.
+        row[0].set_ylabel("share of attention\n(dashed: accuracy)")
     panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False, ncol=2)
     finish(fig, title)
     return fig, long

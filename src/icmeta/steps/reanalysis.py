@@ -35,7 +35,8 @@ def write_archive(
     seeds: Sequence[int],
     analysis: Mapping[str, Any],
 ) -> list[Path]:
-    """The block's archive in `out_dir`; the same bytes for the same runs (no date or name in the gzip header)."""
+    """The block's archive in `out_dir`; the same bytes for the same runs (the gzip header holds no
+    date and no file name)."""
     with (
         atomic_path(out_dir / HISTORY) as tmp,
         open(tmp, "wb") as raw,
