@@ -184,6 +184,7 @@ UNUSED_BY_STEPS = {
     "icmeta.steps.plan",
     "icmeta.steps.config_files",
     "icmeta.steps.slurm_check",
+    "icmeta.figures.lint",
 }
 
 
