@@ -46,3 +46,24 @@ def test_an_archive_gives_back_each_runs_summary_and_phases_exactly(tmp_path):
         got = runs[runs["seed"] == seed].iloc[0]
         assert got["final_acc"] == summary["final_acc"] and got["n_phases"] == summary["n_phases"]
         assert phases[phases["seed"] == seed]["plateau_acc"].tolist() == found["plateau_acc"].tolist()
+
+
+def test_an_archive_takes_the_workflows_ordered_mappings_as_plain_data(tmp_path):
+    """Snakemake hands its config over as ordered mappings, which YAML cannot write as they are."""
+    from collections import OrderedDict
+
+    import pandas as pd
+    import yaml
+
+    from icmeta.steps.reanalysis import ARCHIVE, write_archive
+
+    cell = OrderedDict(path="T~2", axes=OrderedDict(T=2), run=OrderedDict(optim=OrderedDict(lr=0.1)))
+    write_archive(
+        tmp_path, pd.DataFrame({"step": [0]}), [cell], [0], OrderedDict(paper_rule=OrderedDict(dt=100))
+    )
+    saved = yaml.safe_load((tmp_path / ARCHIVE).read_text())
+    assert saved == {
+        "seeds": [0],
+        "analysis": {"paper_rule": {"dt": 100}},
+        "cells": [dict(cell, axes={"T": 2}, run={"optim": {"lr": 0.1}})],
+    }

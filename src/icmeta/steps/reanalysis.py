@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,9 @@ def write_archive(
         gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as packed,
     ):
         packed.write(metrics.to_csv(index=False).encode())
-    write_yaml(
-        {"seeds": [int(s) for s in seeds], "analysis": dict(analysis), "cells": [dict(c) for c in cells]},
-        out_dir / ARCHIVE,
-    )
+    # Plain data: the workflow hands over its config as ordered mappings, which YAML cannot write.
+    archive = json.loads(json.dumps({"seeds": list(seeds), "analysis": analysis, "cells": list(cells)}))
+    write_yaml(archive, out_dir / ARCHIVE)
     return [out_dir / HISTORY, out_dir / ARCHIVE]
 
 
