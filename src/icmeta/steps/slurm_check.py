@@ -18,9 +18,10 @@ from typing import Any
 from icmeta.errors import ConfigError
 from icmeta.settings.execution import gpu_expected
 from icmeta.steps.config_files import read_config_file
+from icmeta.steps.plan import TRAIN_THREADS
 
-TRAIN_THREADS = 2  # what the training rule asks for unless the profile sets other threads
 SINFO_FORMAT = "%P|%c|%m|%G"  # partition, CPUs per node, memory per node (MB), generic resources
+GRES_GPUS = re.compile(r"gpu(?::[\w.-]+)?:(\d+)")  # gpu:4, gpu:a100:4 -> 4
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def partitions(sinfo: str) -> dict[str, Partition]:
         name, cpus, mem, gres = line.strip().split("|")
         default = name.endswith("*")
         name = name.rstrip("*")
-        gpus = sum(int(n) for n in re.findall(r"gpu(?::[\w.-]+)?:(\d+)", gres))
+        gpus = sum(int(n) for n in GRES_GPUS.findall(gres))
         before = found.get(name)
         node = Partition(name, default, int(cpus.rstrip("+")), int(mem.rstrip("+")), gpus)
         if before:
@@ -74,7 +75,7 @@ def training_request(profile: dict[str, Any], device: str = "cpu") -> Request:
     threads = int((profile.get("set-threads") or {}).get("train", TRAIN_THREADS))
     gpus = int(resources.get("gpu", 0) or 0) or int(gpu_expected(device))
     gres = str(resources.get("gres", ""))
-    if not gpus and (match := re.search(r"gpu(?::[\w.-]+)?:(\d+)", gres)):
+    if not gpus and (match := GRES_GPUS.search(gres)):
         gpus = int(match[1])
     per_gpu = int(resources.get("cpus_per_gpu", 0) or 0)
     partition = resources.get("slurm_partition")
@@ -152,14 +153,8 @@ def check_profile(
     problems on this cluster (`sinfo` output, queried here when not given)."""
     path = Path(profile_dir) / "config.yaml"
     profile = read_config_file(path)
-    if sinfo is None:
-        try:
-            sinfo = subprocess.run(
-                ["sinfo", "-h", "-o", SINFO_FORMAT], capture_output=True, text=True, check=True, timeout=60
-            ).stdout
-        except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
-            raise ConfigError(
-                f"sinfo could not list the cluster's partitions ({err}); run this on a login node"
-            ) from None
+    found = cluster_nodes() if sinfo is None else partitions(sinfo)
+    if found is None:
+        raise ConfigError("sinfo could not list the cluster's partitions; run this on a SLURM login node")
     request = training_request(profile, device)
-    return request, problems(request, partitions(sinfo), str(path))
+    return request, problems(request, found, str(path))
