@@ -202,3 +202,55 @@ def test_sensitivity_counts_each_setting_with_its_own_phases_and_names_the_unswe
     assert "| Training ends at 100 % accuracy | 1 of 2 | 1 of 2 | 1 of 2 |" in lines
     assert "Not swept" in page and "Two heads per layer" in page.split("Not swept")[1]
     assert sensitivity_markdown(BLOCKS, {}, 0.05).startswith("No published block carries a detector sweep")
+
+
+@pytest.mark.parametrize(
+    ("a", "n_a", "b", "n_b", "p"),
+    [
+        (0, 10, 5, 10, 0.032508),  # the textbook 2 x 2 table [[0, 10], [5, 5]]
+        (3, 3, 0, 3, 0.1),  # every run against none, at three seeds each: 2 / C(6, 3)
+        (2, 3, 0, 3, 0.4),  # the encoding study's 2 of 3 against 0 of 3
+        (4, 10, 4, 10, 1.0),
+    ],
+)
+def test_fisher_exact_gives_the_known_two_sided_p(a, n_a, b, n_b, p):
+    from icmeta.block.claims import fisher_exact
+
+    assert fisher_exact(a, n_a, b, n_b) == pytest.approx(p, abs=1e-6)
+    assert fisher_exact(b, n_b, a, n_a) == pytest.approx(p, abs=1e-6)  # the order of the blocks
+
+
+def test_two_encodings_are_compared_question_by_question():
+    """The same questions of two blocks: k of n with intervals in each, and Fisher's p between them;
+    a question a block's tables cannot answer says so instead of counting zero."""
+    from icmeta.block.claims import comparison_markdown
+
+    other = _block(
+        {MAIN: [[0.33, 1.0]] * 4},
+        {MAIN: {"final_acc": [1.0] * 4, "late_acc": [1.0] * 4, "steps_SCC": [0, 0, 0, 1000]}},
+    )
+    main = BLOCKS["main"]
+    main = Runs(main.runs.assign(late_acc=1.0, steps_SCC=[2000, 3000]), main.phases)
+    page = comparison_markdown({"main": main, "other": other}, "main", "other", tolerance=0.05)
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in page.splitlines()[2:]}
+    assert rows["a Phase 2 at any level"] == ["2 of 2 (0.34–1.00)", "0 of 4 (0.00–0.49)", "0.067 |"]
+    assert rows["a Phase 2 within the tolerance of 0.75"][:2] == ["1 of 2 (0.09–0.91)", "0 of 4 (0.00–0.49)"]
+    assert rows["time in the semi-context regime (without the detector)"][:2] == [
+        "2 of 2 (0.34–1.00)",
+        "1 of 4 (0.05–0.70)",
+    ]
+    bare = comparison_markdown({"main": BLOCKS["main"], "other": other}, "main", "other", tolerance=0.05)
+    assert "not measured" in bare
+    assert comparison_markdown({"main": main}, "main", "other", 0.05).startswith("Not compared")
+
+
+def test_the_default_setting_claims_are_read_in_both_encodings():
+    """The paper-text encoding's block answers the default setting's three claims by the same rules."""
+    rows = _rows({**BLOCKS, "main_paper_text": BLOCKS["main"]})
+    for claim in (
+        "At the default setting a second plateau lies near 75 %",
+        "Training ends at 100 % accuracy",
+        "Final random-label accuracy (RLA) is about 0.6–0.7",
+    ):
+        paper_text = rows[f"{claim} (encoding of the paper's text)"]
+        assert paper_text[1:5] == rows[claim][1:5]

@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from icmeta.settings import experiments as grid  # noqa: E402
 from icmeta import figures, provenance  # noqa: E402
+from icmeta.block import claims  # noqa: E402
 from icmeta.errors import ConfigError  # noqa: E402
 from icmeta.probe import ProbeError  # noqa: E402
 from icmeta.probe.models import probe_runs as _probe_runs  # noqa: E402

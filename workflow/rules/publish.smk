@@ -74,7 +74,7 @@ for _experiment in EXPERIMENTS:
 # leaves its claims "not tested".
 CLAIM_BLOCKS = [
     block
-    for block in ["main", "phase_diagram", "classes_K", "heads"]
+    for block in claims.BLOCKS
     if Path(PUBLISHED.format(experiment=block), "PROVENANCE.yaml").exists()
 ]
 CLAIM_TABLES = {

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from icmeta.analysis.phases import AnalysisSettings
-from icmeta.block.claims import Runs, claims_markdown, sensitivity_markdown
+from icmeta.block.claims import Runs, claims_markdown, comparison_markdown, sensitivity_markdown
 from icmeta.block.detector_sweep import sweep_phases
 from icmeta.block.report import runs_markdown
 from icmeta.io import atomic_path, write_yaml
@@ -41,6 +41,9 @@ PAIR_BREAK_COLUMN = re.compile(r"(broken|only)_pair\d+_acc")
 POINTS_PER_DECADE = 25  # of log-step in the thinned curves: enough for every log-step figure
 FLOAT_FORMAT = "%.5g"
 SENSITIVITY_HEADING = "## How the verdicts move with the plateau detector's settings"
+ENCODINGS_HEADING = "## The default setting under two encodings"
+# The default setting at the project's default encoding and at the one the paper's text describes.
+ENCODINGS = ("main", "main_paper_text")
 
 
 def thin_curves(
@@ -166,5 +169,6 @@ def publish_claims(
     sweeps = {block: pd.read_csv(path) for block, path in sweep_csvs.items() if block in tables}
     page = claims_markdown(tables, tolerance)
     page += f"\n{SENSITIVITY_HEADING}\n\n{sensitivity_markdown(tables, sweeps, tolerance)}"
+    page += f"\n{ENCODINGS_HEADING}\n\n{comparison_markdown(tables, *ENCODINGS, tolerance)}"
     with atomic_path(out) as tmp:
         tmp.write_text(page)
