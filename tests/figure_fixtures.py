@@ -197,6 +197,7 @@ def summary_row(cell: Cell, seed: int) -> dict:
     jumps = transition_steps(cell, seed)
     row = {
         "end_step": int(STEPS[-1]),
+        "stopped": seed == 0,  # seed 0's convergence stop ended it at the last evaluation
         "final_acc": curve[-1],
         "late_acc": curve[0.9 * STEPS[-1] <= STEPS].mean(),
         "n_phases": len(circuits(cell, seed)),

@@ -108,14 +108,15 @@ def _assert_curves(plotted, axes, columns):
 def check_learning_curves(plotted, fig, axes, heads):
     _assert_curves(plotted, axes, ["acc", "loss"])
     panel_values = fx.AXIS_VALUES[axes[0]] if len(axes) > 1 else [None]
-    panels = np.array(fig.axes).reshape(2, len(panel_values))
-    for col, value in enumerate(panel_values):
+    panels = _learning_curve_panels(fig, len(panel_values))
+    for (acc, loss), value in zip(panels, panel_values, strict=True):
         cells = [c for c in fx.grid(axes) if value is None or c.values[axes[0]] == value]
-        _assert_means(panels[0, col], [_seed_mean(fx.acc, c) for c in cells])
-        _assert_means(panels[1, col], [_seed_mean(fx.loss, c) for c in cells])
+        _assert_means(acc, [_seed_mean(fx.acc, c) for c in cells])
+        _assert_means(loss, [_seed_mean(fx.loss, c) for c in cells])
+        assert acc.get_xlim() == loss.get_xlim() == (STEPS[0], STEPS[-1]), "from the first evaluation"
     # the loss axis ends just above the largest seed mean, not at a single seed's spike
     top = max(_seed_mean(fx.loss, c).max() for c in fx.grid(axes))
-    assert panels[1, 0].get_ylim() == pytest.approx((0, 1.05 * top))
+    assert panels[0][1].get_ylim() == pytest.approx((0, 1.05 * top))
     # the seed mean is the cell's plateau: e.g. the last cell (T = 4) at 0.25 + 0.01 c, 0.6 + 0.05 c, ...
     last = fx.grid(axes)[-1]
     rows = plotted[[fx.cell_of(r, axes) == last for _, r in plotted.iterrows()]]
@@ -123,6 +124,17 @@ def check_learning_curves(plotted, fig, axes, heads):
     assert means[[500, 1500, 3000]].tolist() == pytest.approx(
         [0.25 + 0.01 * c, 0.6 + 0.05 * c, 0.84 + 0.02 * c]
     )
+
+
+def _learning_curve_panels(fig, n):
+    """(accuracy, loss) axes of each of the n panel values, read in rows of MAX_COLUMNS: the accuracy
+    panel of value i in block row i // MAX_COLUMNS, column i % MAX_COLUMNS, its loss panel just below."""
+    from icmeta.figures.learning_curves import MAX_COLUMNS
+
+    at = {(ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start): ax for ax in fig.axes}
+    assert len(at) == len(fig.axes) == 2 * n, "one accuracy and one loss panel per value, no empty slot"
+    slots = [(2 * (i // MAX_COLUMNS), i % MAX_COLUMNS) for i in range(n)]
+    return [(at[row, col], at[row + 1, col]) for row, col in slots]
 
 
 def check_final_accuracy(plotted, fig, axes, heads):
@@ -154,6 +166,8 @@ PHASE_DIAGRAM = {
     # the last evaluation: third plateau 0.8 + 0.02 c, seed offsets +0.03 / -0.01 / -0.02, LAST_BUMP 0.04
     "final_min": [0.82, 0.84, 0.86, 0.88],
     "final_max": [0.87, 0.89, 0.91, 0.93],
+    "final_median": [0.83, 0.85, 0.87, 0.89],
+    "at_cap": [2, 2, 2, 2],  # seed 0's convergence stop ended it; seeds 1 and 2 reached the cap
     # plateau of the sequence's phase n, median over the agreeing seeds: e.g. cell 0's seeds 0 and 1
     # have offsets +0.03 and -0.01 (median +0.01) on 1/T = 0.5 and the FCC's 0.8
     "level1": [0.51, 0.54, 0.28, 0.29],
@@ -167,6 +181,8 @@ PHASE_DIAGRAM = {
     "ncc_gap_sd": [SD] * 4,
     "scc_gap_mean": [NAN, 0.05, 0.05, 0.06],  # 0.02 c + the offsets of the seeds below c
     "scc_gap_sd": [NAN, NAN, np.std([0.03, -0.01], ddof=1), SD],
+    "ncc_gap_runs": [3, 3, 3, 3],
+    "scc_gap_runs": [0, 1, 2, 3],
     "transitions_mean": [2, 3, 4, 5],
     "ncc_present": [1, 1, 1, 1],
     "scc_present": [0, 1 / 3, 2 / 3, 1],
@@ -190,19 +206,48 @@ def check_phase_diagram(plotted, fig, axes, heads):
             assert got.tolist() == want.tolist(), column
         else:
             assert np.allclose(got, want, equal_nan=True), column
-    main = fig.axes[0]
-    texts = [t.get_text() for t in main.texts]
-    for agree, others in zip(PHASE_DIAGRAM["agree"], PHASE_DIAGRAM["others"], strict=True):
-        assert f"{agree}/3 seeds" in texts and others.replace(">", " → ") in texts
-    for low, high in zip(PHASE_DIAGRAM["final_min"], PHASE_DIAGRAM["final_max"], strict=True):
-        assert f"final {low:.2f}–{high:.2f}" in texts
-    # each block names its circuit: every phase of every cell's sequence, once
-    named = sorted(t for t in texts if t in {"NCC", "SCC", "FCC", "mixed", "prior", "?"})
-    assert named == sorted(c for seq in PHASE_DIAGRAM["sequence"] for c in seq.split(">"))
-    for n in (1, 2, 3):  # each block names its plateau level
-        assert all(f"{v:.2f}" in texts for v in PHASE_DIAGRAM[f"level{n}"] if v == v)
-    # the blocks: one per phase of each cell's sequence, coloured by circuit
-    assert len(main.patches) == sum(len(s.split(">")) for s in PHASE_DIAGRAM["sequence"])
+    panels = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_title()}
+    final = panels["final accuracy (seed median)"]
+    assert sorted(final) == sorted(f"{m:.2f}\n2/3 at cap" for m in PHASE_DIAGRAM["final_median"])
+    scc = panels["SCC plateau − the run's bound"]
+    # one cell without an SCC plateau says so; the others give the mean gap and how many runs had one
+    assert scc.count("none") == 1
+    for mean, runs in zip(PHASE_DIAGRAM["scc_gap_mean"][1:], PHASE_DIAGRAM["scc_gap_runs"][1:], strict=True):
+        assert f"{100 * mean:+.1f}" + ("" if runs == 3 else f"\n({runs}/3)") in scc
+    ncc = panels["NCC plateau − 1/T"]
+    assert sorted(ncc) == sorted(f"{100 * m:+.1f}" for m in PHASE_DIAGRAM["ncc_gap_mean"])
+
+
+def check_phase_sequences(plotted, fig, axes, heads):
+    """Every run's whole path in its cell's panel, its plateaus thick in their circuit's colour over
+    exactly the plateau's steps, its end marked by how it ended, and the predictions drawn."""
+    from icmeta.figures.style import circuit_colour
+
+    path = plotted[plotted["kind"] == "path"]
+    assert len(path) == len(fx.grid(axes)) * len(fx.SEEDS) * len(STEPS), "every seed's every evaluation"
+    assert np.allclose(path["acc"], _expected(path, axes, fx.acc))
+    panels = np.array(fig.axes).reshape(2, 2)  # rows T = 4, 2; columns eps = 0, 0.5
+    for cell in fx.grid(axes):
+        ax = panels[[4, 2].index(cell.values["T"]), [0.0, 0.5].index(cell.values["eps"])]
+        thin = [line for line in ax.lines if line.get_linewidth() == 0.7]
+        assert len(thin) == len(fx.SEEDS)
+        for seed, line in zip(fx.SEEDS, thin, strict=True):
+            assert np.allclose(line.get_ydata(), [fx.acc(cell, seed, s) for s in STEPS])
+        thick = [line for line in ax.lines if line.get_linewidth() == 3.0]
+        want = [p for seed in fx.SEEDS for p in fx.phase_rows(cell, seed)]
+        assert len(thick) == len(want)
+        for line, phase in zip(thick, want, strict=True):
+            steps = line.get_xdata()
+            assert steps.min() >= phase["plateau_start"] and steps.max() <= phase["plateau_end"]
+            assert line.get_color() == circuit_colour(phase["circuit_behaviour"])
+        final = [fx.acc(cell, seed, STEPS[-1]) for seed in fx.SEEDS]
+        assert [t.get_text() for t in ax.texts] == [f"end {min(final):.2f}–{max(final):.2f}"]
+        ends = [line for line in ax.lines if line.get_marker() in ("o", ">")]
+        assert [line.get_marker() for line in ends] == ["o" if s == 0 else ">" for s in fx.SEEDS]
+        flat = sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() in ("--", ":"))
+        bounds = [fx.scc_prediction(cell)] * len(fx.SEEDS)
+        assert np.allclose(flat, sorted([1 / cell.T, *bounds]))
+    assert problems(fig) == []
 
 
 def check_overview(plotted, fig, axes, heads):
@@ -218,21 +263,26 @@ def check_overview(plotted, fig, axes, heads):
         return np.mean([fx.metric(name, int(layer), h, cell, seed, step) for h in range(1, heads + 1)])
 
     assert np.allclose(layer_metrics["value"], _expected(layer_metrics, axes, head_mean, "metric", "layer"))
-    titled = lambda start: [ax for ax in fig.axes if ax.get_title().startswith(start)]  # noqa: E731
-    accuracy = [
-        ax
-        for ax in fig.axes
-        if ax.get_title().endswith(f": accuracy ({len(fx.SEEDS)} seeds; phases: seed median)")
-    ]
-    metric_panels = []
+    accuracy = [ax for ax in fig.axes if ax.get_ylabel() == "held-out accuracy"]
     assert len(accuracy) == len(fx.grid(axes))
     for cell, ax in zip(fx.grid(axes), accuracy, strict=True):
-        _assert_means(ax, [_seed_mean(fx.acc, cell)])
-        _assert_shading(ax, cell)
-    for layer in fx.LAYERS:
-        metric_panels += titled(f"layer {layer} (seed 0)")
+        # every seed's own curve, the followed seed 0 drawn dark and thick
+        drawn = [line for line in ax.lines if len(line.get_xdata())]
+        assert len(drawn) == len(fx.SEEDS) + 2  # and the lines at 1/T and 0.75
+        followed = [line for line in drawn if line.get_linewidth() == 1.5]
+        assert len(followed) == 1 and np.allclose(
+            followed[0].get_ydata(), [fx.acc(cell, 0, s) for s in STEPS]
+        )
+        flat = sorted(line.get_ydata()[0] for line in drawn if line.get_linestyle() in ("--", ":"))
+        assert np.allclose(flat, [1 / cell.T, 0.75])
+        # the followed seed's phases, then the band of the seeds' bounds
+        *shading, band = ax.patches
+        assert np.isclose(band.get_y() + band.get_height() / 2, fx.scc_prediction(cell))
+        spans = [(p.get_x(), p.get_x() + p.get_width()) for p in shading]
+        assert np.allclose(spans, _phase_spans(cell, [0])), "seed 0's phases, the ones its maps show"
+    metric_panels = [ax for ax in fig.axes if ax.get_title() in {f"layer {layer}" for layer in fx.LAYERS}]
     assert len(metric_panels) == len(fx.LAYERS) * len(fx.grid(axes))
-    maps = titled(tuple(f"layer {layer}: q → pair" for layer in fx.LAYERS))
+    maps = [ax for ax in fig.axes if ax.images]
     n_maps = sum(len(fx.whens(cell, 0)) for cell in fx.grid(axes)) * len(fx.LAYERS)
     assert len(maps) == n_maps
     expected = [
@@ -244,6 +294,7 @@ def check_overview(plotted, fig, axes, heads):
     shown = [np.asarray(ax.images[0].get_array()) for ax in maps]
     for want in expected:  # every phase's head-averaged map appears
         assert any(np.allclose(got, want) for got in shown)
+    assert all(": " in ax.get_title() and ax.get_title().endswith("%") for ax in maps)
 
 
 def check_accuracy_loss(plotted, fig, axes, heads):
@@ -269,9 +320,10 @@ def check_attention_maps(plotted, fig, axes, heads):
     columns = [(layer, head) for layer in fx.LAYERS for head in range(1, heads + 1)]
     *maps, colour_bar = fig.axes  # one colour bar for every map, on the same 0..1 scale
     assert colour_bar.get_ylabel().startswith("attention weight") and colour_bar.get_ylim() == (0, 1)
-    panels = np.array(maps).reshape(len(rows), len(columns))
+    panels = np.array(maps).reshape(len(rows), len(columns))  # a block per cell and phase, in order
     for (cell, w), row in zip(rows, panels, strict=True):
         for (layer, head), ax in zip(columns, row, strict=True):
+            assert ax.get_figure(root=False).get_suptitle() == f"{cell.label(axes)} · {fx.whens(cell, 0)[w]}"
             shown = np.asarray(ax.images[0].get_array())
             expected = fx.attention_map(cell, 0, w, layer, head)
             assert np.allclose(shown, expected), (cell, w, layer, head)
@@ -286,7 +338,9 @@ def check_delta_acc(plotted, fig, axes, heads):
     assert set(plotted.columns) == {*axes, "seed", "step", "acc", "delta_acc"}
     assert set(plotted["seed"]) == {0}, "the first seed's run"
     dt = fx.PAPER_DT
-    for cell, ax in zip(fx.grid(axes), fig.axes, strict=True):
+    panels = [ax for ax in fig.axes if ax.get_title()]  # each with its ΔAcc twin, which has none
+    assert len(fig.axes) == 2 * len(panels)
+    for cell, ax in zip(fx.grid(axes), panels, strict=True):
         part = plotted[[fx.cell_of(r, axes) == cell for _, r in plotted.iterrows()]]
         assert part["step"].tolist() == list(range(dt, 3001, dt))
         assert np.allclose(part["acc"], [fx.acc(cell, 0, s) for s in part["step"]])
@@ -300,6 +354,9 @@ def check_delta_acc(plotted, fig, axes, heads):
         assert marked == fx.transition_steps(cell, 0)
         assert ax.get_title().endswith(f"seed 0: {len(marked)} paper-rule transitions")
         _assert_shading(ax, cell, seeds=[0])
+        (twin,) = [other for other in fig.axes if other is not ax and other.bbox.bounds == ax.bbox.bounds]
+        (curve,) = [line for line in twin.lines if len(line.get_xdata()) > 2]
+        assert np.allclose(curve.get_ydata(), part["delta_acc"], equal_nan=True)
 
 
 def check_circuit_metrics(plotted, fig, axes, heads):
@@ -333,17 +390,21 @@ def check_pair_attention(plotted, fig, axes, heads):
     assert set(plotted["seed"]) == {0}, "the first seed's run"
 
     def want(cell, panel, k, step):
-        head_mean = lambda name, layer: np.mean(  # noqa: E731
+        head_mean = lambda name, layer, k=k: np.mean(  # noqa: E731
             [fx.pair_metric(name, k, layer, h, cell, 0, step) for h in range(1, heads + 1)]
         )
-        if panel == "layer 1: label k → own item":
+        if panel == "layer 1: ℓk's attention on its own item xk":
             return head_mean("label_item", 1)
+        # the pair's share of the query's attention on all pairs, as the attention maps quote it
         layer = int(panel.split(":")[0].removeprefix("layer "))
-        return head_mean("q_label", layer) + head_mean("q_item", layer)
+        pairs = range(1, fx.N_PAIRS + 1)
+        on_pair = [head_mean("q_label", layer, j) + head_mean("q_item", layer, j) for j in pairs]
+        return on_pair[k - 1] / sum(on_pair)
 
     expected = [want(fx.cell_of(r, axes), r["panel"], r["pair"], r["step"]) for _, r in plotted.iterrows()]
     assert np.allclose(plotted["value"], expected)
-    panel_names = [f"layer {layer}: query → pair k" for layer in fx.LAYERS] + ["layer 1: label k → own item"]
+    panel_names = [f"layer {layer}: pair k's share of q's pair attention" for layer in fx.LAYERS]
+    panel_names += ["layer 1: ℓk's attention on its own item xk"]
     assert list(dict.fromkeys(plotted["panel"])) == panel_names
     panels = np.array(fig.axes).reshape(len(fx.grid(axes)), len(panel_names))
     for cell, row in zip(fx.grid(axes), panels, strict=True):
@@ -405,10 +466,14 @@ def check_per_task(plotted, fig, axes, heads):
     tasks = range(1, max(fx.AXIS_VALUES["T"]) + 1)
     _assert_curves(plotted, axes, ["acc", *(f"acc_task{t}" for t in tasks)])
     assert plotted.loc[plotted["T"] == 2, "acc_task3"].isna().all(), "T = 2 has no task 3"
-    titles = [ax.get_title() for ax in fig.axes]
+    *panels, key = fig.axes  # the panels wrap; the legend has the slot after the last one
+    titles = [ax.get_title() for ax in panels]
     assert titles == ["average", *(f"task τ = {t}" for t in tasks)]
-    _assert_means(fig.axes[0], [_seed_mean(fx.acc, c) for c in fx.grid(axes)])
-    for t, ax in zip(tasks, fig.axes[1:], strict=True):
+    assert not key.axison and [t.get_text() for t in key.get_legend().get_texts()] == [
+        c.label(axes) for c in fx.grid(axes)
+    ]
+    _assert_means(panels[0], [_seed_mean(fx.acc, c) for c in fx.grid(axes)])
+    for t, ax in zip(tasks, panels[1:], strict=True):
         cells = [c for c in fx.grid(axes) if t <= c.T]
         _assert_means(ax, [_seed_mean(lambda c, s, step, t=t: fx.task_acc(c, s, step, t), c) for c in cells])
     # the split of a T = 4 cell around its average: task 1 (the most frequent) highest
@@ -504,7 +569,7 @@ CHECKS = {
     "learning_curves": check_learning_curves,
     "final_accuracy": check_final_accuracy,
     "phase_diagram": check_phase_diagram,
-    "phase_sequences": check_phase_diagram,  # the same table, and the same main panel first
+    "phase_sequences": check_phase_sequences,
     "overview": check_overview,
     "accuracy_loss": check_accuracy_loss,
     "attention_maps": check_attention_maps,
@@ -534,38 +599,7 @@ def test_figure_plots_the_fixture_values(tmp_path, monkeypatch, figure, axes):
         return
     fig, plotted = _draw(figure, axes, tmp_path, monkeypatch, HEADS[axes])
     CHECKS[figure](plotted, fig, axes, HEADS[axes])
-    found = problems(fig)
-    if figure in READABLE[axes]:
-        assert found == [], found
-    else:  # listed in docs/figures.md with what the lint finds; once fixed, it joins READABLE
-        assert found, f"{figure} now passes the figure lint: add it to READABLE"
-
-
-# The figures the figure lint (icmeta.figures.lint) passes, per fixture grid; a figure that regresses
-# fails, and one that is fixed must be added.
-READABLE = {
-    ("T", "eps"): {
-        "learning_curves",
-        "final_accuracy",
-        "phase_diagram",
-        "phase_sequences",
-        "accuracy_loss",
-        "attention_maps",
-        "delta_acc",
-        "pair_attention",
-        "plateau_predictions",
-    },
-    ("T",): {
-        "learning_curves",
-        "final_accuracy",
-        "accuracy_loss",
-        "attention_maps",
-        "delta_acc",
-        "pair_attention",
-        "random_label",
-        "plateau_predictions",
-    },
-}
+    assert problems(fig) == [], "the figure lint (docs/figures.md#the-figure-lint)"
 
 
 def test_the_fixture_has_the_documented_values():
@@ -681,6 +715,114 @@ def test_delta_acc_reads_the_paper_grid():
     assert np.isnan(curve["delta_acc"].iloc[-1])
 
 
+def _one_run(steps, acc, phase_start=0):
+    """Tables of one run (T = 3, seed 0) with accuracy `acc` over `steps` and one phase from
+    `phase_start` (the detector starts the first phase at step 0) to the last step."""
+    ident = {"T": 3, "seed": 0}
+    return {
+        "metrics": pd.DataFrame({**ident, "step": steps, "acc": acc, "loss": 1.0}),
+        "runs": pd.DataFrame(
+            [{**ident, "paper_dt": 100, "paper_threshold": 0.01, "transition_steps": "300"}]
+        ),
+        "phases": pd.DataFrame([{**ident, "phase": 1, "start_step": phase_start, "plateau_end": steps[-1]}]),
+    }
+
+
+def test_delta_acc_gets_its_own_axis_scaled_to_its_values():
+    """ΔAcc of ±0.02 on its own axis, symmetric about 0 and just wider than the data, with a zero line;
+    accuracy keeps 0 to 1. The phase from step 0 is shaded from the first evaluation, and the step
+    axis starts at the first ΔAcc, not at step 1."""
+    from icmeta.figures import delta_acc
+
+    steps = np.arange(0, 1001, 100)
+    tables = _one_run(steps, 0.5 + 0.02 * (np.arange(len(steps)) % 2))
+    fig, plotted = delta_acc.draw(tables, ["T"], "t")
+    ax, twin = fig.axes
+    assert plotted["delta_acc"].abs().max() == pytest.approx(0.02)
+    assert twin.get_ylim() == pytest.approx((-0.023, 0.023))
+    assert [line.get_ydata()[0] for line in twin.lines if line.get_xdata()[-1] == 1] == [0, 0.01]
+    assert ax.get_ylim() == (0, 1.02) and ax.get_xlim() == (100, 1000)
+    assert ax.patches[0].get_x() == 100
+    assert twin.get_ylabel().startswith("ΔAcc") and ax.get_ylabel() == "held-out accuracy"
+    # a threshold above every ΔAcc stays on the axis
+    fig, _ = delta_acc.draw({**tables, "runs": tables["runs"].assign(paper_threshold=0.05)}, ["T"], "t")
+    assert fig.axes[1].get_ylim() == pytest.approx((-0.0575, 0.0575))
+
+
+@pytest.mark.parametrize("figure", ["circuit_metrics", "clamp_curves"])
+def test_shading_from_step_0_leaves_the_step_axis_at_the_first_evaluation(figure):
+    """The detector starts the first phase at step 0, which a log axis cannot show: the shading starts
+    at the first evaluation (100) and every panel's axis spans the evaluations, not steps 1 to 1000."""
+    from importlib import import_module
+
+    from icmeta.network.circuits import MAP_METRICS
+
+    steps = np.arange(0, 1001, 100)
+    tables = _one_run(steps, np.linspace(0.1, 0.9, len(steps)))
+    columns = {f"{name}_L{layer}H1": 0.3 for name in MAP_METRICS for layer in fx.LAYERS}
+    tables["metrics"] = tables["metrics"].assign(**columns)
+    fig, _ = import_module(f"icmeta.figures.{figure}").draw(tables, ["T"], "t")
+    for ax in fig.axes:
+        assert ax.get_xlim() == (100, 1000)
+        assert [(p.get_x(), p.get_x() + p.get_width()) for p in ax.patches] == [(100, 1000)]
+
+
+@pytest.mark.parametrize(("axes", "cell"), [(["T"], "T = 3"), (["T", "eps"], "T = 3, eps = 0")])
+def test_final_accuracy_of_one_cell_shows_every_seed(axes, cell):
+    """A block of one cell (a point plot's single dot, a heatmap's single square) shows one labelled
+    point per seed over the seed mean and the seeds' range, and passes the lint."""
+    from icmeta.figures import final_accuracy
+
+    runs = pd.DataFrame({"T": 3, "eps": 0.0, "seed": [2, 0, 1], "final_acc": [0.9993, 0.997, 0.9951]})
+    fig, table = final_accuracy.draw({"runs": runs}, axes, "t")
+    (ax,) = fig.axes
+    (points,) = ax.collections
+    assert points.get_offsets().tolist() == [[0, 0.997], [1, 0.9951], [2, 0.9993]], "in seed order"
+    assert [t.get_text() for t in ax.texts] == ["0.997", "0.995", "0.999"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["seeds' range 0.995–0.999", "seed mean 0.997"]
+    assert ax.get_xlabel() == f"seed ({cell})"
+    assert table["mean"].tolist() == pytest.approx([runs["final_acc"].mean()]) and len(table) == 1
+    assert problems(fig) == []
+
+
+def test_pair_attention_plots_the_share_of_pair_attention_the_maps_quote():
+    """A query that keeps 0.55 of its attention on itself and gives pair 1 0.3, pair 2 0.15: pair 1
+    holds 0.3 of all its attention but 2/3 of its attention on pairs, the share the attention maps
+    quote, and that is what is plotted; a layer whose query sees no pair has no share to draw."""
+    from icmeta.figures import pair_attention
+    from icmeta.figures.attention_maps import query_pair_reading
+
+    steps = np.arange(0, 1001, 100)
+    tables = _one_run(steps, 0.5)
+    on = {
+        "q_label1": 0.2,
+        "q_item1": 0.1,
+        "q_label2": 0.1,
+        "q_item2": 0.05,
+        "label_item1": 0.4,
+        "label_item2": 0.3,
+    }
+    columns = {
+        f"{name}_L{layer}H1": value * (layer == 1) for name, value in on.items() for layer in fx.LAYERS
+    }
+    fig, _ = pair_attention.draw({**tables, "metrics": tables["metrics"].assign(**columns)}, ["T"], "t")
+    query = np.array([[0.2, 0.1, 0.1, 0.05, 0.55]])  # the query row of a map: x1, l1, x2, l2, q
+    assert query_pair_reading(query) == (1, pytest.approx(2 / 3))
+    layer1, layer2, labels = fig.axes
+    lines = {line.get_label(): np.asarray(line.get_ydata()) for line in layer1.lines}
+    assert np.allclose(lines["pair 1"], 2 / 3) and np.allclose(lines["pair 2"], 1 / 3)
+    assert np.allclose(lines["1/N: every pair alike"], 0.5)
+    assert all(
+        np.isnan(line.get_ydata()).all() for line in layer2.lines if line.get_label().startswith("pair")
+    )
+    label_lines = {line.get_label(): np.asarray(line.get_ydata()) for line in labels.lines}
+    assert np.allclose(label_lines["pair 1"], 0.4), "the label's attention on its item, as it is"
+    assert layer1.get_ylabel() == "pair k's share of the\nquery's attention on pairs"
+    assert layer1.get_title().startswith("layer 1: pair k's share of q's pair attention")
+
+
 def test_every_figure_has_a_caption():
     for name in NAMES:
         assert "Reproduces" in describe(name) and len(describe(name)) > 80
@@ -768,6 +910,34 @@ def test_learning_curve_colours_follow_the_axis_values_in_order():
     assert colours["0"] != colours["0.5"] != colours["1"]
 
 
+def test_learning_curves_wrap_six_panels_readably_and_tell_neighbouring_values_apart():
+    """Six T by six ε (the phase-diagram block): the panels wrap into rows of at most three, so the
+    figure passes the lint at page width; the axis starts at the first evaluation; neighbouring ε
+    differ clearly in colour (a viridis ramp leaves them 0.13 apart in RGB) and darken in order."""
+    from icmeta.figures import learning_curves
+
+    steps = np.arange(0, 3001, 100)
+    T_values, eps_values = (1, 2, 3, 4, 6, 8), (0, 0.1, 0.25, 0.5, 0.75, 1)
+    metrics = pd.concat(
+        pd.DataFrame({"T": T, "eps": eps, "seed": seed, "step": steps, "acc": 0.1 * i, "loss": 3.0 - 0.1 * i})
+        for T in T_values
+        for i, eps in enumerate(eps_values)
+        for seed in (0, 1)
+    )
+    fig, _ = learning_curves.draw({"metrics": metrics}, ["T", "eps"], "t")
+    assert problems(fig) == []
+    panels = _learning_curve_panels(fig, len(T_values))
+    assert max(ax.get_subplotspec().colspan.start for ax in fig.axes) == learning_curves.MAX_COLUMNS - 1
+    for (acc, loss), T in zip(panels, T_values, strict=True):
+        assert acc.get_title() == f"T (tasks) = {T}"
+        assert len([line for line in loss.lines if line.get_lw() == MEAN_LW]) == len(eps_values)
+        assert acc.get_xlim() == (100, 3000)
+    means = {line.get_label(): line.get_color() for line in panels[0][0].lines if line.get_lw() == MEAN_LW}
+    rgb = np.array([means[f"{eps:g}"] for eps in eps_values])
+    assert np.linalg.norm(np.diff(rgb, axis=0), axis=1).min() > 0.25
+    assert np.all(np.diff(rgb @ [0.2126, 0.7152, 0.0722]) > 0), "lighter with every value"
+
+
 @pytest.mark.parametrize("level", [0.6, 0.9])
 def test_cells_count_the_seeds_that_solved_the_task_and_their_median_step(monkeypatch, level):
     """At 0.6 every seed gets there, at 0.9 one seed in two cells and none in the others."""
@@ -786,31 +956,68 @@ def test_phase_diagram_says_when_the_seeds_solved_the_task(monkeypatch):
     solved it, and 'never' where none did."""
     monkeypatch.setattr(cells, "SOLVED_AT", 0.9)
     fig, _ = phase_diagram.draw(fx.experiment_tables(["T", "eps"]), ["T", "eps"], "t")
-    solving = next(ax for ax in fig.axes if ax.get_title().startswith("accuracy ≥"))
+    solving = next(ax for ax in fig.axes if ax.get_title().startswith("step at accuracy ≥"))
     texts = [t.get_text() for t in solving.texts]
     assert texts.count("3.0k\n(1/3)") == 2 and texts.count("never") == 2
 
 
-def test_phase_diagram_pools_fccs_over_their_pairs_and_marks_an_unread_phase():
+def test_cells_pool_fccs_over_their_pairs_and_mark_an_unread_phase():
     """Seeds whose FCCs read different pairs share a sequence; a phase without the contrasts that
-    name its circuit shows '?', which the legend explains; the label prior fits a block as 'prior'."""
-    tables = fx.experiment_tables(["T", "eps"])
-    runs = tables["runs"].copy()
+    name its circuit is '?' in the sequences the block's page lists."""
+    runs = fx.experiment_tables(["T", "eps"])["runs"].copy()
     first = (runs["T"] == 2) & (runs["eps"] == 0.0)
     runs.loc[first & (runs["seed"] == 0), "circuits_behaviour"] = "label prior>FCC[1]"
     runs.loc[first & (runs["seed"] == 1), "circuits_behaviour"] = "label prior>FCC[2,3]"
     runs.loc[first & (runs["seed"] == 2), "circuits_behaviour"] = "NCC>"
-    fig, plotted = phase_diagram.draw({**tables, "runs": runs}, ["T", "eps"], "t")
-    main = fig.axes[0]
-    texts = [t.get_text() for t in main.texts]
-    assert plotted.set_index(["T", "eps"]).loc[(2, 0.0), "sequence"] == "label prior>FCC"
-    assert "prior" in texts and "NCC → ? (1)" in texts and "2/3 seeds" in texts
-    assert "not measured (?)" in [t.get_text() for t in main.get_legend().get_texts()]
+    row = cells.cell_stats(runs, ["T", "eps"]).set_index(["T", "eps"]).loc[(2, 0.0)]
+    assert (row["sequence"], row["agree"]) == ("label prior>FCC", 2)
+    assert cells.arrows(row["others"]) == "NCC → ? (1)"
 
 
-def test_attention_maps_leave_a_blank_panel_where_a_cell_has_fewer_heads():
-    """The heads sweep puts cells of one and two heads in one figure: the one-head cell's second-head
-    panels are switched off, every other panel shows its map."""
+def test_phase_diagrams_stay_readable_at_the_size_of_a_six_by_six_grid():
+    """The published phase diagram has 6 x 6 cells, each drawn here from a fixture cell: at that size
+    both figures still pass the lint at README width."""
+    from icmeta.figures import phase_sequences
+
+    tables = fx.experiment_tables(["T", "eps"])
+    parts = {name: [] for name in tables}
+    for i, t in enumerate([1, 2, 3, 4, 6, 8]):
+        for j, eps in enumerate([0, 0.1, 0.25, 0.5, 0.75, 1.0]):
+            source = ([2, 4][i % 2], [0.0, 0.5][j % 2])
+            for name, table in tables.items():
+                part = table[(table["T"] == source[0]) & (table["eps"] == source[1])]
+                parts[name].append(part.assign(T=t, eps=eps))
+    grid = {name: pd.concat(p, ignore_index=True) for name, p in parts.items()}
+    for module in (phase_sequences, phase_diagram):
+        fig, _ = module.draw(grid, ["T", "eps"], "Phase diagram over T tasks and within-class item noise ε")
+        assert problems(fig) == [], module.__name__
+
+
+def test_phase_sequences_colour_the_label_prior_and_unread_phases_apart_from_circuits():
+    """The label-prior stage and an unmeasured phase each get a colour of their own, which the legend
+    names; neither shares a circuit's colour."""
+    from icmeta.figures import phase_sequences
+    from icmeta.figures.style import CIRCUIT_COLOURS, UNREAD
+
+    tables = fx.experiment_tables(["T", "eps"])
+    phases = tables["phases"].copy()
+    first = (phases["T"] == 2) & (phases["eps"] == 0.0) & (phases["seed"] == 0)
+    phases.loc[first & (phases["phase"] == 1), "circuit_behaviour"] = "label prior"
+    phases.loc[first & (phases["phase"] == 2), "circuit_behaviour"] = np.nan  # not measured
+    fig, plotted = phase_sequences.draw({**tables, "phases": phases}, ["T", "eps"], "t")
+    panel = fig.axes[2]  # row T = 2 (below T = 4), column eps = 0
+    thick = [line.get_color() for line in panel.lines if line.get_linewidth() == 3.0]
+    assert thick[:2] == [CIRCUIT_COLOURS["label prior"], UNREAD]
+    circuits = {c for n, c in CIRCUIT_COLOURS.items() if n != "label prior"}
+    assert CIRCUIT_COLOURS["label prior"] not in circuits and UNREAD not in circuits
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "label prior" in legend and "not measured (?)" in legend
+    assert "?" in set(plotted["circuit"].dropna())
+
+
+def test_attention_maps_draw_only_the_heads_a_cell_has():
+    """The heads sweep puts cells of one and two heads in one figure: the one-head cell's blocks hold
+    its two maps and no empty panel, every panel shows a map."""
     from icmeta.figures import attention_maps
 
     tables = fx.experiment_tables(("T",), heads=2)
@@ -819,14 +1026,133 @@ def test_attention_maps_leave_a_blank_panel_where_a_cell_has_fewer_heads():
     maps = maps[~((maps["T"] == first) & (maps["head"] == 2))]
     fig, _ = attention_maps.draw({**tables, "phase_maps": maps}, ("T",), "t")
     *panels, _colour_bar = fig.axes
-    columns = [(layer, head) for layer in fx.LAYERS for head in (1, 2)]
-    panels = np.array(panels).reshape(-1, len(columns))
-    rows = [(cell, w) for cell in fx.grid(("T",)) for w in range(len(fx.whens(cell, 0)))]
-    for (cell, _), row in zip(rows, panels, strict=True):
-        for (_, head), ax in zip(columns, row, strict=True):
-            blank = cell.values["T"] == first and head == 2
-            assert ax.axison is not blank and bool(ax.images) is not blank
+    per_cell = [len(fx.LAYERS) * (1 if c.values["T"] == first else 2) for c in fx.grid(("T",))]
+    assert len(panels) == sum(n * len(fx.whens(c, 0)) for n, c in zip(per_cell, fx.grid(("T",)), strict=True))
+    assert all(ax.axison and len(ax.images) == 1 for ax in panels)
+    titles = [ax.get_title().split("\n")[0] for ax in panels]
+    assert titles[:2] == [f"layer {layer} head 1" for layer in fx.LAYERS], "the one-head cell's maps"
+    assert problems(fig) == []
     # A map missing where the cell has that head is an error, not a blank panel.
     gap = (maps["T"] == first) & (maps["head"] == 1) & (maps["layer"] == fx.LAYERS[-1])
     with pytest.raises(ValueError, match=f"no attention map of layer {fx.LAYERS[-1]} head 1"):
         attention_maps.draw({**tables, "phase_maps": maps[~gap]}, ("T",), "t")
+
+
+def test_attention_maps_wrap_blocks_across_the_page():
+    """Eight blocks of two maps (four cells, two phases each) wrap two blocks to a row, four maps
+    across, instead of a strip of eight rows: the figure stays about as tall as it is wide."""
+    from icmeta.figures import attention_maps
+
+    fig, _ = attention_maps.draw(fx.experiment_tables(("T", "eps")), ("T", "eps"), "t")
+    *panels, _colour_bar = fig.axes
+    fig.canvas.draw()
+    boxes = [ax.get_window_extent() for ax in panels]  # on the page: positions are per block
+    assert len({round(b.x0) for b in boxes}) == 4 and len({round(b.y0) for b in boxes}) == 4
+    width, height = fig.get_size_inches()
+    assert width <= attention_maps.PAGE_INCH + attention_maps.BAR_INCH and height < 1.5 * width
+    assert problems(fig) == []
+
+
+def test_attention_map_titles_say_why_there_is_no_pair_share():
+    """A query attending only to itself puts nothing on pairs, and a map with a gap in the query's row
+    has no share to give: their titles say so rather than print 'nan%'."""
+    from icmeta.figures import attention_maps
+
+    tables = fx.experiment_tables(("T",))
+    maps = tables["phase_maps"].copy()
+    query = maps["row"] == fx.MAP_SIZE - 1
+    on_itself = (maps["layer"] == 1) & (maps["when"] == "final step") & query
+    maps.loc[on_itself, "weight"] = (maps.loc[on_itself, "col"] == fx.MAP_SIZE - 1).astype(float)
+    gap = (maps["layer"] == 2) & (maps["when"] == "final step") & query & (maps["col"] == 0)
+    maps.loc[gap, "weight"] = np.nan
+    fig, _ = attention_maps.draw({"phase_maps": maps}, ("T",), "t")
+    *panels, _colour_bar = fig.axes
+    readings = [ax.get_title().split("\n")[1] for ax in panels]
+    assert readings.count("q reads no pair (<1% on pairs)") == len(fx.grid(("T",)))
+    assert readings.count("q → pairs: row q not recorded") == len(fx.grid(("T",)))
+    assert sum(r.endswith("% of pair attention") for r in readings) == len(readings) - 2 * len(
+        fx.grid(("T",))
+    )
+    assert problems(fig) == []
+
+
+def test_attention_maps_draw_each_context_length_at_its_own_size():
+    """A block over N has maps of 5 and 33 tokens: each is drawn at its own size (not padded to the
+    longest, which left the short maps' query row empty), and the long one labels a few items and q."""
+    from icmeta.figures import attention_maps
+
+    rows = [
+        {"N": n, "seed": 0, "when": "final step", "layer": 1, "head": 1, "row": r, "col": c,
+         "weight": 1.0 / (r + 1) if c <= r else 0.0}
+        for n in (2, 16) for r in range(2 * n + 1) for c in range(2 * n + 1)
+    ]  # fmt: skip
+    fig, _ = attention_maps.draw({"phase_maps": pd.DataFrame(rows)}, ("N",), "t")
+    short, long, _colour_bar = fig.axes
+    assert np.asarray(short.images[0].get_array()).shape == (5, 5)
+    assert np.asarray(long.images[0].get_array()).shape == (33, 33)
+    assert short.get_title().endswith("q → pair 1: 50% of pair attention")
+    labels = [t.get_text() for t in long.get_xticklabels()]
+    assert len(labels) <= attention_maps.MAX_TICKS + 1 and labels[0] == "x1" and labels[-1] == "q"
+
+
+def _page_grid(axes_list):
+    """(columns, rows) of panels as they sit on the drawn figure."""
+    boxes = [ax.get_window_extent() for ax in axes_list]
+    return len({round(b.x0) for b in boxes}), len({round(b.y0) for b in boxes})
+
+
+def test_onset_shifts_wrap_panels_with_round_step_labels():
+    """Nine onsets wrap three across, and each step axis names two to five round steps (500, 2k,
+    2.05k), not matplotlib's minor labels, which ran into each other in a panel a third of a page wide."""
+    import re
+
+    from icmeta.figures import onset_shifts
+
+    fig, _ = onset_shifts.draw(fx.experiment_tables(("T", "eps")), ("T", "eps"), "t")
+    fig.canvas.draw()
+    assert len(fig.axes) == 9 and _page_grid(fig.axes) == (3, 3)
+    for ax in fig.axes:
+        low, high = ax.get_xlim()
+        ticks = zip(ax.get_xticks(), ax.get_xticklabels(), strict=True)
+        labels = [t.get_text() for at, t in ticks if low <= at <= high and t.get_text()]
+        assert 2 <= len(labels) <= 6 and all(re.fullmatch(r"\d+(\.\d+)?k?", label) for label in labels)
+    assert onset_shifts._step_label(2050) == "2.05k" and onset_shifts._step_label(500) == "500"
+
+
+def test_random_label_fills_rows_evenly_and_breaks_long_cell_names():
+    """Four cells as 2 x 2 rather than 3 + 1; a cell named by several long axes takes a line per axis."""
+    from icmeta.figures import random_label
+
+    fig, _ = random_label.draw(fx.experiment_tables(("T", "eps")), ("T", "eps"), "t")
+    fig.canvas.draw()
+    assert _page_grid(fig.axes) == (2, 2)
+    assert fig.axes[0].get_title() == "T=2, eps=0.0", "short enough for one line"
+    long = {"T": "positions_scheme", "eps": "label_token_kind"}
+    tables = {k: t.rename(columns=long) for k, t in fx.experiment_tables(("T", "eps")).items()}
+    fig, _ = random_label.draw(tables, list(long.values()), "t")
+    assert fig.axes[0].get_title() == "positions_scheme=2\nlabel_token_kind=0.0"
+
+
+def test_encoding_study_puts_the_timeline_below_the_curves():
+    """Curves above, timeline below, both page-wide: side by side the figure was 14 inches wide."""
+    from icmeta.figures import encoding_study
+
+    fig, _ = encoding_study.draw(fx.experiment_tables(("T", "eps")), ("T", "eps"), "t")
+    curves, timeline = fig.axes
+    assert curves.get_position().y0 > timeline.get_position().y1
+    assert fig.get_size_inches()[0] <= 9
+    assert timeline.get_ylabel() == "run (setting · seed)"
+
+
+def test_accuracy_loss_labels_both_axes_with_units():
+    """Accuracy as a fraction, loss as cross-entropy in nats, steps on the shared x axis; each row
+    names its cell above both panels."""
+    from icmeta.figures import accuracy_loss
+
+    fig, _ = accuracy_loss.draw(fx.experiment_tables(("T", "eps")), ("T", "eps"), "t")
+    rows = np.array(fig.axes).reshape(-1, 2)
+    for cell, (acc, loss) in zip(fx.grid(("T", "eps")), rows, strict=True):
+        assert acc.get_ylabel() == "held-out accuracy (fraction)"
+        assert loss.get_ylabel() == "held-out loss (cross-entropy, nats)"
+        assert acc.get_title() == loss.get_title() == cell.label(("T", "eps"))
+    assert [ax.get_xlabel() for ax in rows[-1]] == ["training step"] * 2

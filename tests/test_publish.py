@@ -24,6 +24,7 @@ SUMMARY = {
     "n_transitions": 0,
     "ncc_prediction": 1 / 3,
     "scc_prediction": 0.8,
+    "stopped": False,
 }
 SUMMARY |= {f"{c}_{k}": np.nan for c in ("ncc", "scc", "fcc") for k in ("acc", "onset")}
 SUMMARY |= {"step_acc_0.95": -1}

@@ -64,6 +64,9 @@ def cell_stats(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
         "others": ("sequence", others),
         "final_min": ("final_acc", "min"),
         "final_max": ("final_acc", "max"),
+        "final_median": ("final_acc", "median"),
+        # runs the convergence stop did not end: at the cap, still moving or never converged
+        "at_cap": ("stopped", lambda s: int((~s.astype(bool)).sum())),
         "solved": ("solved_step", "count"),
         "solved_median": ("solved_step", "median"),
         "n_phases_mean": ("n_phases", "mean"),
@@ -72,6 +75,8 @@ def cell_stats(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
         "ncc_gap_sd": ("ncc_gap", "std"),
         "scc_gap_mean": ("scc_gap", "mean"),
         "scc_gap_sd": ("scc_gap", "std"),
+        "ncc_gap_runs": ("ncc_gap", "count"),
+        "scc_gap_runs": ("scc_gap", "count"),
         "transitions_mean": ("n_transitions", "mean"),
     }
     for c in CIRCUITS:

@@ -29,8 +29,10 @@ NAMES: dict[str, Figure] = {
     "learning_curves": Figure(("metrics",), "Fig. 7, 15, 16, 18, 19a, 22", "every"),
     "final_accuracy": Figure(("runs",), "a summary over the grid", "every"),
     "phase_diagram": Figure(("runs",), "no figure of the paper (beyond it)", "grid"),
-    "phase_sequences": Figure(("runs",), "no figure of the paper (the phase diagram's main panel)", "grid"),
-    "overview": Figure(("metrics", "phases", "phase_maps"), "Fig. 2 and 4 in one"),
+    "phase_sequences": Figure(
+        ("runs", "phases", "metrics"), "no figure of the paper (every run's path)", "grid"
+    ),
+    "overview": Figure(("metrics", "phases", "phase_maps", "runs"), "Fig. 2 and 4 in one"),
     "accuracy_loss": Figure(("metrics", "phases"), "Fig. 2 left, 18"),
     "attention_maps": Figure(("phase_maps",), "Fig. 2 right, 8, 12, 19b, 23"),
     "delta_acc": Figure(("metrics", "runs", "phases"), "Fig. 3"),

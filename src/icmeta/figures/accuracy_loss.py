@@ -22,12 +22,17 @@ from icmeta.figures.panels import (
 )
 from icmeta.figures.style import PALETTE
 
+# With their units: accuracy is a share of queries, the loss the query label's cross-entropy in nats
+# (natural log), both on the held-out set (icmeta.training.evaluation); steps are optimiser steps.
+ACC_LABEL = "held-out accuracy (fraction)"
+LOSS_LABEL = "held-out loss (cross-entropy, nats)"
+
 
 def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """One row per cell: held-out accuracy and loss, seeds thin, mean thick, phases shaded (the
-    seed-median span of each detected phase)."""
+    """One row per cell (named above both panels): held-out accuracy and loss against training steps,
+    seeds thin, mean thick, phases shaded (the seed-median span of each detected phase)."""
     metrics = positive_steps(tables["metrics"])
     table = metrics[[*axes, "seed", "step", "acc", "loss"]]
     rows = list(cells(table, axes))
@@ -43,7 +48,9 @@ def draw(
             mean_with_seeds(ax, part, column, colour, None, split)
             log_steps(ax)
         ax_acc.set_ylim(0, 1.02)
-        ax_acc.set_ylabel(f"accuracy\n{label}")
-        ax_loss.set_ylabel("loss")
+        ax_acc.set_ylabel(ACC_LABEL)
+        ax_loss.set_ylabel(LOSS_LABEL)
+        for ax in (ax_acc, ax_loss):
+            ax.set_title(label, fontsize=9)
     finish(fig, title)
     return fig, table

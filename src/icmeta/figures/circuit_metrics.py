@@ -50,20 +50,23 @@ def draw(
     layers = sorted(long["layer"].unique())
     colours = dict(zip(layers, sns.color_palette(PALETTE, len(layers) + 2)[2:], strict=True))
     row_keys = [(label, part, h) for label, part in cells(long, axes) for h in heads]
-    fig, panels = grid(len(row_keys), len(MAP_METRICS), 3.6, 2.6, sharex=True, sharey=True)
+    # Narrow panels: four side by side must keep their text readable on a page-wide image.
+    fig, panels = grid(len(row_keys), len(MAP_METRICS), 2.5, 2.2, sharex=True, sharey=True)
+    first_step = long["step"].min()
     for (label, part, head), row in zip(row_keys, panels, strict=True):
         phases = rows_of(tables["phases"], part, axes)
         for ax, name in zip(row, MAP_METRICS, strict=True):
-            shade_phases(ax, phases)
+            shade_phases(ax, phases, first_step)
             sel = part[(part["metric"] == name) & (part["head"] == head)]
             for layer, line in sel.groupby("layer"):
                 ax.plot(line["step"], line["value"], color=colours[layer], lw=1.3, label=f"layer {layer}")
             acc = sel[sel["layer"] == layers[0]]
             ax.plot(acc["step"], acc["acc"], color="0.2", ls="--", lw=1.0, label="accuracy")
-            log_steps(ax)
+            log_steps(ax, long["step"])
             ax.set_ylim(0, 1.02)
             head_note = f", head {head}" if len(heads) > 1 else ""
             ax.set_title(f"{TITLES[name]}\n{label}{head_note}", fontsize=8)
+            ax.set_ylabel("attention share\n(dashed: accuracy)")
     panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False)
     finish(fig, title)
     return fig, long

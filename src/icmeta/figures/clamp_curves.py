@@ -43,11 +43,12 @@ def draw(
     cell's own phases (seed-median spans), a dotted line each step where a clamp switches on or off."""
     metrics = positive_steps(tables["metrics"])
     rows = list(cells(metrics, axes))
-    fig, panels = grid(len(rows), 1 + len(METRICS), 3.4, 2.3, sharex=True, sharey=True)
+    # Narrow panels: four side by side must keep their text readable on a page-wide image.
+    fig, panels = grid(len(rows), 1 + len(METRICS), 2.5, 2.1, sharex=True, sharey=True)
     colours = sns.color_palette(PALETTE, 4)
     plotted = []
     ref_setting = reference_setting(metrics[axes[0]], axes[0])
-    for (label, part), row in zip(rows, panels, strict=True):
+    for i, ((label, part), row) in enumerate(zip(rows, panels, strict=True)):
         # the reference cell: the reference setting of the first axis, this cell's other axes and seeds
         reference = rows_of(metrics, part.assign(**{axes[0]: ref_setting}), axes)
         own, ref = seed_means(part), seed_means(reference)
@@ -55,15 +56,15 @@ def draw(
         phases = rows_of(tables["phases"], part, axes)
         switches = _switches(rows_of(tables["runs"], part, axes))
         for ax in row:
-            shade_phases(ax, phases)
+            shade_phases(ax, phases, metrics["step"].min())
             for step in switches:
                 ax.axvline(step, color="0.2", ls=":", lw=1.0)
-            log_steps(ax)
-            if row is not panels[-1]:
+            log_steps(ax, metrics["step"])
+            if i < len(rows) - 1:  # the bottom row names the shared step axis
                 ax.set_xlabel("")
         mean_with_seeds(row[0], part, "acc", colours[0], "setting")
         _line(row[0], ref, "acc", "0.45", "--", "reference")
-        row[0].set_ylabel(label, fontsize=8)
+        row[0].set_ylabel(f"{label}\naccuracy or attention share", fontsize=8)
         row[0].set_ylim(0, 1.02)
         for ax, name in zip(row[1:], METRICS, strict=True):
             for layer in per_layer_columns(part.columns, name):
@@ -73,7 +74,7 @@ def draw(
     for ax, name in zip(panels[0], ["accuracy", *(TITLES[m] for m in METRICS)], strict=True):
         ax.set_title(name, fontsize=10, pad=12)
     panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False)
-    panels[0, 1].legend(loc="upper left", fontsize=6, frameon=False)
+    panels[0, 1].legend(loc="upper left", fontsize=7, frameon=False)
     fig.tight_layout()
     fig.suptitle(title, y=1.0, va="bottom")  # above the column titles; saved with a tight box
     return fig, pd.concat(plotted, ignore_index=True)

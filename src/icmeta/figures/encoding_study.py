@@ -48,15 +48,18 @@ def draw(
     labels = [label for label, _ in cells(metrics, axes)]
     colours = dict(zip(labels, sns.color_palette(PALETTE, len(labels)), strict=True))
     n_rows = len(runs)
+    # Curves above the timeline rather than beside it: side by side they made a figure 14 inches
+    # wide, whose labels a page shrinks below what a reader can read.
+    timeline_height = max(2.5, 0.3 * n_rows + 1.0)
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(14, max(3.5, 0.32 * n_rows + 1.5)), gridspec_kw={"width_ratios": [1, 1.5]}
+        2, 1, figsize=(9, 3.0 + timeline_height), gridspec_kw={"height_ratios": [3.0, timeline_height]}
     )
     for label, part in cells(metrics, axes):
         mean_with_seeds(left, part, "acc", colours[label], label)
     log_steps(left)
     left.set_ylabel("held-out accuracy")
     left.set_ylim(0, 1.02)
-    left.legend(fontsize=7, frameon=False, loc="upper left")
+    left.legend(fontsize=8, frameon=False, loc="upper left")
 
     names, name_colours, setting = [], [], ""
     for y, (_, run) in enumerate(runs.iterrows()):
@@ -84,6 +87,7 @@ def draw(
     for tick, colour in zip(right.get_yticklabels(), name_colours, strict=True):
         tick.set_color(colour)  # a row's setting in its curve's colour on the left
     right.set_ylim(n_rows - 0.5, -0.5)
+    right.set_ylabel("run (setting · seed)")
     log_steps(right)
     # From just before the first plateau or crossing: before it every run sits at chance, as the left
     # panel shows, and the timeline would spend most of its width on nothing.

@@ -10,10 +10,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from icmeta.analysis.run import REACHED
-from icmeta.figures.panels import reference_setting
-from icmeta.figures.style import PALETTE
+from icmeta.figures.panels import finish, grid, reference_setting
+from icmeta.figures.style import PALETTE, axis_label
 
 ONSETS = {
     "phase1_onset": "first phase begins",
@@ -27,6 +28,7 @@ ONSETS = {
     "ncc_dwell": "steps at the NCC's accuracy (1/T)",
 }
 DURATIONS = {"ncc_dwell"}  # drawn on a linear axis: a duration may be 0
+COLUMNS = 3  # panels wrap at three across: a page-wide row of nine shrank its text to 3 px
 
 
 def onsets_long(runs: pd.DataFrame, axis: str, others: Sequence[str] = ()) -> pd.DataFrame:
@@ -73,6 +75,22 @@ def onset_table(long: pd.DataFrame, axis: str) -> pd.DataFrame:
     return summary.join(paired, on=[axis, "onset"])
 
 
+def _step_label(step: float, _pos: int | None = None) -> str:
+    return f"{step / 1000:g}k" if step >= 1000 else f"{step:g}"
+
+
+def _step_axis(ax: plt.Axes, log: bool) -> None:
+    """Steps as 500, 2k, 10k at 1, 2 and 5 per decade, or at three round steps where the panel spans
+    less than a factor of 5 (there 1, 2, 5 might leave one tick): a panel a third of the page wide
+    cannot hold matplotlib's own labels (2.02 × 10³, 2.04 × 10³, ...), which ran into each other."""
+    ax.set_xscale("log" if log else "linear")
+    if log:
+        low, high = ax.get_xlim()
+        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)) if high > 5 * low else MaxNLocator(3))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(_step_label))
+
+
 def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
 ) -> tuple[plt.Figure, pd.DataFrame]:
@@ -87,11 +105,10 @@ def draw(
     order = list(dict.fromkeys(long[axis]))
     onsets = list(dict.fromkeys(long["onset"]))
     reference = summary[summary[axis] == reference_setting(order, axis)].set_index("onset")["median"]
-    fig, panels = plt.subplots(
-        1, len(onsets), figsize=(3.4 * len(onsets), 0.45 * len(order) + 1.8), sharey=True, squeeze=False
-    )
+    ncols = -(-len(onsets) // -(-len(onsets) // COLUMNS))  # rows filled evenly: 4 as 2 x 2
+    fig, panels = grid(-(-len(onsets) // ncols), ncols, 3.0, 0.4 * len(order) + 1.6, sharey=True)
     colour = sns.color_palette(PALETTE)[0]
-    for ax, onset in zip(panels[0], onsets, strict=True):
+    for ax, onset in zip(panels.flat, onsets, strict=False):
         part = long[long["onset"] == onset].dropna(subset=["step"])
         sns.stripplot(part, x="step", y=axis, order=order, ax=ax, color=colour, size=4, jitter=0.15)
         med = summary[summary["onset"] == onset].set_index(axis)["median"].reindex(order).to_numpy()
@@ -99,10 +116,11 @@ def draw(
         ax.scatter(med[shown], np.arange(len(order))[shown], marker="|", s=300, color="0.2", zorder=3)
         if not np.isnan(reference.get(onset, np.nan)):
             ax.axvline(reference[onset], color="0.4", ls="--", lw=0.8)
-        ax.set_xscale("linear" if onset in DURATIONS else "log")
-        ax.set_xlabel("training step")
+        _step_axis(ax, log=onset not in DURATIONS)
+        ax.set_xlabel("steps" if onset in DURATIONS else "training step")
+        ax.set_ylabel(axis_label(axis))
         ax.set_title(ONSETS[onset], fontsize=9)
-    panels[0, 0].set_ylabel(axis)
-    fig.suptitle(title)
-    fig.tight_layout()
+    for ax in panels.flat[len(onsets) :]:
+        fig.delaxes(ax)  # a last row with fewer onsets than columns
+    finish(fig, title)
     return fig, summary

@@ -1,5 +1,6 @@
-"""Per-pair attention against log-step: how much the query of each layer reads each (item, label)
-pair, and how much each label reads its own item in layer 1, with accuracy and the detected phases.
+"""Per-pair attention against log-step: each (item, label) pair's share of the query's attention on
+all pairs, per layer (the share the attention maps quote), and how much of each label's attention goes
+to its own item in layer 1, with accuracy and the detected phases.
 
 The paper's metrics average over the N pairs; these curves show a circuit that reads one pair (the
 FCC1 of the phase labels) where the averages show nothing above uniform attention."""
@@ -26,17 +27,31 @@ from icmeta.figures.panels import (
 from icmeta.figures.style import PALETTE
 from icmeta.network.circuits import layer_means
 
+QUERY_PANEL = "layer {layer}: pair k's share of q's pair attention"
+LABEL_PANEL = "layer 1: ℓk's attention on its own item xk"
+Y_LABELS = {
+    "query": "pair k's share of the\nquery's attention on pairs",
+    LABEL_PANEL: "ℓk's attention on xk\n(share of all ℓk's)",
+}
+
 
 def _long(part: pd.DataFrame, axes: Sequence[str], n_pairs: int) -> pd.DataFrame:
-    """step, panel, pair, value rows of one run (head means), plus its acc."""
+    """step, panel, pair, value rows of one run, plus its acc. The query's value is pair k's share of
+    its attention on all pairs, p[q, x_k] + p[q, l_k] over the same sum over every k (head means
+    first): the share the attention maps quote, 1/N when every pair is read alike. A layer whose
+    query cannot see the pairs (a restricted network) has no share (NaN, not drawn)."""
     ident = part[[*axes, "seed", "step", "acc"]]
+    query = [
+        layer_means(part, f"q_label{k}") + layer_means(part, f"q_item{k}") for k in range(1, n_pairs + 1)
+    ]
+    total = sum(query)
     rows = []
-    for k in range(1, n_pairs + 1):
-        query = layer_means(part, f"q_label{k}") + layer_means(part, f"q_item{k}")
-        for layer in query.columns:
-            rows.append(ident.assign(panel=f"layer {layer}: query → pair k", pair=k, value=query[layer]))
+    for k, on_pair in enumerate(query, start=1):
+        share = on_pair / total.where(total > 0)
+        for layer in share.columns:
+            rows.append(ident.assign(panel=QUERY_PANEL.format(layer=layer), pair=k, value=share[layer]))
         chunk = layer_means(part, f"label_item{k}")[1]
-        rows.append(ident.assign(panel="layer 1: label k → own item", pair=k, value=chunk))
+        rows.append(ident.assign(panel=LABEL_PANEL, pair=k, value=chunk))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -53,21 +68,25 @@ def draw(
     panel_names = list(dict.fromkeys(long["panel"]))
     colours = sns.color_palette(PALETTE, n_pairs)
     row_keys = list(cells(long, axes))
-    fig, panels = grid(len(row_keys), len(panel_names), 3.6, 2.6, sharex=True, sharey=True)
+    fig, panels = grid(len(row_keys), len(panel_names), 3.2, 2.4, sharex=True)
+    for row in panels:  # the query panels share one y label (`finish`); the labels' panel has its own
+        for ax in row[1 : panel_names.index(LABEL_PANEL)]:
+            ax.sharey(row[0])
     for (label, part), row in zip(row_keys, panels, strict=True):
         phases = rows_of(tables["phases"], part, axes)
         for ax, name in zip(row, panel_names, strict=True):
-            shade_phases(ax, phases)
+            shade_phases(ax, phases, long["step"].min())
             sel = part[part["panel"] == name]
             for k, line in sel.groupby("pair"):
                 ax.plot(line["step"], line["value"], color=colours[k - 1], lw=1.3, label=f"pair {k}")
             acc = sel[sel["pair"] == 1]
             ax.plot(acc["step"], acc["acc"], color="0.2", ls="--", lw=1.0, label="accuracy")
-            log_steps(ax)
+            if name != LABEL_PANEL:
+                ax.axhline(1 / n_pairs, color="0.5", ls=":", lw=1.0, label="1/N: every pair alike")
+            log_steps(ax, long["step"])
             ax.set_ylim(0, 1.02)
-            ax.set_title(f"{name}\n{label}", fontsize=8)
-        # A share of all the query's attention (not of its attention to pairs), beside accuracy.
-        row[0].set_ylabel("share of attention\n(dashed: accuracy)")
+            ax.set_title(f"{name}\n{label}", fontsize=7.5)
+            ax.set_ylabel(Y_LABELS.get(name, Y_LABELS["query"]))
     panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False, ncol=2)
     finish(fig, title)
     return fig, long

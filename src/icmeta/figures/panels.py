@@ -49,18 +49,26 @@ def phase_spans(phases: pd.DataFrame) -> list[tuple[int, float, float]]:
     return [(int(n), float(r.start), float(r.end)) for n, r in spans.iterrows()]
 
 
-def shade_phases(ax: plt.Axes, phases: pd.DataFrame) -> None:
-    """Shade and number each detected phase from the start of its rise to the end of its plateau."""
+def shade_phases(ax: plt.Axes, phases: pd.DataFrame, first_step: float = 1) -> None:
+    """Shade and number each detected phase from the start of its rise to the end of its plateau.
+
+    A phase that starts before `first_step` (the first phase starts at step 0) is shaded from there:
+    a log axis cannot show step 0, and a span reaching further left than the curves would widen it."""
     for n, start, end in phase_spans(phases):
         colour = PHASE_COLOURS[min(n, len(PHASE_COLOURS)) - 1]
-        ax.axvspan(max(start, 1), end, color=colour, alpha=0.25, lw=0)
-        ax.text((max(start, 1) * end) ** 0.5, 0.98, str(n), transform=ax.get_xaxis_transform(),
+        ax.axvspan(max(start, first_step), end, color=colour, alpha=0.25, lw=0)
+        ax.text((max(start, first_step) * end) ** 0.5, 0.98, str(n), transform=ax.get_xaxis_transform(),
                 ha="center", va="top", fontsize=7)  # fmt: skip
 
 
-def log_steps(ax: plt.Axes) -> None:
+def log_steps(ax: plt.Axes, steps: Iterable[float] | None = None) -> None:
+    """A log-step x axis; given the plotted `steps`, it spans exactly the first to the last of them,
+    so that neither shading nor the default margin stretches it beyond the evaluations."""
     ax.set_xscale("log")
     ax.set_xlabel("training step")
+    if steps is not None:
+        shown = [s for s in steps if s > 0]
+        ax.set_xlim(min(shown), max(shown))
 
 
 def positive_steps(table: pd.DataFrame) -> pd.DataFrame:

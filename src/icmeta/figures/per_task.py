@@ -13,6 +13,7 @@ from icmeta.figures.panels import cells, finish, grid, log_steps, mean_with_seed
 from icmeta.figures.style import PALETTE
 
 _TASK = re.compile(r"^acc_task(\d+)$")
+COLUMNS = 3  # panels wrap at three across: one page-wide row of five shrank its text below 7 px
 
 
 def draw(
@@ -26,16 +27,21 @@ def draw(
     columns = ["acc"] + [f"acc_task{t}" for t in tasks]
     table = metrics[[*axes, "seed", "step", *columns]].dropna(axis=1, how="all")
     columns = [c for c in columns if c in table.columns]
-    fig, panels = grid(1, len(columns), 3.6, 3.0, sharey=True)
+    ncols = min(COLUMNS, len(columns) + 1)  # a slot for the legend after the last panel
+    fig, panels = grid(-(-(len(columns) + 1) // ncols), ncols, 3.2, 2.6, sharey=True)
     found = list(cells(table, axes))
     colours = sns.color_palette(PALETTE, len(found))
-    for ax, column in zip(panels.flat, columns, strict=True):
+    for ax, column in zip(panels.flat, columns, strict=False):
         for (label, part), colour in zip(found, colours, strict=True):
             mean_with_seeds(ax, part, column, colour, label)
         log_steps(ax)
         ax.set_ylim(0, 1.02)
+        ax.set_ylabel("held-out accuracy")
         ax.set_title("average" if column == "acc" else f"task τ = {column.removeprefix('acc_task')}")
-    panels.flat[0].set_ylabel("held-out accuracy")
-    panels.flat[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
+    key, *spare = panels.flat[len(columns) :]
+    key.legend(*panels.flat[0].get_legend_handles_labels(), loc="center left", fontsize=8, frameon=False)
+    key.axis("off")
+    for ax in spare:
+        fig.delaxes(ax)
     finish(fig, title)
     return fig, table

@@ -1,13 +1,11 @@
-"""Phase diagram over two axes of an experiment, seeds aggregated.
+"""The phase diagram's numbers: per cell of two axes, seeds pooled, what the runs' paths show.
 
-The main panel gives each cell's phase sequence, the circuits its phases use in order (e.g.
-NCC → SCC → FCC) as coloured blocks labelled with their plateau accuracy (median over the seeds
-that share the sequence), with how many seeds went through exactly that sequence, what the others
-went through, and the range of the seeds' final accuracy (a cell that ended short of 100 % has not
-finished its phases within the step budget). Beside it: the number of phases per run; the NCC and SCC
-plateaus' accuracy against their predictions (1/T; the label-multiset bound of `icmeta.task.theory`), in
-accuracy points; and the step at which the seeds solved the task (how long the phases took, in
-total). Cells where no seed had a quantity say so ("none", "never") instead of staying blank.
+Four panels, each a heatmap over the cells: where the runs ended (median final accuracy, and how many
+reached the step cap instead of being stopped by the convergence rule, so that a censored cell is
+never read as a finished one); the NCC plateau against 1/T; when the seeds solved the task; and the
+SCC plateau against each run's own label-multiset bound (`icmeta.task.theory`), with how many runs had
+one. Cells where no run had a quantity say so ("none", "never") instead of staying blank. The paths
+themselves are the `phase_sequences` figure.
 """
 
 from __future__ import annotations
@@ -22,9 +20,10 @@ import seaborn as sns
 from matplotlib.colors import LogNorm
 
 from icmeta.block.cells import NO_PHASE, SOLVED_AT, cell_stats
-from icmeta.figures.phase_sequences import CELL_INCHES, check_axes, draw_sequences
+from icmeta.figures.phase_sequences import check_axes
 from icmeta.figures.style import SEQUENTIAL, axis_label, value_label
 
+CELL_INCHES = 0.62  # per heatmap cell: two panels side by side fit a page at 7 px
 DIVERGING = "vlag"  # blue-white-red, distinguishable with the common colour-vision deficiencies
 
 
@@ -71,47 +70,54 @@ def _solved_note(median: float, solved: int, seeds: int) -> str:
     return f"{median / 1000:.1f}k" + ("" if solved == seeds else f"\n({solved}/{seeds})")
 
 
+def _share(part: int, whole: int) -> str:
+    """'' where every run counts, '\n(k/n)' where only some do."""
+    return "" if part == whole else f"\n({part}/{whole})"
+
+
 def _panels(table: pd.DataFrame) -> list[Panel]:
     gaps = {"cmap": DIVERGING, "center": 0, "vmin": -20, "vmax": 20}
-    # "3" where every seed has the same count, "2.5±0.7" where they differ
-    phases = [
-        f"{m:g}" if np.isnan(s) or s == 0 else f"{m:.1f}±{s:.1f}"
-        for m, s in zip(table["n_phases_mean"], table["n_phases_sd"], strict=True)
+    seeds = table["seeds"]
+    final = [
+        f"{m:.2f}" + ("" if capped == 0 else f"\n{capped}/{n} at cap")
+        for m, capped, n in zip(table["final_median"], table["at_cap"], seeds, strict=True)
     ]
     solved = table["solved_median"]
-    solved_notes = [
-        _solved_note(m, n, k) for m, n, k in zip(solved, table["solved"], table["seeds"], strict=True)
-    ]
+    solved_notes = [_solved_note(m, k, n) for m, k, n in zip(solved, table["solved"], seeds, strict=True)]
+
+    def gap_notes(circuit: str) -> list[str]:
+        means, counts = table[f"{circuit}_gap_mean"], table[f"{circuit}_gap_runs"]
+        return [
+            f"{100 * m:+.1f}" + _share(k, n) if k else ""
+            for m, k, n in zip(means, counts, seeds, strict=True)
+        ]
+
     return [
-        Panel("phases per run (mean ± sd over seeds)", "phases", table["n_phases_mean"], phases, NO_PHASE,
-              {"cmap": SEQUENTIAL, "vmin": 0, "vmax": max(3.0, table["n_phases_mean"].max())}),
-        Panel("NCC plateau − 1/T", "accuracy points", 100 * table["ncc_gap_mean"],
-              [f"{100 * m:+.1f}" for m in table["ncc_gap_mean"]], NO_PHASE, gaps),
-        Panel(f"accuracy ≥ {SOLVED_AT:g} at (median step of the seeds that reach it)", "step (log scale)",
+        Panel("final accuracy (seed median)", "accuracy", table["final_median"], final, "none",
+              {"cmap": SEQUENTIAL, "vmin": 0, "vmax": 1}),
+        Panel(f"step at accuracy ≥ {SOLVED_AT:g} (median)", "step (log scale)",
               solved, solved_notes, "never", {"cmap": SEQUENTIAL, "norm": _log_norm(solved)}),
-        Panel("SCC plateau − multiset bound", "accuracy points", 100 * table["scc_gap_mean"],
-              [f"{100 * m:+.1f}" for m in table["scc_gap_mean"]], NO_PHASE, gaps),
+        Panel("NCC plateau − 1/T", "accuracy points", 100 * table["ncc_gap_mean"],
+              gap_notes("ncc"), NO_PHASE, gaps),
+        Panel("SCC plateau − the run's bound", "accuracy points",
+              100 * table["scc_gap_mean"], gap_notes("scc"), NO_PHASE, gaps),
     ]  # fmt: skip
 
 
 def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """The phase sequences over the first two axes (reorder a block's axes to choose the pair), with
-    the quantitative panels of the module docstring beside them; further axes and the seeds are
-    pooled per cell of the diagram."""
+    """The four panels of the module docstring over the first two axes (reorder a block's axes to
+    choose the pair); further axes and the seeds are pooled per cell."""
     y, x = check_axes(axes)
     table = cell_stats(tables["runs"], [y, x])
     n_y, n_x = table[y].nunique(), table[x].nunique()
-    main_width, main_height = CELL_INCHES * n_x, CELL_INCHES * n_y
-    fig = plt.figure(figsize=(main_width + 2 * 0.55 * main_width + 1.5, max(4.5, main_height + 1.5)))
-    spec = fig.add_gridspec(2, 3, width_ratios=[2, 1.1, 1.1])
-    draw_sequences(fig.add_subplot(spec[:, 0]), table, y, x)
-    for k, panel in enumerate(_panels(table)):
+    size = (max(7.0, 2 * CELL_INCHES * n_x + 3.4), 2 * CELL_INCHES * n_y + 2.2)
+    fig, grid = plt.subplots(2, 2, figsize=size, layout="constrained")
+    for ax, panel in zip(grid.flat, _panels(table), strict=True):
         frame = table[[y, x]].assign(v=panel.values.to_numpy(), note=panel.notes)
-        grid = frame.pivot(index=y, columns=x, values="v").sort_index(ascending=False)
-        annot = frame.pivot(index=y, columns=x, values="note").reindex_like(grid)
-        _heatmap(fig.add_subplot(spec[k % 2, 1 + k // 2]), panel, grid, annot)
+        values = frame.pivot(index=y, columns=x, values="v").sort_index(ascending=False)
+        notes = frame.pivot(index=y, columns=x, values="note").reindex_like(values)
+        _heatmap(ax, panel, values, notes)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig, table

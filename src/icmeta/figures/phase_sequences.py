@@ -1,10 +1,13 @@
-"""Each cell's phase sequence over two axes of an experiment: the phase diagram's main panel alone.
+"""The phase diagram as a reader should see it first: every run's whole path, cell by cell.
 
-Per cell, the circuits that the phases use in order (e.g. NCC → SCC → FCC) as coloured blocks, each
-labelled with its plateau accuracy (median over the seeds that share the sequence); how many seeds went
-through exactly that sequence and what the others went through; and the range of the seeds' final
-accuracy (a cell that ended short of 100 % has not finished its phases within the step budget). It is
-sized to be read at the width of a page, where the full phase diagram's side panels would not be.
+A cell's seeds can take different routes (one stays on the 1/T plateau while another climbs past it),
+and a run that is still climbing at the step cap has not finished its phases. A summary per cell
+(modal sequence, median levels) hides both, so each cell here draws every seed's accuracy over
+training: thin where it moves, thick and coloured by the behavioural circuit on each detected plateau
+(the label prior and unread phases in their own colours), against the two predictions a plateau is
+judged by: 1/T (the non-context circuit) and the seed's own label-multiset bound (the semi-context
+circuit's ceiling). The end of each path says how the run ended: a filled dot where the convergence
+stop ended it, an open triangle where it reached the step cap (still moving, or never converged).
 """
 
 from __future__ import annotations
@@ -12,23 +15,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from icmeta.analysis import behaviour
-from icmeta.block.cells import NO_PHASE, arrows, cell_stats
+from icmeta.figures.panels import positive_steps, rows_of
 from icmeta.figures.style import CIRCUIT_COLOURS, UNREAD, axis_label, circuit_colour, value_label
 
-UNREAD_MARK = "?"  # what a block says for a phase whose contrasts were not measured
-# Inches per cell: large enough for three labelled blocks, small enough that the text stays readable
-# when a figure of six by six cells is shown at page width.
-CELL_INCHES = 1.25
-
-
-def _short(circuit: str) -> str:
-    """A label that fits a block: 'prior' for the label prior."""
-    return circuit.replace("label prior", "prior")
+# Inches per cell: six columns fit a README at about 830 px with every label at 7 px or more.
+CELL_WIDTH, CELL_HEIGHT = 1.35, 1.0
+PATH_COLOUR, PATH_WIDTH = "0.45", 0.7
+PLATEAU_WIDTH = 3.0
+NCC_LINE = {"color": "0.25", "ls": "--", "lw": 0.8}
+BOUND_LINE = {"color": CIRCUIT_COLOURS["SCC"], "ls": ":", "lw": 0.9}
+STOPPED = {"marker": "o", "ms": 4, "color": "0.1"}
+AT_CAP = {"marker": ">", "ms": 4.5, "mfc": "white", "mec": "0.1", "mew": 0.9, "color": "none"}
 
 
 def check_axes(axes: Sequence[str]) -> tuple[str, str]:
@@ -38,71 +40,90 @@ def check_axes(axes: Sequence[str]) -> tuple[str, str]:
     return axes[0], axes[1]
 
 
-def draw_sequences(ax: plt.Axes, table: pd.DataFrame, y: str, x: str) -> None:
-    """The main panel: per cell, its modal phase sequence as coloured blocks that name their circuit
-    and plateau accuracy, with how many seeds agree and what the others went through."""
-    ys = sorted(table[y].unique(), reverse=True)
-    xs = sorted(table[x].unique())
-    for _, row in table.iterrows():
-        i, j = ys.index(row[y]), xs.index(row[x])
-        phases = [] if row["sequence"] == NO_PHASE else row["sequence"].split(">")
-        width = 0.9 / max(1, len(phases))
-        size = 9 if len(phases) <= 3 else 7  # four or more blocks are narrower
-        for k, circuit in enumerate(phases):
-            colour = circuit_colour(circuit)
-            left = j - 0.45 + k * width
-            ax.add_patch(Rectangle((left, i - 0.4), width, 0.52, color=colour, lw=1, ec="white"))
-            ink = "0.15" if colour == UNREAD else "white"
-            ax.text(left + width / 2, i - 0.26, _short(circuit), ha="center", va="center", fontsize=size - 1,
-                    fontweight="bold", color=ink)  # fmt: skip
-            level = row.get(f"level{k + 1}", np.nan)
-            if level == level:  # not NaN: the phase's plateau accuracy, median over the agreeing seeds
-                ax.text(left + width / 2, i - 0.04, f"{level:.2f}", ha="center", va="center", fontsize=size,
-                        color=ink)  # fmt: skip
-        if not phases:
-            ax.text(j, i - 0.14, "no phase", ha="center", va="center", fontsize=9)
-        ax.text(j, i + 0.2, f"{row['agree']}/{row['seeds']} seeds", ha="center", va="center", fontsize=8,
-                color="0.2")  # fmt: skip
-        # where the runs ended: a cell whose runs stopped short of 100 % did not finish its phases
-        low, high = f"{row['final_min']:.2f}", f"{row['final_max']:.2f}"
-        ax.text(j, i + 0.32, f"final {low}" if low == high else f"final {low}–{high}", ha="center",
-                va="center", fontsize=7, color="0.2")  # fmt: skip
-        if row["others"]:
-            ax.text(j, i + 0.43, arrows(row["others"]), ha="center", va="center", fontsize=6, color="0.35")
-    ax.set_xlim(-0.5, len(xs) - 0.5)
-    ax.set_ylim(len(ys) - 0.5, -0.5)
-    ax.set_xticks(range(len(xs)), [value_label(v) for v in xs])
-    ax.set_yticks(range(len(ys)), [value_label(v) for v in ys])
-    ax.set_xlabel(axis_label(x))
-    ax.set_ylabel(axis_label(y))
-    ax.grid(False)
-    for edge in np.arange(-0.5, len(xs), 1.0):
-        ax.axvline(edge, color="0.85", lw=0.8)
-    for edge in np.arange(-0.5, len(ys), 1.0):
-        ax.axhline(edge, color="0.85", lw=0.8)
+def _symbol(axis: str) -> str:
+    """'ε' for eps, 'T' for T: the first word of the axis's meaning, for 'ε = 0.1' cell labels."""
+    return axis_label(axis).split(" ")[0]
+
+
+def _ends(final: pd.Series) -> str:
+    """'end 0.82–0.87': the range of the seeds' final accuracy, the number a reader looks for first."""
+    low, high = f"{final.min():.2f}", f"{final.max():.2f}"
+    return f"end {low}" if low == high else f"end {low}–{high}"
+
+
+def _run_path(ax: plt.Axes, path: pd.DataFrame, phases: pd.DataFrame, run: pd.Series) -> list[dict]:
+    """One run: its path, its plateaus coloured by circuit, its end marker and its own bound."""
+    ax.plot(path["step"], path["acc"], color=PATH_COLOUR, lw=PATH_WIDTH, zorder=2)
+    drawn = []
+    for _, phase in phases.sort_values("phase").iterrows():
+        span = path[path["step"].between(phase["plateau_start"], phase["plateau_end"])]
+        label = (
+            phase["circuit_behaviour"] if isinstance(phase["circuit_behaviour"], str) else behaviour.UNREAD
+        )
+        ax.plot(span["step"], span["acc"], color=circuit_colour(label), lw=PLATEAU_WIDTH,
+                solid_capstyle="butt", zorder=3)  # fmt: skip
+        drawn.append({"kind": "plateau", "step": phase["plateau_start"], "end_step": phase["plateau_end"],
+                      "acc": phase["plateau_acc"], "circuit": label})  # fmt: skip
+    end = path.iloc[-1]
+    stopped = bool(run["stopped"])
+    ax.plot([end["step"]], [end["acc"]], zorder=4, **(STOPPED if stopped else AT_CAP))
+    ax.axhline(run["scc_prediction"], zorder=1, **BOUND_LINE)
+    drawn.append({"kind": "end", "step": end["step"], "acc": end["acc"], "stopped": stopped})
+    drawn.append({"kind": "bound", "acc": run["scc_prediction"]})
+    return drawn
+
+
+def _legend(fig: plt.Figure) -> None:
     handles = [Patch(color=c, label=n) for n, c in CIRCUIT_COLOURS.items()]
     handles.append(Patch(color=UNREAD, label=f"not measured ({behaviour.UNREAD})"))
-    ax.legend(
-        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=6, fontsize=9, frameon=False
-    )
-    ax.set_title(
-        "phase sequence per cell: circuit by behaviour and plateau accuracy (median over the seeds that"
-        " share it)",
-        fontsize=10,
-        pad=26,
-    )
+    handles += [
+        Line2D([], [], color=PATH_COLOUR, lw=PATH_WIDTH * 1.5, label="accuracy between plateaus"),
+        Line2D([], [], **NCC_LINE, label="1/T"),
+        Line2D([], [], **BOUND_LINE, label="seed's label-multiset bound"),
+        Line2D([], [], ls="none", **STOPPED, label="stopped: converged"),
+        Line2D([], [], ls="none", **AT_CAP, label="reached the step cap"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=7, frameon=False)
 
 
 def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """The phase sequences over the first two axes (reorder a block's axes to choose the pair); further
-    axes and the seeds are pooled per cell."""
+    """Rows: the block's first axis (largest value on top); columns: its second; further axes are
+    pooled into their cell. Each panel: every seed's held-out accuracy over training steps (log)."""
     y, x = check_axes(axes)
-    table = cell_stats(tables["runs"], [y, x])
-    n_y, n_x = table[y].nunique(), table[x].nunique()
-    fig, ax = plt.subplots(figsize=(CELL_INCHES * n_x + 1.2, CELL_INCHES * n_y + 1.6))
-    draw_sequences(ax, table, y, x)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig, table
+    runs, phases, curves = tables["runs"], tables["phases"], positive_steps(tables["metrics"])
+    ys, xs = sorted(runs[y].unique(), reverse=True), sorted(runs[x].unique())
+    size = (CELL_WIDTH * len(xs) + 1.0, CELL_HEIGHT * len(ys) + 1.6)
+    fig, grid = plt.subplots(len(ys), len(xs), figsize=size, sharex=True, sharey=True, squeeze=False,
+                             layout="constrained")  # fmt: skip
+    plotted = []
+    for (i, row_value), (j, column_value) in ((a, b) for a in enumerate(ys) for b in enumerate(xs)):
+        ax = grid[i, j]
+        cell = {y: row_value, x: column_value}
+        mine = [t.loc[(t[y] == row_value) & (t[x] == column_value)] for t in (runs, phases, curves)]
+        for k in range(len(mine[0])):
+            run = mine[0].sort_values("seed").iloc[k : k + 1]
+            path = rows_of(mine[2], run, axes).sort_values("step")
+            drawn = _run_path(ax, path, rows_of(mine[1], run, axes), run.iloc[0])
+            ids = {**cell, "seed": run["seed"].iloc[0]}
+            plotted += [path[["step", "acc"]].assign(kind="path", **ids), pd.DataFrame(drawn).assign(**ids)]
+        if len(mine[0]):
+            ax.axhline(mine[0]["ncc_prediction"].iloc[0], zorder=1, **NCC_LINE)
+            ax.text(0.97, 0.04, _ends(mine[0]["final_acc"]), transform=ax.transAxes, ha="right",
+                    va="bottom", fontsize=7, color="0.2")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.05)
+        ax.set_yticks([0, 0.5, 1], ["0", ".5", "1"])
+        ax.tick_params(labelsize=7, pad=1)
+        ax.grid(False)
+        if i == 0:
+            ax.set_title(f"{_symbol(x)} = {value_label(column_value)}", fontsize=8)
+        if j == 0:
+            ax.set_ylabel(f"{_symbol(y)} = {value_label(row_value)}", fontsize=8)
+        if i == len(ys) - 1:
+            ax.set_xlabel("step", fontsize=7)
+    _legend(fig)
+    fig.suptitle(f"{title}\nheld-out accuracy per seed, rows {axis_label(y)}, columns {axis_label(x)}",
+                 fontsize=9)  # fmt: skip
+    return fig, pd.concat(plotted, ignore_index=True)

@@ -20,6 +20,8 @@ from icmeta.figures.panels import (
 )
 from icmeta.figures.style import PALETTE
 
+TITLE_CHARS = 30  # a longer cell label (several axes) goes one axis a line, clear of its neighbours
+
 
 def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
@@ -28,8 +30,8 @@ def draw(
     keeps, so RLA rises with Phase 2; a full-context circuit also uses which item has which label."""
     table = positive_steps(tables["metrics"])[[*axes, "seed", "step", "acc", "rla_acc"]]
     rows = list(cells(table, axes))
-    ncols = min(3, len(rows))
-    fig, panels = grid(-(-len(rows) // ncols), ncols, 4.2, 3.0, sharey=True)
+    ncols = -(-len(rows) // -(-len(rows) // 3))  # at most 3 across, rows filled evenly (4 as 2 x 2)
+    fig, panels = grid(-(-len(rows) // ncols), ncols, 3.2, 2.6, sharey=True)  # 3 fit a page
     colours = sns.color_palette(PALETTE, 3)
     for (label, part), ax in zip(rows, panels.flat, strict=False):
         shade_phases(ax, rows_of(tables["phases"], part, axes))
@@ -38,9 +40,9 @@ def draw(
         log_steps(ax)
         ax.set_ylim(0, 1.02)
         ax.set_ylabel("accuracy")
-        ax.set_title(label, fontsize=9)
+        ax.set_title(label if len(label) <= TITLE_CHARS else label.replace(", ", "\n"), fontsize=9)
     for ax in list(panels.flat)[len(rows) :]:
         ax.set_visible(False)
-    panels.flat[0].legend(loc="upper left", fontsize=7, frameon=False)
+    panels.flat[0].legend(loc="upper left", fontsize=8, frameon=False)
     finish(fig, title)
     return fig, table

@@ -20,7 +20,7 @@ SEQUENTIAL = "viridis"  # perceptually uniform and colour-blind safe
 # One colour per behavioural circuit label (`icmeta.analysis.behaviour`), the same in every figure
 # (colour-blind palette); a phase whose contrasts were not measured is grey (UNREAD).
 _CB = sns.color_palette(PALETTE)
-CIRCUIT_COLOURS = {"label prior": _CB[7], "NCC": _CB[1], "SCC": _CB[0], "FCC": _CB[2], "mixed": _CB[5]}
+CIRCUIT_COLOURS = {"label prior": _CB[4], "NCC": _CB[1], "SCC": _CB[0], "FCC": _CB[2], "mixed": _CB[5]}
 UNREAD = (0.8, 0.8, 0.8)
 
 
