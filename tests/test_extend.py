@@ -84,13 +84,19 @@ def test_a_finished_state_writes_lost_run_files_again_without_training(tmp_path,
     _assert_same_runs(dirs[0], kept)
 
 
-def test_a_lowered_cap_trains_again_from_step_zero(tmp_path, caplog):
+def test_a_lowered_cap_is_refused_and_keeps_the_trained_state(tmp_path):
+    """A cap below a saved state is refused with the fix, and the state is left as it was: a cap
+    lowered by mistake must not cost the steps trained so far. Deleting the state trains anew."""
     configs, dirs, state = _runs(tmp_path, "run", 400, seeds=(0,))
     train(configs, dirs, state)
+    saved = state.read_bytes()
     configs, _, _ = _runs(tmp_path, "run", 200, seeds=(0,))
-    with caplog.at_level(logging.WARNING, logger="icmeta.training.train"):
+    with pytest.raises(RuntimeError, match=r"at step 400, past the step cap 200.*Raise optim\.steps"):
         train(configs, dirs, state)
-    assert "past the step cap 200" in caplog.text
+    assert state.read_bytes() == saved
+    state.unlink()
+    state.with_name(f"{state.name}.prev").unlink(missing_ok=True)
+    train(configs, dirs, state)
     straight, straight_dirs, straight_state = _runs(tmp_path, "straight", 200, seeds=(0,))
     train(straight, straight_dirs, straight_state)
     _assert_same_runs(dirs[0], straight_dirs[0])

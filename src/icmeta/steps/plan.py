@@ -118,7 +118,8 @@ def plan(
 
 
 def _to_go(run: RunConfig, reached: tuple[int, bool] | None) -> int:
-    """Steps a run still trains from its saved state: none once stopped, all past a lowered cap."""
+    """Steps a run still trains from its saved state: none once stopped; past a lowered cap (which
+    training refuses until the state is deleted) all of them."""
     cap = run.optim.steps
     if reached is None or reached[0] > cap:
         return cap

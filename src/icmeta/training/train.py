@@ -260,14 +260,14 @@ class Trainer:
                 f"({state['hashes']} vs {self._hashes()}); delete it to start afresh"
             )
         if state["step"] > self.steps:
-            log.warning(
-                "training state %s is at step %d, past the step cap %d: a run cannot be cut back to an "
-                "earlier step, so these runs train again from step 0",
-                self.state_path,
-                state["step"],
-                self.steps,
+            # Never discard trained steps for a lowered cap: a cap lowered by mistake (a config file
+            # left out, a block override lost) would otherwise cost every step trained so far.
+            raise RuntimeError(
+                f"training state {self.state_path} is at step {state['step']}, past the step cap "
+                f"{self.steps}: a run cannot be cut back to an earlier step. Raise optim.steps to at least "
+                f"{state['step']} to continue these runs, or delete {self.state_path} and its .prev to "
+                f"train them again to {self.steps}"
             )
-            return False
         self.model.load_state_dict(state["model"])
         self.step = state["step"]
         self.history.load_state_dict(state)
