@@ -1,4 +1,5 @@
 # Grid helpers, paths, provenance digests and wildcard constraints shared by every rule.
+import copy
 import functools
 import sys
 import tempfile
@@ -138,7 +139,16 @@ def _run_dict(experiment, cell_path):
 
 
 def get_run(wildcards):
-    return _run_dict(wildcards.experiment, get_cell(wildcards).path)
+    # a copy: the cached configuration is shared by every rule that reads it
+    return copy.deepcopy(_run_dict(wildcards.experiment, get_cell(wildcards).path))
+
+
+def get_run_uncapped(wildcards):
+    """The run's configuration with one step cap for every cap: the evaluation sets do not depend on
+    how long a run trains, so raising `optim.steps` leaves them as they are (the cap set here, one
+    evaluation interval, is one every configuration accepts)."""
+    run = get_run(wildcards)
+    return {**run, "optim": {**run["optim"], "steps": run["optim"]["eval_every"]}}
 
 
 def get_cell_dir(wildcards, output):

@@ -7,7 +7,7 @@ rule eval_sets:
     conda:
         "../../envs/icmeta.yaml"
     params:
-        run=get_run,
+        run=get_run_uncapped,
         code=code_digest("eval_sets.py"),
     script:
         "../scripts/eval_sets.py"
