@@ -200,7 +200,12 @@ def test_sensitivity_counts_each_setting_with_its_own_phases_and_names_the_unswe
     assert "| At the default setting a second plateau lies near 75 % | 1 of 2 | 0 of 2 | 2 of 2 |" in lines
     # A rule that reads no phases gives the same count under every setting.
     assert "| Training ends at 100 % accuracy | 1 of 2 | 1 of 2 | 1 of 2 |" in lines
-    assert "Not swept" in page and "Two heads per layer" in page.split("Not swept")[1]
+    # heads is published without a sweep, main_paper_text not published: each listed for its reason
+    without_history, not_published = page.split(
+        "Not swept (block published without its evaluation history): "
+    )[1].split("Not swept (block not published): ")
+    assert "Two heads per layer" in without_history and "encoding of the paper's text" not in without_history
+    assert "75 % (encoding of the paper's text)" in not_published
     assert sensitivity_markdown(BLOCKS, {}, 0.05).startswith("No published block carries a detector sweep")
 
 

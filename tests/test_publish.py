@@ -102,7 +102,7 @@ def test_runs_page_rows_come_from_the_tables():
 
     runs = pd.DataFrame(
         {"cell": "T~3", "T": [3, 3], "seed": [0, 1], "end_step": [150_000, 61_200], "stopped": [False, True]}
-        | {"final_acc": [0.8591, 0.996], "final_rla_acc": [0.86, 0.55]}
+        | {"final_acc": [0.8591, 0.996], "final_rla_acc": [0.86, 0.55], "scc_prediction": [0.8763, 0.846]}
         | {"step_acc_0.3": [10_500, 9_800], "step_acc_0.6": [29_000, 20_100], "step_acc_0.95": [-1, 31_200]}
     )
     layer = {f"L{k}_{m}": [0.1 * k] * 3 for k in (1, 2) for m in ("bigram", "label_attn", "chunk")}
@@ -125,9 +125,13 @@ def test_runs_page_rows_come_from_the_tables():
     # the cell's row: the two seeds pooled, one of them at 0.95 (the summaries name no phase)
     assert cell == "| 3 | no phase | 2/2 | – | 0.859–0.996 | 31.2k (1/2) |"
     assert lines[0] == (
-        "| 3 | 0 | 150.0k | 0.859 | 0.860 | 10.5k | 29.0k | – | NCC 0.33 → SCC (Tab. 1: NCC) 0.85 | – | – |"
+        "| 3 | 0 | 150.0k | 0.859 | 0.860 | 0.876 | 10.5k | 29.0k | – | NCC 0.33 → SCC (Tab. 1: NCC) 0.85"
+        " | – | – |"
     )
-    assert lines[1] == "| 3 | 1 | 61.2k (stopped) | 0.996 | 0.550 | 9.8k | 20.1k | 31.2k | NCC 0.34 | – | – |"
+    assert (
+        lines[1]
+        == "| 3 | 1 | 61.2k (stopped) | 0.996 | 0.550 | 0.846 | 9.8k | 20.1k | 31.2k | NCC 0.34 | – | – |"
+    )
     # the phase rows follow the runs, each run's phases in order; a layer without per-pair columns shows –
     assert [line.split(" | ")[2] for line in lines[2:]] == ["1", "2", "1"]
     assert lines[3].endswith(

@@ -1,7 +1,10 @@
 """docs/results.md's claim table is the one `snakemake claims` measured on the published tables: the
 page may not show a verdict the published evidence does not give, nor leave one out."""
 
+import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = (
@@ -53,3 +56,95 @@ def test_phases_page_shows_the_confusion_table_of_the_published_phases():
     both = [t for t in tables if "circuit_behaviour" in t.columns]
     assert both, "no published block carries behavioural labels"
     assert confusion_markdown(pd.concat(both)) in (ROOT / "docs" / "phases.md").read_text()
+
+
+# --- every measured number of a block's section comes from a published table ------------------------
+
+MEASURED = re.compile(r"\d+\.\d+k?|\d+k")  # 0.876, 15.8k, 30k: accuracies, steps (counts are words)
+# Numbers a section may name that no run measured: the paper's values, settings and rule thresholds.
+CONSTANTS = {
+    "0.75": "the paper's second plateau",
+    "0.6": "the paper's RLA range, low end",
+    "0.7": "the paper's RLA range, high end",
+    "0.01": "the paper's learning rate",
+    "0.1": "the default item noise",
+    "0.99": "the convergence stop's accuracy",
+    "30k": "the convergence stop's hold",
+    "0.95": "the milestone the tables report",
+    "0.05": "the circuit tolerance",
+    "100k": "a step cap",
+    "200k": "a step cap",
+}
+# (section heading in docs/results.md, the published block whose tables it reads)
+BLOCK_SECTIONS = [
+    ("## The default setting", "main"),
+    ("## The default setting in the encoding of the paper's text", "main_paper_text"),
+]
+
+
+def section(markdown: str, heading: str) -> str:
+    """The text under `heading` up to the next heading of the same or a higher level."""
+    lines = markdown.splitlines()
+    start = lines.index(heading)
+    level = heading.split(" ")[0]
+    end = next(
+        (
+            i
+            for i in range(start + 1, len(lines))
+            if lines[i].startswith("#") and len(lines[i].split(" ")[0]) <= len(level)
+        ),
+        len(lines),
+    )
+    return "\n".join(lines[start + 1 : end])
+
+
+def prose_and_tables(text: str) -> tuple[str, str]:
+    """A section split into its prose (without code, links' targets and images) and its table lines."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    lines = text.splitlines()
+    tables = "\n".join(line for line in lines if line.startswith("|"))
+    prose = "\n".join(line for line in lines if not line.startswith("|"))
+    return prose, tables
+
+
+def unsourced(prose: str, *sources: str) -> list[str]:
+    """The measured numbers of `prose` that none of `sources` prints and that are not constants."""
+    known = {n for source in sources for n in MEASURED.findall(source)} | set(CONSTANTS)
+    return sorted({n for n in MEASURED.findall(prose) if n not in known})
+
+
+def per_run_table(runs_md: str) -> list[str]:
+    """The per-run table of a block's runs.md: the table that follows 'One row per run.'."""
+    lines = runs_md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("One row per run."))
+    table = [line for line in lines[start + 1 :] if line.strip()]
+    return table[: next((i for i, line in enumerate(table) if not line.startswith("|")), len(table))]
+
+
+def test_the_number_check_names_a_number_no_table_prints_and_passes_the_ones_that_one_does():
+    table = "| seed | final acc |\n|---|---|\n| 0 | 0.994 |\n| 1 | 0.876 |"
+    assert unsourced("Seeds end at 0.994 and 0.876, near 0.75.", table) == []
+    assert unsourced("Seeds end at 0.994 and 0.867.", table) == ["0.867"]  # a typed digit swap
+    assert unsourced("It took 15.8k steps.", table) == ["15.8k"]
+    prose, tables = prose_and_tables(f"Text 0.123 [a](results/x_0.5.png)\n\n{table}\n\n```\n1.5k\n```")
+    assert unsourced(prose, tables) == ["0.123"] and "0.994" in tables
+
+
+@pytest.mark.parametrize(("heading", "block"), BLOCK_SECTIONS)
+def test_a_block_section_shows_the_published_per_run_table_and_only_its_numbers(heading, block):
+    """Each block's section of docs/results.md repeats the block's published per-run table exactly, and
+    every accuracy or step its prose names is printed by that table, the block's runs.md or the claim
+    page (or is a constant: the paper's values, a setting)."""
+    published = ROOT / "docs" / "results" / block / "runs.md"
+    page = (ROOT / "docs" / "results.md").read_text()
+    if not published.exists():
+        assert heading not in page.splitlines(), f"{heading} describes {block}, which is not published"
+        return
+    text = section(page, heading)
+    table = per_run_table(published.read_text())
+    assert "\n".join(table) in text, f"re-copy the per-run table of {published} into {heading}"
+    prose, tables = prose_and_tables(text)
+    claims = (ROOT / "docs" / "results" / "claims.md").read_text()
+    assert unsourced(prose, tables, published.read_text(), claims) == []

@@ -521,9 +521,12 @@ def sensitivity_markdown(
         "| claim (paper) | " + " | ".join(settings) + " |",
         "|---|" + "---|" * len(settings),
     ]
-    unswept = []
+    unswept, unpublished = [], []
     for claim in CLAIMS:
-        if claim.block not in sweeps or claim.block not in blocks:
+        if claim.block not in blocks:
+            unpublished.append(claim.paper)
+            continue
+        if claim.block not in sweeps:
             unswept.append(claim.paper)
             continue
         sweep = sweeps[claim.block]
@@ -541,6 +544,8 @@ def sensitivity_markdown(
             "",
             "Not swept (block published without its evaluation history): " + "; ".join(unswept) + ".",
         ]
+    if unpublished:
+        lines += ["", "Not swept (block not published): " + "; ".join(unpublished) + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -95,6 +95,7 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
                 end,
                 _number(run["final_acc"]),
                 _number(run["final_rla_acc"]),
+                _number(run["scc_prediction"]),
                 *(_steps(run[f"step_acc_{level}"]) for level in LEVELS),
                 phase_sequence(mine),
                 run["final_circuit_behaviour"] or "–",
@@ -133,10 +134,12 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
                 f" which they first reached {SOLVED_AT} accuracy (of those that did).",
                 cells_table(runs, axes),
                 "One row per run. Steps at which held-out accuracy first reaches each level; phases are the"
-                " detected plateaus with their circuit and accuracy. Circuits are named by what the"
-                " answers depend on (FCC[k]: a full-context circuit reading pairs k), with Tab. 1's"
-                " attention label beside where it names another; the final circuit is read over the last"
-                " tenth of training, and the steps spent in each regime at every full evaluation, without"
+                " detected plateaus with their circuit and accuracy; the SCC bound is the run's"
+                " label-multiset bound, the most a semi-context circuit can reach on its own tasks."
+                " Circuits are named by what the answers depend on (FCC[k]: a full-context circuit"
+                " reading pairs k), with Tab. 1's attention label beside where it names another; the"
+                " final circuit is read over the last tenth of training, and the steps spent in each"
+                " regime at every full evaluation, without"
                 " the plateau detector (docs/phases.md).",
                 _table(
                     [
@@ -145,6 +148,7 @@ def runs_markdown(runs: pd.DataFrame, phases: pd.DataFrame, axes: Sequence[str],
                         "end",
                         "final acc",
                         "final RLA",
+                        "SCC bound",
                         *(f"acc ≥ {v}" for v in LEVELS),
                         "phases",
                         "final circuit",
