@@ -212,6 +212,7 @@ def test_changing_a_hyperparameter_reruns_every_cell_that_uses_it(tiny_run, tmp_
 def test_raising_the_step_cap_continues_every_run_from_its_end_and_retrains_no_prefix(tiny_run, tmp_path):
     work = _copy(tiny_run, tmp_path)
     config = write_config(tmp_path / "c.yaml", **{"defaults.optim.steps": 600})
+    assert "eval_sets" not in planned_jobs(work, config)  # the evaluation sets do not depend on the cap
     dry = snakemake(work, config, "-n")
     assert "2,400 model-steps to go (2,400 done, continued from saved states)" in dry.stderr
     snakemake(work, config, "--cores", "2")
