@@ -1156,3 +1156,11 @@ def test_accuracy_loss_labels_both_axes_with_units():
         assert loss.get_ylabel() == "held-out loss (cross-entropy, nats)"
         assert acc.get_title() == loss.get_title() == cell.label(("T", "eps"))
     assert [ax.get_xlabel() for ax in rows[-1]] == ["training step"] * 2
+
+
+def test_delta_axis_of_a_run_too_short_for_any_delta_acc_fits_the_threshold():
+    """A run shorter than two Δt has only NaN ΔAcc: the axis spans the threshold instead of failing."""
+    from icmeta.figures.delta_acc import delta_limit
+
+    assert delta_limit(pd.Series([np.nan, np.nan]), 0.025) == pytest.approx(1.15 * 0.025)
+    assert delta_limit(pd.Series([0.1, np.nan, -0.3]), 0.025) == pytest.approx(1.15 * 0.3)

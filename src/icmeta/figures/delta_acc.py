@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -24,7 +23,8 @@ def delta_acc(run: pd.DataFrame, dt: int) -> pd.DataFrame:
 def delta_limit(values: pd.Series, threshold: float) -> float:
     """Half the height of a ΔAcc axis centred on 0: room for the largest |ΔAcc| and the threshold.
     ΔAcc is a few hundredths where accuracy spans 0 to 1: on the accuracy axis it is a flat line."""
-    return 1.15 * max(float(np.nanmax(np.abs(values), initial=0.0)), abs(threshold))
+    measured = values.dropna().abs()  # a run shorter than 2 Δt has no ΔAcc at all
+    return 1.15 * max(float(measured.max()) if len(measured) else 0.0, abs(threshold))
 
 
 def draw(
