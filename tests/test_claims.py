@@ -259,3 +259,26 @@ def test_the_default_setting_claims_are_read_in_both_encodings():
     ):
         paper_text = rows[f"{claim} (encoding of the paper's text)"]
         assert paper_text[1:5] == rows[claim][1:5]
+
+
+def test_a_noise_sweep_without_its_own_baseline_reads_it_from_the_block_of_its_encoding():
+    """The paper-text sweep has no ε = 0.1 cell: its baseline is main_paper_text, whose Phase 2 makes
+    the claim decidable; without that block published, the claim is not decidable."""
+    sweep = _block(
+        {
+            (("T", 3), ("eps", 0.5)): [[0.33, 1.0], [0.33, 0.7, 1.0]],  # seed 1 keeps a Phase 2
+            (("T", 3), ("eps", 0.75)): [[0.33, 1.0], [0.33, 1.0]],
+            (("T", 3), ("eps", 1.0)): [[1.0], [0.33, 1.0]],
+        }
+    )
+    skips = "Larger noise skips Phase 2 (encoding of the paper's text)"
+    rows = _rows({**BLOCKS, "noise_paper_text": sweep, "main_paper_text": BLOCKS["main"]})
+    assert rows[skips][3] == "3 of 4 (0.30–0.95); baseline ε = 0.1 (main_paper_text): 2 of 2"
+    assert rows[skips][4] == "**undecided**"
+    assert rows["ε = 1 skips Phases 1 and 2 (encoding of the paper's text)"][3].startswith("1 of 2")
+    assert rows[skips][1].startswith("ε = 0.5: Phase 1 in 2, Phase 2 in 1 of 2 runs")
+    alone = _rows({**BLOCKS, "noise_paper_text": sweep})
+    assert alone[skips][3].endswith("baseline ε = 0.1 (main_paper_text): 0 of 0")
+    assert alone[skips][4] == "**not decidable**"
+    # the phase diagram's claims keep their own baseline, the block's ε = 0.1 cell
+    assert rows["Larger noise skips Phase 2"][3].endswith("baseline ε = 0.1: 2 of 2")

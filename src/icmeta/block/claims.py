@@ -264,11 +264,34 @@ def _baseline(runs: Runs, name: str, rule: Rule) -> Baseline:
     return Baseline(name, count(runs, rule), len(runs.runs))
 
 
+@dataclass(frozen=True)
+class NoiseSweep:
+    """Where a noise claim reads its runs: `block` sweeps ε at T = 3; its baseline, the paper's
+    default noise ε = 0.1, is the runs of `baseline` that `baseline_where` selects (the same block for
+    the phase diagram, the ten-seed block of the same encoding for a sweep without ε = 0.1)."""
+
+    block: str
+    baseline: str
+    baseline_where: tuple[tuple[str, float], ...]
+
+    def cell(self, blocks: Mapping[str, Runs], eps: float) -> Runs:
+        return blocks[self.block].where(T=DEFAULT_T, eps=eps)
+
+    def default(self, blocks: Mapping[str, Runs]) -> Runs:
+        if self.baseline not in blocks:
+            return Runs(pd.DataFrame(), pd.DataFrame())
+        return blocks[self.baseline].where(**dict(self.baseline_where))
+
+
+PHASE_DIAGRAM_NOISE = NoiseSweep("phase_diagram", "phase_diagram", (("T", DEFAULT_T), ("eps", DEFAULT_EPS)))
+PAPER_TEXT_NOISE = NoiseSweep("noise_paper_text", "main_paper_text", (("T", DEFAULT_T),))
+
+
 def _noise_skips(
-    eps_values: tuple[float, ...], skip_one: bool
+    sweep: NoiseSweep, eps_values: tuple[float, ...], skip_one: bool
 ) -> Callable[[Mapping[str, Runs], float], Finding]:
-    """At T = 3 and each ε: no Phase 2 (and, with `skip_one`, no Phase 1) in any run; the baseline
-    is T = 3 at ε = 0.1, the paper's default noise."""
+    """At T = 3 and each ε: no Phase 2 (and, with `skip_one`, no Phase 1) in any run, against the
+    sweep's baseline at ε = 0.1, the paper's default noise."""
 
     def measure(blocks: Mapping[str, Runs], tol: float) -> Finding:
         one, two = has_phase_one(tol), has_phase_two(tol)
@@ -278,15 +301,15 @@ def _noise_skips(
 
         parts, met, tested = [], 0, 0
         for eps in eps_values:
-            cell = blocks["phase_diagram"].where(T=DEFAULT_T, eps=eps)
+            cell = sweep.cell(blocks, eps)
             n = len(cell.runs)
             parts.append(
                 f"ε = {eps:g}: Phase 1 in {count(cell, one)}, Phase 2 in {count(cell, two)} of {n} runs"
             )
             met, tested = met + count(cell, skips), tested + n
-        default = blocks["phase_diagram"].where(T=DEFAULT_T, eps=DEFAULT_EPS)
         shows = (lambda run, phases: one(run, phases) or two(run, phases)) if skip_one else two
-        baseline = _baseline(default, f"ε = {DEFAULT_EPS:g}", shows)
+        name = f"ε = {DEFAULT_EPS:g}" + ("" if sweep.baseline == sweep.block else f" ({sweep.baseline})")
+        baseline = _baseline(sweep.default(blocks), name, shows)
         return Finding("; ".join(parts), met, tested, baseline)
 
     return measure
@@ -365,12 +388,11 @@ def _free_large_k(blocks: Mapping[str, Runs]) -> str:
     return "; ".join(f"K = {k}: {regime_time(blocks['classes_K'].where(K=k), 'SCC')}" for k in (128, 256))
 
 
-def _free_noise(eps_values: tuple[float, ...], regime: str) -> Callable[[Mapping[str, Runs]], str]:
+def _free_noise(
+    sweep: NoiseSweep, eps_values: tuple[float, ...], regime: str
+) -> Callable[[Mapping[str, Runs]], str]:
     def read(blocks: Mapping[str, Runs]) -> str:
-        grid = blocks["phase_diagram"]
-        return "; ".join(
-            f"ε = {e:g}: {regime_time(grid.where(T=DEFAULT_T, eps=e), regime)}" for e in eps_values
-        )
+        return "; ".join(f"ε = {e:g}: {regime_time(sweep.cell(blocks, e), regime)}" for e in eps_values)
 
     return read
 
@@ -384,6 +406,10 @@ class Claim:
     measure: Callable[[Mapping[str, Runs], float], Finding]
     # The same question read without the plateau detector: behavioural regimes at every evaluation.
     free: Callable[[Mapping[str, Runs]], str]
+    also_reads: tuple[str, ...] = ()  # other blocks it reads, e.g. the one holding its baseline
+
+
+PAPER_TEXT = " (encoding of the paper's text)"
 
 
 def _default_setting(block: str, encoding: str) -> tuple[Claim, ...]:
@@ -416,6 +442,30 @@ def _default_setting(block: str, encoding: str) -> tuple[Claim, ...]:
     )
 
 
+def _noise(sweep: NoiseSweep, encoding: str) -> tuple[Claim, ...]:
+    """The claims about larger item noise, measured on a block that sweeps ε under one encoding."""
+    return (
+        Claim(
+            paper=f"Larger noise skips Phase 2{encoding}",
+            block=sweep.block,
+            figure="phase_diagram",
+            rule="no Phase 2 in any run at T = 3, ε = 0.5 or 0.75",
+            measure=_noise_skips(sweep, (0.5, 0.75), skip_one=False),
+            free=_free_noise(sweep, (0.5, 0.75), "SCC"),
+            also_reads=(sweep.baseline,),
+        ),
+        Claim(
+            paper=f"ε = 1 skips Phases 1 and 2{encoding}",
+            block=sweep.block,
+            figure="phase_diagram",
+            rule="neither Phase 1 nor Phase 2 in any run at T = 3, ε = 1",
+            measure=_noise_skips(sweep, (1.0,), skip_one=True),
+            free=_free_noise(sweep, (1.0,), "NCC"),
+            also_reads=(sweep.baseline,),
+        ),
+    )
+
+
 CLAIMS = (
     Claim(
         paper="Phase 1 plateaus at 1/T, the share of the most frequent task, for every T ≥ 2",
@@ -434,7 +484,7 @@ CLAIMS = (
         free=_free_sequence("phase_diagram", T=1, eps=DEFAULT_EPS),
     ),
     *_default_setting("main", ""),
-    *_default_setting("main_paper_text", " (encoding of the paper's text)"),
+    *_default_setting("main_paper_text", PAPER_TEXT),
     Claim(
         paper="K = 32 classes skip Phase 1",
         block="classes_K",
@@ -451,22 +501,7 @@ CLAIMS = (
         measure=_large_k_skips_phase_two,
         free=_free_large_k,
     ),
-    Claim(
-        paper="Larger noise skips Phase 2",
-        block="phase_diagram",
-        figure="phase_diagram",
-        rule="no Phase 2 in any run at T = 3, ε = 0.5 or 0.75",
-        measure=_noise_skips((0.5, 0.75), skip_one=False),
-        free=_free_noise((0.5, 0.75), "SCC"),
-    ),
-    Claim(
-        paper="ε = 1 skips Phases 1 and 2",
-        block="phase_diagram",
-        figure="phase_diagram",
-        rule="neither Phase 1 nor Phase 2 in any run at T = 3, ε = 1",
-        measure=_noise_skips((1.0,), skip_one=True),
-        free=_free_noise((1.0,), "NCC"),
-    ),
+    *_noise(PHASE_DIAGRAM_NOISE, ""),
     Claim(
         paper="Two heads per layer give a smooth curve without plateaus",
         block="heads",
@@ -475,6 +510,7 @@ CLAIMS = (
         measure=_two_heads_smooth,
         free=_free_sequence("heads", heads=2),
     ),
+    *_noise(PAPER_TEXT_NOISE, PAPER_TEXT),
 )
 
 
@@ -588,4 +624,4 @@ def comparison_markdown(blocks: Mapping[str, Runs], first: str, second: str, tol
     return "\n".join(lines) + "\n"
 
 
-BLOCKS = tuple(dict.fromkeys(claim.block for claim in CLAIMS))  # the blocks the claims read
+BLOCKS = tuple(dict.fromkeys(b for claim in CLAIMS for b in (claim.block, *claim.also_reads)))
