@@ -37,3 +37,9 @@ def test_each_injected_defect_is_named():
     fig, ax = _clean()
     ax.set_ylabel("")
     assert problems(fig) == ["panel 1: no y label in its row"]
+    fig, ax = _clean()
+    ax.text(0.02, 0.98, "1", transform=ax.transAxes, ha="left", va="top")  # a phase number
+    ax.legend(["a line"], loc="upper left")
+    assert problems(fig) == ["panel 1: its legend covers '1'"]
+    ax.legend(["a line"], loc="lower right")
+    assert problems(fig) == []

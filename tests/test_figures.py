@@ -352,7 +352,8 @@ def check_delta_acc(plotted, fig, axes, heads):
         assert np.allclose(jumps.drop([800, 1800, 2800, 3000]), 0) and np.isnan(jumps[3000])
         marked = [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--"]
         assert marked == fx.transition_steps(cell, 0)
-        assert ax.get_title().endswith(f"seed 0: {len(marked)} paper-rule transitions")
+        plural = "" if len(marked) == 1 else "s"
+        assert ax.get_title().endswith(f"seed 0: {len(marked)} paper-rule transition{plural}")
         _assert_shading(ax, cell, seeds=[0])
         (twin,) = [other for other in fig.axes if other is not ax and other.bbox.bounds == ax.bbox.bounds]
         (curve,) = [line for line in twin.lines if len(line.get_xdata()) > 2]

@@ -15,6 +15,7 @@ from icmeta.figures.panels import (
     finish,
     first_seed,
     grid,
+    key_below,
     log_steps,
     positive_steps,
     rows_of,
@@ -67,6 +68,6 @@ def draw(
             head_note = f", head {head}" if len(heads) > 1 else ""
             ax.set_title(f"{TITLES[name]}\n{label}{head_note}", fontsize=8)
             ax.set_ylabel("attention share\n(dashed: accuracy)")
-    panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False)
     finish(fig, title)
+    key_below(fig, panels[0, 0])
     return fig, long

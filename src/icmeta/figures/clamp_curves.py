@@ -13,6 +13,7 @@ import seaborn as sns
 from icmeta.figures.panels import (
     cells,
     grid,
+    key_below,
     log_steps,
     mean_with_seeds,
     positive_steps,
@@ -73,9 +74,8 @@ def draw(
                 _line(ax, ref, f"{name}_L{layer}", colour, "--", f"layer {layer}, reference")
     for ax, name in zip(panels[0], ["accuracy", *(TITLES[m] for m in METRICS)], strict=True):
         ax.set_title(name, fontsize=10, pad=12)
-    panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False)
-    panels[0, 1].legend(loc="upper left", fontsize=7, frameon=False)
     fig.tight_layout()
+    key_below(fig, panels[0, 0], panels[0, 1])
     fig.suptitle(title, y=1.0, va="bottom")  # above the column titles; saved with a tight box
     return fig, pd.concat(plotted, ignore_index=True)
 

@@ -8,7 +8,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from icmeta.figures.panels import cells, first_seed, grid, log_steps, rows_of, shade_phases, step_list
+from icmeta.figures.panels import (
+    cells,
+    first_seed,
+    grid,
+    key_below,
+    log_steps,
+    rows_of,
+    shade_phases,
+    step_list,
+)
 from icmeta.figures.style import PALETTE
 
 
@@ -54,12 +63,12 @@ def draw(
         ax.set_ylim(0, 1.02)
         ax.set_ylabel("held-out accuracy", color=blue)
         twins.append(_delta_axis(ax, curve, dt, threshold, green))
-        ax.set_title(f"{label}, seed {part['seed'].iloc[0]}: {len(jumps)} paper-rule transitions", fontsize=9)
+        count = f"{len(jumps)} paper-rule transition{'' if len(jumps) == 1 else 's'}"
+        ax.set_title(f"{label}, seed {part['seed'].iloc[0]}: {count}", fontsize=9)
         plotted.append(curve.assign(**{a: part[a].iloc[0] for a in axes}, seed=part["seed"].iloc[0]))
-    handles = [h for ax in (panels.flat[0], twins[0]) for h in ax.get_legend_handles_labels()[0]]
-    panels.flat[0].legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
     fig.suptitle(title)
     fig.tight_layout()
+    key_below(fig, panels.flat[0], twins[0])
     return fig, pd.concat(plotted, ignore_index=True)
 
 

@@ -2,9 +2,9 @@
 
 A figure is read at the width of the page it sits on, not at the size it was drawn: a 2400-pixel
 strip shown 830 pixels wide shrinks its 10-point labels to 3 pixels. Each check names the problem and
-where it is: text too small at the display width, a title or label that prints "nan", a panel with
-nothing drawn in it, and a panel with plotted data whose axes carry no label anywhere in its row or
-column.
+where it is: text too small at the display width, a title or label that prints "nan", a legend that
+covers a panel's own text (the phase numbers along its top edge), a panel with nothing drawn in it,
+and a panel with plotted data whose axes carry no label anywhere in its row or column.
 """
 
 from __future__ import annotations
@@ -47,6 +47,23 @@ def _plotted(ax: plt.Axes) -> bool:
     return bool(ax.lines or ax.collections or ax.images or ax.patches or ax.containers)
 
 
+def _covered_by_legends(fig: plt.Figure) -> list[str]:
+    """Texts of a panel (not its title or axis labels, which sit outside it) under that panel's legend."""
+    renderer = fig.canvas.get_renderer()
+    out = []
+    for i, ax in enumerate(fig.axes):
+        legend = ax.get_legend()
+        if legend is None or not legend.get_visible():
+            continue
+        box = legend.get_window_extent(renderer)
+        covered = [t.get_text() for t in ax.texts if t.get_visible() and t.get_text().strip()
+                   and t.get_window_extent(renderer).overlaps(box)]  # fmt: skip
+        if covered:
+            shown = ", ".join(f"'{t}'" for t in covered)
+            out.append(f"panel {i + 1}: its legend covers {shown}")
+    return out
+
+
 def problems(fig: plt.Figure, width_px: float = DISPLAY_WIDTH_PX) -> list[str]:
     """Every problem of `fig` shown `width_px` wide; [] for a figure a reader can read."""
     out = []
@@ -63,6 +80,7 @@ def problems(fig: plt.Figure, width_px: float = DISPLAY_WIDTH_PX) -> list[str]:
             f"{where}: {len(sizes)} texts at {min(sizes):.1f} px, "
             f"below {MIN_TEXT_PX:g} px at {width_px:g} px wide"
         )
+    out.extend(_covered_by_legends(fig))
     # Colour bars are labelled by their ticks and the panel they belong to.
     shown = [ax for ax in fig.axes if ax.get_visible() and ax.axison and ax.get_label() != "<colorbar>"]
     for ax in shown:

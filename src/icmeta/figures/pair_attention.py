@@ -19,6 +19,7 @@ from icmeta.figures.panels import (
     finish,
     first_seed,
     grid,
+    key_below,
     log_steps,
     positive_steps,
     rows_of,
@@ -87,6 +88,6 @@ def draw(
             ax.set_ylim(0, 1.02)
             ax.set_title(f"{name}\n{label}", fontsize=7.5)
             ax.set_ylabel(Y_LABELS.get(name, Y_LABELS["query"]))
-    panels[0, 0].legend(loc="upper left", fontsize=7, frameon=False, ncol=2)
     finish(fig, title)
+    key_below(fig, panels[0, 0])
     return fig, long

@@ -97,6 +97,19 @@ def finish(fig: plt.Figure, title: str) -> None:
     fig.tight_layout()
 
 
+def key_below(fig: plt.Figure, *sources: plt.Axes, ncol: int = 4) -> None:
+    """One legend for the whole figure, centred below its panels, from the entries of `sources`.
+
+    Inside the first panel a legend covers the phase numbers along the panel's top edge and the
+    early curves. Call it after the layout: the saved image's tight box takes the legend in."""
+    named: dict[str, object] = {}
+    for ax in sources:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            named.setdefault(label, handle)
+    fig.legend(list(named.values()), list(named), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=min(ncol, len(named)), fontsize=8, frameon=False)  # fmt: skip
+
+
 def grid(nrows: int, ncols: int, width: float = 4.0, height: float = 3.0, **kw) -> tuple[plt.Figure, object]:
     return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kw)
 

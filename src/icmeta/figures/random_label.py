@@ -12,6 +12,7 @@ from icmeta.figures.panels import (
     cells,
     finish,
     grid,
+    key_below,
     log_steps,
     mean_with_seeds,
     positive_steps,
@@ -43,6 +44,6 @@ def draw(
         ax.set_title(label if len(label) <= TITLE_CHARS else label.replace(", ", "\n"), fontsize=9)
     for ax in list(panels.flat)[len(rows) :]:
         ax.set_visible(False)
-    panels.flat[0].legend(loc="upper left", fontsize=8, frameon=False)
     finish(fig, title)
+    key_below(fig, panels.flat[0])
     return fig, table
