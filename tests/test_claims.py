@@ -204,8 +204,9 @@ def test_sensitivity_counts_each_setting_with_its_own_phases_and_names_the_unswe
     without_history, not_published = page.split(
         "Not swept (block published without its evaluation history): "
     )[1].split("Not swept (block not published): ")
-    assert "Two heads per layer" in without_history and "encoding of the paper's text" not in without_history
-    assert "75 % (encoding of the paper's text)" in not_published
+    assert "Two heads per layer" in without_history
+    assert "token positions, fixed label vectors" not in without_history
+    assert "75 % (token positions, fixed label vectors)" in not_published
     assert sensitivity_markdown(BLOCKS, {}, 0.05).startswith("No published block carries a detector sweep")
 
 
@@ -257,7 +258,7 @@ def test_the_default_setting_claims_are_read_in_both_encodings():
         "Training ends at 100 % accuracy",
         "Final random-label accuracy (RLA) is about 0.6–0.7",
     ):
-        paper_text = rows[f"{claim} (encoding of the paper's text)"]
+        paper_text = rows[f"{claim} (token positions, fixed label vectors)"]
         assert paper_text[1:5] == rows[claim][1:5]
 
 
@@ -271,11 +272,11 @@ def test_a_noise_sweep_without_its_own_baseline_reads_it_from_the_block_of_its_e
             (("T", 3), ("eps", 1.0)): [[1.0], [0.33, 1.0]],
         }
     )
-    skips = "Larger noise skips Phase 2 (encoding of the paper's text)"
+    skips = "Larger noise skips Phase 2 (token positions, fixed label vectors)"
     rows = _rows({**BLOCKS, "noise_paper_text": sweep, "main_paper_text": BLOCKS["main"]})
     assert rows[skips][3] == "3 of 4 (0.30–0.95); baseline ε = 0.1 (main_paper_text): 2 of 2"
     assert rows[skips][4] == "**undecided**"
-    assert rows["ε = 1 skips Phases 1 and 2 (encoding of the paper's text)"][3].startswith("1 of 2")
+    assert rows["ε = 1 skips Phases 1 and 2 (token positions, fixed label vectors)"][3].startswith("1 of 2")
     assert rows[skips][1].startswith("ε = 0.5: Phase 1 in 2, Phase 2 in 1 of 2 runs")
     alone = _rows({**BLOCKS, "noise_paper_text": sweep})
     assert alone[skips][3].endswith("baseline ε = 0.1 (main_paper_text): 0 of 0")

@@ -78,7 +78,7 @@ CONSTANTS = {
 # (section heading in docs/results.md, the published block whose tables it reads)
 BLOCK_SECTIONS = [
     ("## The default setting", "main"),
-    ("## The default setting in the encoding of the paper's text", "main_paper_text"),
+    ("## The default setting with token positions and fixed label vectors", "main_paper_text"),
 ]
 
 

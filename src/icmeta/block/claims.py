@@ -409,7 +409,7 @@ class Claim:
     also_reads: tuple[str, ...] = ()  # other blocks it reads, e.g. the one holding its baseline
 
 
-PAPER_TEXT = " (encoding of the paper's text)"
+PAPER_TEXT = " (token positions, fixed label vectors)"
 
 
 def _default_setting(block: str, encoding: str) -> tuple[Claim, ...]:

@@ -42,7 +42,8 @@ POINTS_PER_DECADE = 25  # of log-step in the thinned curves: enough for every lo
 FLOAT_FORMAT = "%.5g"
 SENSITIVITY_HEADING = "## How the verdicts move with the plateau detector's settings"
 ENCODINGS_HEADING = "## The default setting under two encodings"
-# The default setting at the project's default encoding and at the one the paper's text describes.
+# The default setting at the project's default encoding and with token positions and fixed label vectors,
+# the encoding closest to the paper's text that had a Phase 2 in the encoding study.
 ENCODINGS = ("main", "main_paper_text")
 
 
