@@ -32,7 +32,7 @@ def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """One row per cell (named above both panels): held-out accuracy and loss against training steps,
-    seeds thin, mean thick, phases shaded (the seed-median span of each detected phase)."""
+    seeds thin, mean thick, phases shaded (`panels.phase_spans`)."""
     metrics = positive_steps(tables["metrics"])
     table = metrics[[*axes, "seed", "step", "acc", "loss"]]
     rows = list(cells(table, axes))

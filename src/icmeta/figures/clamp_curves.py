@@ -41,7 +41,7 @@ def draw(
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """A row per cell: accuracy (seeds thin, mean thick) and, per layer, Bigram, Label Attention and
     Chunk Example (seed mean of the head mean), the reference dashed in grey. Shading marks the
-    cell's own phases (seed-median spans), a dotted line each step where a clamp switches on or off."""
+    cell's own phases (`panels.phase_spans`), a dotted line each step where a clamp switches on or off."""
     metrics = positive_steps(tables["metrics"])
     rows = list(cells(metrics, axes))
     # Narrow panels: four side by side must keep their text readable on a page-wide image.

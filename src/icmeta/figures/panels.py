@@ -42,9 +42,15 @@ def first_seed(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def phase_spans(phases: pd.DataFrame) -> list[tuple[int, float, float]]:
-    """(phase number, start, end) with the seed-median start of the rise and end of the plateau."""
+    """(phase number, start, end): the seed-median start of the rise and end of the plateau where
+    every seed has as many phases, else the lowest seed's own spans.
+
+    Where seeds pass through different numbers of plateaus, phase n is a different plateau in each,
+    and medians per number draw spans that no run had, out of order and overlapping."""
     if phases.empty:
         return []
+    if "seed" in phases.columns and phases.groupby("seed")["phase"].nunique().nunique() > 1:
+        phases = phases[phases["seed"] == phases["seed"].min()]
     spans = phases.groupby("phase").agg(start=("start_step", "median"), end=("plateau_end", "median"))
     return [(int(n), float(r.start), float(r.end)) for n, r in spans.iterrows()]
 
