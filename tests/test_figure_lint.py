@@ -43,3 +43,13 @@ def test_each_injected_defect_is_named():
     assert problems(fig) == ["panel 1: its legend covers '1'"]
     ax.legend(["a line"], loc="lower right")
     assert problems(fig) == []
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 2.5))
+    for panel in (left, right):
+        panel.plot([0, 1], [0, 1])
+        panel.set_xlabel("step")
+        panel.set_ylabel("loss")
+    fig.suptitle("a figure title over both panels")
+    fig.tight_layout()
+    assert problems(fig) == []
+    right.set_ylabel("the right panel's y label, long enough to reach up into the figure's title")
+    assert problems(fig) == [f"the figure's title overlaps '{right.get_ylabel()}'"]

@@ -1171,8 +1171,8 @@ def test_accuracy_loss_labels_both_axes_with_units():
     fig, _ = accuracy_loss.draw(fx.experiment_tables(("T", "eps")), ("T", "eps"), "t")
     rows = np.array(fig.axes).reshape(-1, 2)
     for cell, (acc, loss) in zip(fx.grid(("T", "eps")), rows, strict=True):
-        assert acc.get_ylabel() == "held-out accuracy (fraction)"
-        assert loss.get_ylabel() == "held-out loss (cross-entropy, nats)"
+        assert acc.get_ylabel() == "held-out accuracy\n(fraction)"
+        assert loss.get_ylabel() == "held-out loss\n(cross-entropy, nats)"
         assert acc.get_title() == loss.get_title() == cell.label(("T", "eps"))
     assert [ax.get_xlabel() for ax in rows[-1]] == ["training step"] * 2
 

@@ -24,8 +24,10 @@ from icmeta.figures.style import PALETTE
 
 # With their units: accuracy is a share of queries, the loss the query label's cross-entropy in nats
 # (natural log), both on the held-out set (icmeta.training.evaluation); steps are optimiser steps.
-ACC_LABEL = "held-out accuracy (fraction)"
-LOSS_LABEL = "held-out loss (cross-entropy, nats)"
+# On two lines: in one line the loss label is taller than a one-row figure's panel and reaches up
+# into the figure's title.
+ACC_LABEL = "held-out accuracy\n(fraction)"
+LOSS_LABEL = "held-out loss\n(cross-entropy, nats)"
 
 
 def draw(

@@ -3,7 +3,8 @@
 A figure is read at the width of the page it sits on, not at the size it was drawn: a 2400-pixel
 strip shown 830 pixels wide shrinks its 10-point labels to 3 pixels. Each check names the problem and
 where it is: text too small at the display width, a title or label that prints "nan", a legend that
-covers a panel's own text (the phase numbers along its top edge), a panel with nothing drawn in it,
+covers a panel's own text (the phase numbers along its top edge), a figure title that overlaps
+other text, a panel with nothing drawn in it,
 and a panel with plotted data whose axes carry no label anywhere in its row or column.
 """
 
@@ -64,6 +65,21 @@ def _covered_by_legends(fig: plt.Figure) -> list[str]:
     return out
 
 
+def _under_the_title(fig: plt.Figure) -> list[str]:
+    """Titles, axis labels and panel texts that the figure's title overlaps: a tall axis label can
+    reach up into it. Tick labels are left out: matplotlib keeps labels of ticks outside the view,
+    which are never drawn."""
+    title = fig._suptitle  # matplotlib keeps the suptitle here and offers no getter
+    if title is None or not title.get_visible() or not title.get_text().strip():
+        return []
+    renderer = fig.canvas.get_renderer()
+    box = title.get_window_extent(renderer)
+    named = [text for ax in fig.axes for text in (ax.title, ax.xaxis.label, ax.yaxis.label, *ax.texts)]
+    shown = [t for t in named if t.get_visible() and t.get_text().strip()]
+    under = [t for t in shown if t.get_window_extent(renderer).overlaps(box)]
+    return [f"the figure's title overlaps '{t.get_text()}'" for t in under]
+
+
 def problems(fig: plt.Figure, width_px: float = DISPLAY_WIDTH_PX) -> list[str]:
     """Every problem of `fig` shown `width_px` wide; [] for a figure a reader can read."""
     out = []
@@ -81,6 +97,7 @@ def problems(fig: plt.Figure, width_px: float = DISPLAY_WIDTH_PX) -> list[str]:
             f"below {MIN_TEXT_PX:g} px at {width_px:g} px wide"
         )
     out.extend(_covered_by_legends(fig))
+    out.extend(_under_the_title(fig))
     # Colour bars are labelled by their ticks and the panel they belong to.
     shown = [ax for ax in fig.axes if ax.get_visible() and ax.axison and ax.get_label() != "<colorbar>"]
     for ax in shown:
