@@ -341,7 +341,8 @@ def check_attention_maps(plotted, fig, axes, heads):
     panels = np.array(maps).reshape(len(rows), len(columns))  # a block per cell and phase, in order
     for (cell, w), row in zip(rows, panels, strict=True):
         for (layer, head), ax in zip(columns, row, strict=True):
-            assert ax.get_figure(root=False).get_suptitle() == f"{cell.label(axes)} · {fx.whens(cell, 0)[w]}"
+            block_title = f"{cell.label(axes)}, seed 0 · {fx.whens(cell, 0)[w]}"
+            assert ax.get_figure(root=False).get_suptitle() == block_title
             shown = np.asarray(ax.images[0].get_array())
             expected = fx.attention_map(cell, 0, w, layer, head)
             assert np.allclose(shown, expected), (cell, w, layer, head)

@@ -23,7 +23,7 @@ MAX_TICKS = 12  # tick labels per axis; a longer context labels every few items 
 NO_PAIRS = 0.01  # below this share of its attention on pairs the query reads no pair
 BAR_INCH = 0.9  # the colour bar's column
 
-# One block of the figure: its title (cell · when) and its maps, (layer, head, long rows) each.
+# One block of the figure: its title (cell, seed · when) and its maps, (layer, head, long rows) each.
 Group = tuple[str, list[tuple[int, int, pd.DataFrame]]]
 
 
@@ -73,7 +73,7 @@ def _thin_ticks(ax: plt.Axes, names: list[str]) -> None:
 
 
 def _groups(maps: pd.DataFrame, axes: Sequence[str]) -> list[Group]:
-    """(cell · when, [(layer, head, rows)]) per cell and phase, with only the heads the cell has: the
+    """(cell, seed · when, [(layer, head, rows)]) per cell and phase, with only the heads the cell has: the
     heads sweep puts cells of one and of several heads in one block."""
     layers = sorted(maps["layer"].unique())
     out = []
@@ -87,7 +87,7 @@ def _groups(maps: pd.DataFrame, axes: Sequence[str]) -> list[Group]:
                     if sel.empty:
                         raise ValueError(f"{label}, {when}: no attention map of layer {layer} head {head}")
                     found.append((int(layer), head, sel))
-            out.append((f"{label} · {when}", found))
+            out.append((f"{label}, seed {mine['seed'].iloc[0]} · {when}", found))
     return out
 
 
