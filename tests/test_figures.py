@@ -105,6 +105,24 @@ def test_phase_spans_are_seed_medians_only_where_the_seeds_have_as_many_phases()
     assert phase_spans(differ) == [(1, 0, 30), (2, 60, 100)]
 
 
+def test_the_key_below_gathers_each_label_once_and_draws_none_without_labels():
+    import matplotlib.pyplot as plt
+
+    from icmeta.figures.panels import key_below
+
+    fig, (a, b) = plt.subplots(1, 2)
+    a.plot([0, 1], label="layer 1")
+    b.plot([0, 1], label="layer 1")
+    b.plot([1, 0], label="accuracy")
+    key_below(fig, a, b)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["layer 1", "accuracy"]
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    key_below(fig, ax)
+    assert fig.legends == []
+
+
 def _assert_curves(plotted, axes, columns):
     """A table of every run's curves: exactly these columns, every seed, every step but 0, known values."""
     assert set(plotted.columns) == {*axes, "seed", "step", *columns}

@@ -112,6 +112,8 @@ def key_below(fig: plt.Figure, *sources: plt.Axes, ncol: int = 4) -> None:
     for ax in sources:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             named.setdefault(label, handle)
+    if not named:
+        return
     fig.legend(list(named.values()), list(named), loc="upper center", bbox_to_anchor=(0.5, 0.0),
                ncol=min(ncol, len(named)), fontsize=8, frameon=False)  # fmt: skip
 
