@@ -4,18 +4,20 @@ A figure is read at the width of the page it sits on, not at the size it was dra
 strip shown 830 pixels wide shrinks its 10-point labels to 3 pixels. Each check names the problem and
 where it is: text too small at the display width, a title or label that prints "nan", a legend that
 covers a panel's own text (the phase numbers along its top edge), a figure title that overlaps
-other text, a panel with nothing drawn in it,
-and a panel with plotted data whose axes carry no label anywhere in its row or column.
+other text, a panel with nothing drawn in it, and a panel with plotted data whose axes carry no
+label anywhere in its row or column.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 
 import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 DISPLAY_WIDTH_PX = 830  # a README or docs page on GitHub
 MIN_TEXT_PX = 7.0  # the height of the smallest text a reader can still read there
@@ -33,8 +35,17 @@ def displayed_scale(fig: plt.Figure, width_px: float = DISPLAY_WIDTH_PX) -> floa
     return SAVE_DPI / 72 * min(1.0, width_px / saved_px)
 
 
+def _shown(texts: Iterable[Text]) -> list[Text]:
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
 def _texts(fig: plt.Figure) -> list[Text]:
-    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return _shown(fig.findobj(Text))
+
+
+def _overlapping(texts: Iterable[Text], box: Bbox, fig: plt.Figure) -> list[Text]:
+    renderer = fig.canvas.get_renderer()
+    return [t for t in _shown(texts) if t.get_window_extent(renderer).overlaps(box)]
 
 
 def _where(text: Text, fig: plt.Figure) -> str:
@@ -50,18 +61,14 @@ def _plotted(ax: plt.Axes) -> bool:
 
 def _covered_by_legends(fig: plt.Figure) -> list[str]:
     """Texts of a panel (not its title or axis labels, which sit outside it) under that panel's legend."""
-    renderer = fig.canvas.get_renderer()
     out = []
     for i, ax in enumerate(fig.axes):
         legend = ax.get_legend()
         if legend is None or not legend.get_visible():
             continue
-        box = legend.get_window_extent(renderer)
-        covered = [t.get_text() for t in ax.texts if t.get_visible() and t.get_text().strip()
-                   and t.get_window_extent(renderer).overlaps(box)]  # fmt: skip
+        covered = _overlapping(ax.texts, legend.get_window_extent(fig.canvas.get_renderer()), fig)
         if covered:
-            shown = ", ".join(f"'{t}'" for t in covered)
-            out.append(f"panel {i + 1}: its legend covers {shown}")
+            out.append(f"panel {i + 1}: its legend covers " + ", ".join(f"'{t.get_text()}'" for t in covered))
     return out
 
 
@@ -72,11 +79,8 @@ def _under_the_title(fig: plt.Figure) -> list[str]:
     title = fig._suptitle  # matplotlib keeps the suptitle here and offers no getter
     if title is None or not title.get_visible() or not title.get_text().strip():
         return []
-    renderer = fig.canvas.get_renderer()
-    box = title.get_window_extent(renderer)
     named = [text for ax in fig.axes for text in (ax.title, ax.xaxis.label, ax.yaxis.label, *ax.texts)]
-    shown = [t for t in named if t.get_visible() and t.get_text().strip()]
-    under = [t for t in shown if t.get_window_extent(renderer).overlaps(box)]
+    under = _overlapping(named, title.get_window_extent(fig.canvas.get_renderer()), fig)
     return [f"the figure's title overlaps '{t.get_text()}'" for t in under]
 
 
