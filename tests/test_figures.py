@@ -91,8 +91,10 @@ def _assert_shading(ax, cell, seeds=fx.SEEDS):
 
 def test_phase_spans_are_seed_medians_only_where_the_seeds_have_as_many_phases():
     """Phase n of a seed with three plateaus is not phase n of a seed with two: medians over them
-    would draw spans no run had, so then the lowest seed's own spans are shaded."""
-    from icmeta.figures.panels import phase_spans
+    would draw spans no run had, so then the lowest seed's own spans are shaded, and the panel says so."""
+    import matplotlib.pyplot as plt
+
+    from icmeta.figures.panels import phase_spans, shade_phases
 
     def rows(seed, spans):
         return [
@@ -103,6 +105,12 @@ def test_phase_spans_are_seed_medians_only_where_the_seeds_have_as_many_phases()
     assert phase_spans(same) == [(1, 0, 20), (2, 30, 50)]
     differ = pd.DataFrame(rows(1, [(0, 10), (20, 40), (50, 90)]) + rows(0, [(0, 30), (60, 100)]))
     assert phase_spans(differ) == [(1, 0, 30), (2, 60, 100)]
+    notes = []
+    for phases in (same, differ):
+        _, ax = plt.subplots()
+        shade_phases(ax, phases)
+        notes.append([t.get_text() for t in ax.texts if t.get_text().startswith("shaded")])
+    assert notes == [[], ["shaded: seed 0's phases"]], "a panel says when it shades one seed's phases"
 
 
 def test_the_key_below_gathers_each_label_once_and_draws_none_without_labels():

@@ -41,6 +41,14 @@ def first_seed(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["seed"] == rows["seed"].min()]
 
 
+def shaded_seed(phases: pd.DataFrame) -> int | None:
+    """The one seed whose phases are shaded where the seeds have different numbers of phases, else
+    None (seed medians)."""
+    if "seed" in phases.columns and phases.groupby("seed")["phase"].nunique().nunique() > 1:
+        return int(phases["seed"].min())
+    return None
+
+
 def phase_spans(phases: pd.DataFrame) -> list[tuple[int, float, float]]:
     """(phase number, start, end): the seed-median start of the rise and end of the plateau where
     every seed has as many phases, else the lowest seed's own spans.
@@ -49,8 +57,9 @@ def phase_spans(phases: pd.DataFrame) -> list[tuple[int, float, float]]:
     and medians per number draw spans that no run had, out of order and overlapping."""
     if phases.empty:
         return []
-    if "seed" in phases.columns and phases.groupby("seed")["phase"].nunique().nunique() > 1:
-        phases = phases[phases["seed"] == phases["seed"].min()]
+    seed = shaded_seed(phases)
+    if seed is not None:
+        phases = phases[phases["seed"] == seed]
     spans = phases.groupby("phase").agg(start=("start_step", "median"), end=("plateau_end", "median"))
     return [(int(n), float(r.start), float(r.end)) for n, r in spans.iterrows()]
 
@@ -65,6 +74,10 @@ def shade_phases(ax: plt.Axes, phases: pd.DataFrame, first_step: float = 1) -> N
         ax.axvspan(max(start, first_step), end, color=colour, alpha=0.25, lw=0)
         ax.text((max(start, first_step) * end) ** 0.5, 0.98, str(n), transform=ax.get_xaxis_transform(),
                 ha="center", va="top", fontsize=7)  # fmt: skip
+    seed = shaded_seed(phases)
+    if seed is not None:  # say so, or a reader takes one seed's phases for every seed's
+        ax.text(0.99, 0.02, f"shaded: seed {seed}'s phases", transform=ax.transAxes, ha="right", va="bottom",
+                fontsize=7, color="0.3")  # fmt: skip
 
 
 def log_steps(ax: plt.Axes, steps: Iterable[float] | None = None) -> None:
