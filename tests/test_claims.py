@@ -283,3 +283,49 @@ def test_a_noise_sweep_without_its_own_baseline_reads_it_from_the_block_of_its_e
     assert alone[skips][4] == "**not decidable**"
     # the phase diagram's claims keep their own baseline, the block's ε = 0.1 cell
     assert rows["Larger noise skips Phase 2"][3].endswith("baseline ε = 0.1: 2 of 2")
+
+
+def _ten(levels, late, stopped):
+    """Ten runs of the default setting: each seed's plateau levels, late accuracy and whether the
+    convergence stop ended it (False: the step cap cut it)."""
+    extra = {"final_acc": late, "late_acc": late, "stopped": stopped, "final_rla_acc": [0.65] * 10}
+    return _block({MAIN: levels}, {MAIN: extra | {"scc_prediction": [0.8] * 10}})
+
+
+NEAR_75 = "At the default setting a second plateau lies near 75 %"
+
+
+def test_a_verdict_stands_only_if_the_runs_the_cap_cut_cannot_turn_it():
+    # one run with a Phase 2 at 0.76; three cut by the cap while resting at or below 0.75 (a longer
+    # run may go on from there); six that converged without one
+    levels = [[0.33, 0.76, 1.0]] + [[0.33, 0.74]] * 3 + [[0.33, 1.0]] * 6
+    late = [1.0] + [0.74] * 3 + [1.0] * 6
+    censored = _ten(levels, late, [True] + [False] * 3 + [True] * 6)
+    row = _rows({**BLOCKS, "main": censored})[NEAR_75]
+    assert row[3] == "1 of 10 (0.02–0.40); 3 open at the cap: 1–4 of 10 (0.02–0.69)"
+    assert row[4] == "**undecided**"
+    # the same runs, finished where they are: nothing left open, and the count decides
+    finished = _ten(levels, late, [True] * 10)
+    row = _rows({**BLOCKS, "main": finished})[NEAR_75]
+    assert row[3] == "1 of 10 (0.02–0.40)" and row[4] == "**does not hold**"
+
+
+def test_a_run_cut_above_the_level_a_claim_needs_is_not_open():
+    """Cut at 0.97 while climbing from 1/T: it cannot come back to a plateau near 0.75, but it can
+    still reach 100 %, and its final RLA can still move."""
+    levels = [[0.33]] * 10
+    late = [0.97] * 10
+    rows = _rows({**BLOCKS, "main": _ten(levels, late, [False] * 10)})
+    assert rows[NEAR_75][3] == "0 of 10 (0.00–0.28)" and rows[NEAR_75][4] == "**does not hold**"
+    assert rows["Training ends at 100 % accuracy"][3].endswith("10 open at the cap: 0–10 of 10 (0.00–1.00)")
+    assert rows["Final random-label accuracy (RLA) is about 0.6–0.7"][4] == "**undecided**"
+
+
+def test_a_claim_that_something_is_absent_is_open_where_a_cut_run_has_not_shown_it_yet():
+    ten = {(("heads", 1),): [[0.33, 0.8, 1.0]] * 10, (("heads", 2),): [[0.9]] * 10}
+    cut = {(("heads", 2),): {"late_acc": [0.9] * 4 + [1.0] * 6, "stopped": [False] * 10}}
+    rows = _rows({**BLOCKS, "heads": _block(ten, cut)})
+    smooth = rows["Two heads per layer give a smooth curve without plateaus"]
+    # the four cut at 0.9 may still plateau and climb again; the six at 1.0 have found their solution
+    assert smooth[3].startswith("10 of 10 (0.72–1.00); 4 open at the cap: 6–10 of 10 (0.31–1.00)")
+    assert smooth[4] == "**undecided**"

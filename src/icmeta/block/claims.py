@@ -15,6 +15,12 @@ runs with a 95 % Wilson interval for the share of runs that meet it (`Finding.ve
 when the interval lies above one half, does not hold when it lies below, and is undecided when it
 contains one half. A claim that something disappears is not decidable where its baseline (the
 setting the paper compares with) shows that thing in none of its runs.
+
+A run the step cap cut before it found its solution is censored: a longer run could still give it
+a Phase 2, a higher final accuracy or another RLA. Where a claim's rule could still change for such
+runs, the verdict is read twice, with those runs counted as failing and as meeting it; it stands
+only if both readings agree, and is undecided otherwise, so that no verdict rests on where the cap
+happened to cut.
 """
 
 from __future__ import annotations
@@ -80,16 +86,31 @@ def wilson(met: int, tested: int, z: float = Z95) -> tuple[float, float]:
     return max(0.0, (centre - half) / scale), min(1.0, (centre + half) / scale)
 
 
+def decided(met: int, tested: int) -> str:
+    """The verdict that `met` of `tested` runs give: where the share's interval lies against one half."""
+    low, high = wilson(met, tested)
+    if low > 0.5:
+        return "holds"
+    return "does not hold" if high < 0.5 else "undecided"
+
+
 @dataclass(frozen=True)
 class Finding:
     measured: str  # the value with its seed spread, in words a reader can check against the tables
     met: int  # runs that meet the claim's rule
     tested: int  # runs the claim is measured on
     baseline: Baseline | None = None  # for claims that something disappears
+    open_met: int = 0  # runs that meet the rule now, but that a longer run could still turn
+    open_unmet: int = 0  # runs that do not meet it now, but that a longer run could still turn
 
     @property
     def interval(self) -> tuple[float, float]:
         return wilson(self.met, self.tested)
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """The fewest and the most runs that could meet the rule once the censored ones finish."""
+        return self.met - self.open_met, self.met + self.open_unmet
 
     @property
     def verdict(self) -> str:
@@ -97,18 +118,24 @@ class Finding:
             return "not tested"
         if self.baseline is not None and self.baseline.showing == 0:
             return "not decidable"
-        low, high = self.interval
-        if low > 0.5:
-            return "holds"
-        return "does not hold" if high < 0.5 else "undecided"
+        fewest, most = (decided(k, self.tested) for k in self.bounds)
+        return fewest if fewest == most else "undecided"
 
     @property
     def counted(self) -> str:
-        """'7 of 10 (0.40–0.89)', with the baseline where the claim has one."""
+        """'7 of 10 (0.40–0.89)', with the runs the cap left open and the baseline where there are
+        any: '1 of 10 (0.02–0.40); 3 open at the cap: 1–4 of 10 (0.02–0.69)'."""
         if self.tested == 0:
             return "–"
         low, high = self.interval
         text = f"{self.met} of {self.tested} ({low:.2f}–{high:.2f})"
+        if self.open_met or self.open_unmet:
+            fewest, most = self.bounds
+            low, high = wilson(fewest, self.tested)[0], wilson(most, self.tested)[1]
+            text += (
+                f"; {self.open_met + self.open_unmet} open at the cap: "
+                f"{fewest}–{most} of {self.tested} ({low:.2f}–{high:.2f})"
+            )
         if self.baseline is not None:
             b = self.baseline
             text += f"; baseline {b.name}: {b.showing} of {b.tested}"
@@ -148,6 +175,30 @@ def phase_two(phases: pd.DataFrame, one_over_t: float, tolerance: float, late_ac
 
 Rule = Callable[[pd.Series, pd.DataFrame], bool]  # (a run's summary row, its phases) -> met
 
+FINISHED_ACC = 0.99  # the convergence stop's accuracy: a run that reached it has found its solution
+
+
+def unfinished(run: pd.Series) -> bool:
+    """Cut by the step cap before it found its solution, so that a longer run could still change
+    what it shows. Tables without the columns (hand-made ones) count every run as finished."""
+    late = pd.to_numeric(run.get("late_acc", np.nan), errors="coerce")
+    return not bool(run.get("stopped", True)) and bool(late < FINISHED_ACC)
+
+
+def still_unmet(rule: Rule) -> Rule:
+    """Open runs of a claim that something appears: unfinished runs that do not show it yet."""
+    return lambda run, phases: unfinished(run) and not rule(run, phases)
+
+
+def still_met(rule: Rule) -> Rule:
+    """Open runs of a claim that something is absent: unfinished runs that have not shown it yet."""
+    return lambda run, phases: unfinished(run) and rule(run, phases)
+
+
+def either_way(run: pd.Series, phases: pd.DataFrame) -> bool:
+    """Open runs of a claim about where a run ends: every unfinished run."""
+    return unfinished(run)
+
 
 def has_phase_one(tol: float) -> Rule:
     return lambda run, phases: len(phase_one(phases, run["ncc_prediction"], tol)) > 0
@@ -157,6 +208,10 @@ def has_phase_two(tol: float) -> Rule:
     return lambda run, phases: len(_phase_two_of(run, phases, tol)) > 0
 
 
+def no_phase_two(tol: float) -> Rule:
+    return lambda run, phases: not has_phase_two(tol)(run, phases)
+
+
 def _phase_two_of(run: pd.Series, phases: pd.DataFrame, tol: float) -> pd.DataFrame:
     return phase_two(phases, run["ncc_prediction"], tol, run.get("late_acc", np.nan))
 
@@ -164,6 +219,27 @@ def _phase_two_of(run: pd.Series, phases: pd.DataFrame, tol: float) -> pd.DataFr
 def count(block: Runs, rule: Rule) -> int:
     """How many of the block's runs meet `rule`."""
     return sum(bool(rule(run, block.phases_of(run))) for _, run in block.runs.iterrows())
+
+
+def tally(block: Runs, rule: Rule, could_change: Rule | None = None) -> tuple[int, int, int]:
+    """(runs meeting `rule`, those of them `could_change`, those not meeting it that could)."""
+    met = open_met = open_unmet = 0
+    for _, run in block.runs.iterrows():
+        phases = block.phases_of(run)
+        meets = bool(rule(run, phases))
+        moves = could_change is not None and bool(could_change(run, phases))
+        met += meets
+        open_met += meets and moves
+        open_unmet += moves and not meets
+    return met, open_met, open_unmet
+
+
+def finding(
+    measured: str, block: Runs, rule: Rule, could_change: Rule | None, baseline: Baseline | None = None
+) -> Finding:
+    """The claim's finding on one set of runs, with the runs the step cap left open."""
+    met, open_met, open_unmet = tally(block, rule, could_change)
+    return Finding(measured, met, len(block.runs), baseline, open_met, open_unmet)
 
 
 def first_levels(block: Runs, pick: Callable[[pd.Series, pd.DataFrame], pd.DataFrame]) -> pd.Series:
@@ -196,7 +272,7 @@ def _single_jump_at_t1(blocks: Mapping[str, Runs], tol: float) -> Finding:
         for _, run in cell.runs.iterrows()
     )
     measured = f"plateaus per run: {levels or '–'}"
-    return Finding(measured, count(cell, lambda r, p: len(p) == 1), len(cell.runs))
+    return finding(measured, cell, lambda r, p: len(p) == 1, either_way)
 
 
 def _phase_two_near_75(block: str) -> Callable[[Mapping[str, Runs], float], Finding]:
@@ -206,7 +282,7 @@ def _phase_two_near_75(block: str) -> Callable[[Mapping[str, Runs], float], Find
         found = f"{int(levels.notna().sum())} of {len(levels)} runs"
         bound = spread(runs.runs["scc_prediction"])
         measured = f"Phase 2 at {spread(levels)} in {found} (label-multiset bound {bound})"
-        return Finding(measured, count(runs, near_75(tol)), len(runs.runs))
+        return finding(measured, runs, near_75(tol), could_reach_75(tol))
 
     return measure
 
@@ -217,11 +293,24 @@ def near_75(tol: float) -> Rule:
     )
 
 
+def could_reach_75(tol: float) -> Rule:
+    """Unfinished runs without a Phase 2 near 0.75 that have not passed it yet: at or below it when
+    the cap came, or resting on a plateau near it that a longer run may go on from."""
+
+    def could(run: pd.Series, phases: pd.DataFrame) -> bool:
+        if not still_unmet(near_75(tol))(run, phases):
+            return False
+        resting = len(phases) > 0 and abs(phases["plateau_acc"].iloc[-1] - 0.75) <= tol
+        return resting or float(run["late_acc"]) <= 0.75 + tol
+
+    return could
+
+
 def _perfect_at_the_end(block: str) -> Callable[[Mapping[str, Runs], float], Finding]:
     def measure(blocks: Mapping[str, Runs], tol: float) -> Finding:
         final = blocks[block].runs["final_acc"]
         measured = f"final accuracy {spread(final, 3)} (lowest {final.min():.3f})"
-        return Finding(measured, int((final >= 0.99).sum()), len(final))
+        return finding(measured, blocks[block], perfect, still_unmet(perfect))
 
     return measure
 
@@ -229,9 +318,17 @@ def _perfect_at_the_end(block: str) -> Callable[[Mapping[str, Runs], float], Fin
 def _final_rla(block: str) -> Callable[[Mapping[str, Runs], float], Finding]:
     def measure(blocks: Mapping[str, Runs], tol: float) -> Finding:
         rla = blocks[block].runs["final_rla_acc"]
-        return Finding(f"final RLA {spread(rla)}", int(rla.between(0.6 - tol, 0.7 + tol).sum()), len(rla))
+        return finding(f"final RLA {spread(rla)}", blocks[block], rla_near_paper(tol), either_way)
 
     return measure
+
+
+def perfect(run: pd.Series, phases: pd.DataFrame) -> bool:
+    return run["final_acc"] >= FINISHED_ACC
+
+
+def rla_near_paper(tol: float) -> Rule:
+    return lambda run, phases: 0.6 - tol <= run["final_rla_acc"] <= 0.7 + tol
 
 
 def _k32_skips_phase_one(blocks: Mapping[str, Runs], tol: float) -> Finding:
@@ -250,14 +347,19 @@ def _k32_skips_phase_one(blocks: Mapping[str, Runs], tol: float) -> Finding:
 
 
 def _large_k_skips_phase_two(blocks: Mapping[str, Runs], tol: float) -> Finding:
-    parts, met, tested = [], 0, 0
-    for k in (128, 256):
-        cell = blocks["classes_K"].where(K=k)
-        with_two = count(cell, has_phase_two(tol))
-        parts.append(f"K = {k}: a Phase 2 in {with_two} of {len(cell.runs)} runs")
-        met, tested = met + len(cell.runs) - with_two, tested + len(cell.runs)
+    cells = [blocks["classes_K"].where(K=k) for k in (128, 256)]
+    parts = [
+        f"K = {k}: a Phase 2 in {count(cell, has_phase_two(tol))} of {len(cell.runs)} runs"
+        for k, cell in zip((128, 256), cells, strict=True)
+    ]
+    skips = no_phase_two(tol)
     baseline = _baseline(blocks["classes_K"].where(K=64), "K = 64", has_phase_two(tol))
-    return Finding("; ".join(parts), met, tested, baseline)
+    return finding("; ".join(parts), pooled(cells), skips, still_met(skips), baseline)
+
+
+def pooled(cells: list[Runs]) -> Runs:
+    """The runs of several cells of one block as one set (their phase table is the block's)."""
+    return Runs(pd.concat([cell.runs for cell in cells]), cells[0].phases)
 
 
 def _baseline(runs: Runs, name: str, rule: Rule) -> Baseline:
@@ -299,18 +401,15 @@ def _noise_skips(
         def skips(run: pd.Series, phases: pd.DataFrame) -> bool:
             return not two(run, phases) and not (skip_one and one(run, phases))
 
-        parts, met, tested = [], 0, 0
-        for eps in eps_values:
-            cell = sweep.cell(blocks, eps)
-            n = len(cell.runs)
-            parts.append(
-                f"ε = {eps:g}: Phase 1 in {count(cell, one)}, Phase 2 in {count(cell, two)} of {n} runs"
-            )
-            met, tested = met + count(cell, skips), tested + n
+        cells = [sweep.cell(blocks, eps) for eps in eps_values]
+        parts = [
+            f"ε = {e:g}: Phase 1 in {count(c, one)}, Phase 2 in {count(c, two)} of {len(c.runs)} runs"
+            for e, c in zip(eps_values, cells, strict=True)
+        ]
         shows = (lambda run, phases: one(run, phases) or two(run, phases)) if skip_one else two
         name = f"ε = {DEFAULT_EPS:g}" + ("" if sweep.baseline == sweep.block else f" ({sweep.baseline})")
         baseline = _baseline(sweep.default(blocks), name, shows)
-        return Finding("; ".join(parts), met, tested, baseline)
+        return finding("; ".join(parts), pooled(cells), skips, still_met(skips), baseline)
 
     return measure
 
@@ -321,7 +420,11 @@ def _two_heads_smooth(blocks: Mapping[str, Runs], tol: float) -> Finding:
     two = heads.where(heads=2)
     measured = f"phases per run: 1 head {counts[1]}; 2 heads {counts[2]}"
     baseline = _baseline(heads.where(heads=1), "1 head", lambda r, p: len(p) >= 2)
-    return Finding(measured, count(two, lambda r, p: len(p) <= 1), len(two.runs), baseline)
+    return finding(measured, two, smooth, still_met(smooth), baseline)
+
+
+def smooth(run: pd.Series, phases: pd.DataFrame) -> bool:
+    return len(phases) <= 1
 
 
 NO_DETECTOR = "no detector involved"
