@@ -27,7 +27,6 @@ BLOCKS = {
         {
             (("T", 2), ("eps", 0.1)): [[0.50, 1.0], [0.52, 1.0]],
             (("T", 3), ("eps", 0.1)): [[0.34, 0.8, 1.0], [0.6, 1.0]],  # seed 1: no plateau at 1/T
-            (("T", 1), ("eps", 0.1)): [[1.0], [0.5, 1.0]],
             (("T", 3), ("eps", 0.5)): [[0.33, 1.0], [0.34, 0.99]],
             (("T", 3), ("eps", 1.0)): [[0.33, 0.9], [0.9]],
         }
@@ -36,6 +35,7 @@ BLOCKS = {
         {MAIN: [[0.33, 0.76, 1.0], [0.33, 0.9, 1.0]]},
         {MAIN: {"final_acc": [1.0, 0.98], "final_rla_acc": [0.65, 0.8], "scc_prediction": [0.8, 0.84]}},
     ),
+    "single_task": _block({(("T", 1),): [[1.0], [0.5, 1.0]]}),
     "heads": _block({(("heads", 1),): [[0.33, 0.8, 1.0]] * 2, (("heads", 2),): [[1.0], [1.0]]}),
 }
 
@@ -104,9 +104,9 @@ def test_ten_runs_decide_a_claim_and_a_baseline_without_the_phenomenon_decides_n
 
 
 def test_a_label_prior_stage_is_no_phase_at_any_t():
-    block = _block({(("T", 1), ("eps", 0.1)): [[0.1, 1.0], [0.1, 1.0]]})
+    block = _block({(("T", 1),): [[0.1, 1.0], [0.1, 1.0]]})
     block.phases["circuit_behaviour"] = ["label prior", "NCC"] * 2
-    rows = _rows({**BLOCKS, "phase_diagram": block})
+    rows = _rows({**BLOCKS, "single_task": block})
     assert rows["With one task (T = 1) accuracy rises in a single jump"][3].startswith("2 of 2")
 
 

@@ -4,6 +4,7 @@ page may not show a verdict the published evidence does not give, nor leave one 
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,8 +49,6 @@ def test_results_page_shows_exactly_the_published_claim_table():
 def test_phases_page_shows_the_confusion_table_of_the_published_phases():
     """docs/phases.md's table of Tab. 1 against behavioural labels is the one the published phases
     give, over every block whose phases carry both labels."""
-    import pandas as pd
-
     from icmeta.block.report import confusion_markdown
 
     tables = [pd.read_csv(p) for p in sorted((ROOT / "docs" / "results").glob("*/phases.csv"))]
@@ -74,11 +73,21 @@ CONSTANTS = {
     "0.05": "the circuit tolerance",
     "100k": "a step cap",
     "200k": "a step cap",
+    "400k": "a step cap",
 }
 # (section heading in docs/results.md, the published block whose tables it reads)
 BLOCK_SECTIONS = [
     ("## The default setting", "main"),
     ("## The default setting with token positions and fixed label vectors", "main_paper_text"),
+]
+
+
+# (section heading, block) of sections that summarise a block too large to repeat its per-run table:
+# their numbers must be values of its published run and phase tables, as the page rounds them
+SUMMARY_SECTIONS = [
+    ("## The phase diagram over T × ε", "phase_diagram"),
+    ("## The number of heads", "heads"),
+    ("## The number of classes", "classes_K"),
 ]
 
 
@@ -115,12 +124,30 @@ def unsourced(prose: str, *sources: str) -> list[str]:
     return sorted({n for n in MEASURED.findall(prose) if n not in known})
 
 
+def table_values(*tables: pd.DataFrame) -> str:
+    """Every number of the tables as the docs print it: accuracies to 2 or 3 decimals, steps in
+    thousands to 1 decimal or none ('0.876 0.88 15.8k 16k ...')."""
+    out: set[str] = set()
+    for table in tables:
+        for column in table.columns:
+            for x in pd.to_numeric(table[column], errors="coerce").dropna():
+                out |= {f"{x:.2f}", f"{x:.3f}", f"{x / 1000:.1f}k", f"{x / 1000:.0f}k"}
+    return " ".join(sorted(out))
+
+
 def per_run_table(runs_md: str) -> list[str]:
     """The per-run table of a block's runs.md: the table that follows 'One row per run.'."""
     lines = runs_md.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("One row per run."))
     table = [line for line in lines[start + 1 :] if line.strip()]
     return table[: next((i for i, line in enumerate(table) if not line.startswith("|")), len(table))]
+
+
+def test_table_values_are_printed_as_the_page_rounds_them():
+    values = table_values(pd.DataFrame({"acc": [0.87634, "x"], "step": [15800, 400]})).split()
+    assert {"0.876", "0.88", "15.8k", "16k", "0.4k"} <= set(values)
+    assert unsourced("A plateau at 0.876 from 15.8k steps.", " ".join(values)) == []
+    assert unsourced("A plateau at 0.867 from 15.8k steps.", " ".join(values)) == ["0.867"]
 
 
 def test_the_number_check_names_a_number_no_table_prints_and_passes_the_ones_that_one_does():
@@ -148,3 +175,18 @@ def test_a_block_section_shows_the_published_per_run_table_and_only_its_numbers(
     prose, tables = prose_and_tables(text)
     claims = (ROOT / "docs" / "results" / "claims.md").read_text()
     assert unsourced(prose, tables, published.read_text(), claims) == []
+
+
+@pytest.mark.parametrize(("heading", "block"), SUMMARY_SECTIONS)
+def test_a_summary_section_names_only_numbers_its_block_publishes(heading, block):
+    """Sections on blocks too large to repeat whole: every accuracy or step in their prose is a value
+    of the block's published run or phase table (as rounded), its runs.md or the claim page."""
+    published = ROOT / "docs" / "results" / block
+    page = (ROOT / "docs" / "results.md").read_text()
+    if not (published / "runs.csv").exists():
+        assert heading not in page.splitlines(), f"{heading} describes {block}, which is not published"
+        return
+    prose, tables = prose_and_tables(section(page, heading))
+    values = table_values(*(pd.read_csv(published / f"{name}.csv") for name in ("runs", "phases")))
+    claims = (ROOT / "docs" / "results" / "claims.md").read_text()
+    assert unsourced(prose, tables, (published / "runs.md").read_text(), claims, values) == []

@@ -264,7 +264,7 @@ def _phase_one_at_one_over_t(blocks: Mapping[str, Runs], tol: float) -> Finding:
 
 
 def _single_jump_at_t1(blocks: Mapping[str, Runs], tol: float) -> Finding:
-    cell = blocks["phase_diagram"].where(T=1, eps=DEFAULT_EPS)
+    cell = blocks["single_task"].where(T=1)
     # the levels, not only their count: an early plateau far below the solution reads differently
     # from a solution that the detector split in two
     levels = "; ".join(
@@ -580,11 +580,11 @@ CLAIMS = (
     ),
     Claim(
         paper="With one task (T = 1) accuracy rises in a single jump",
-        block="phase_diagram",
-        figure="learning_curves",
-        rule="each run at T = 1, ε = 0.1 has exactly one phase",
+        block="single_task",
+        figure="accuracy_loss",
+        rule="each run at T = 1 has exactly one phase",
         measure=_single_jump_at_t1,
-        free=_free_sequence("phase_diagram", T=1, eps=DEFAULT_EPS),
+        free=_free_sequence("single_task", T=1),
     ),
     *_default_setting("main", ""),
     *_default_setting("main_paper_text", PAPER_TEXT),
