@@ -218,7 +218,7 @@ def _phase_two_of(run: pd.Series, phases: pd.DataFrame, tol: float) -> pd.DataFr
 
 def count(block: Runs, rule: Rule) -> int:
     """How many of the block's runs meet `rule`."""
-    return sum(bool(rule(run, block.phases_of(run))) for _, run in block.runs.iterrows())
+    return tally(block, rule)[0]
 
 
 def tally(block: Runs, rule: Rule, could_change: Rule | None = None) -> tuple[int, int, int]:
