@@ -329,3 +329,36 @@ def test_a_claim_that_something_is_absent_is_open_where_a_cut_run_has_not_shown_
     # the four cut at 0.9 may still plateau and climb again; the six at 1.0 have found their solution
     assert smooth[3].startswith("10 of 10 (0.72–1.00); 4 open at the cap: 6–10 of 10 (0.31–1.00)")
     assert smooth[4] == "**undecided**"
+
+
+def test_a_comparison_with_runs_the_cap_cut_gives_the_p_their_outcome_cannot_beat():
+    """Three of four runs converged at 1.0; of ten, two did and eight were cut below 0.99. As seen,
+    3 of 4 against 2 of 10 differ (p = 190/2002 = 0.095); if the eight could all still reach 0.99, no difference
+    is left (p 1)."""
+    from icmeta.block.claims import comparison_markdown
+
+    converged = _block(
+        {MAIN: [[0.33, 1.0]] * 4},
+        {MAIN: {"final_acc": [1.0, 1.0, 1.0, 0.98], "late_acc": [1.0] * 3 + [0.98], "stopped": [True] * 4}},
+    )
+    late = [1.0, 1.0] + [0.9] * 8
+    cut = _ten([[0.33, 0.9]] * 10, late, [False] * 10)
+    page = comparison_markdown({"main": converged, "cut": cut}, "main", "cut", tolerance=0.05)
+    row = next(line for line in page.splitlines() if line.startswith("| final accuracy ≥ 0.99"))
+    assert row.split(" | ")[1:] == [
+        "3 of 4 (0.30–0.95)",
+        "2 of 10 (0.06–0.51); 8 open at the cap: 2–10 of 10 (0.06–1.00)",
+        "0.095; 1 with the open runs resolved against the difference |",
+    ]
+
+
+def test_a_run_cut_before_it_passed_one_over_t_leaves_phase_one_open():
+    """At T = 2 one run sits on the label prior (0.1) when the cap comes: it may still rest at 1/2."""
+    cells = {(("T", 2), ("eps", 0.1)): [[0.5, 1.0]] * 9 + [[]]}
+    extra = {(("T", 2), ("eps", 0.1)): {"late_acc": [1.0] * 9 + [0.1], "stopped": [True] * 9 + ["False"]}}
+    row = _rows({**BLOCKS, "phase_diagram": _block(cells, extra)})[
+        "Phase 1 plateaus at 1/T, the share of the most frequent task, for every T ≥ 2"
+    ]
+    assert (
+        row[3] == "9 of 10 (0.60–0.98); 1 open at the cap: 9–10 of 10 (0.60–1.00)" and row[4] == "**holds**"
+    )

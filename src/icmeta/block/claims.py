@@ -180,19 +180,16 @@ FINISHED_ACC = 0.99  # the convergence stop's accuracy: a run that reached it ha
 
 def unfinished(run: pd.Series) -> bool:
     """Cut by the step cap before it found its solution, so that a longer run could still change
-    what it shows. Tables without the columns (hand-made ones) count every run as finished."""
+    what it shows: not ended by the convergence stop, and its late accuracy (else its final one)
+    below FINISHED_ACC. A table without a `stopped` column (a hand-made one) counts every run as
+    finished; an unreadable entry in it counts as not stopped."""
+    if "stopped" not in run.index:
+        return False
+    stopped = str(run["stopped"]).strip().lower() in ("true", "1", "1.0")
     late = pd.to_numeric(run.get("late_acc", np.nan), errors="coerce")
-    return not bool(run.get("stopped", True)) and bool(late < FINISHED_ACC)
-
-
-def still_unmet(rule: Rule) -> Rule:
-    """Open runs of a claim that something appears: unfinished runs that do not show it yet."""
-    return lambda run, phases: unfinished(run) and not rule(run, phases)
-
-
-def still_met(rule: Rule) -> Rule:
-    """Open runs of a claim that something is absent: unfinished runs that have not shown it yet."""
-    return lambda run, phases: unfinished(run) and rule(run, phases)
+    if pd.isna(late):
+        late = pd.to_numeric(run.get("final_acc", np.nan), errors="coerce")
+    return not stopped and not bool(late >= FINISHED_ACC)
 
 
 def either_way(run: pd.Series, phases: pd.DataFrame) -> bool:
@@ -200,8 +197,27 @@ def either_way(run: pd.Series, phases: pd.DataFrame) -> bool:
     return unfinished(run)
 
 
+def before_one_over_t(tol: float) -> Rule:
+    """Unfinished runs the cap cut before they passed 1/T: a Phase 1 may still come."""
+    return lambda run, phases: unfinished(run) and float(run["late_acc"]) <= run["ncc_prediction"] + tol
+
+
+def still_unmet(rule: Rule, may_change: Rule = either_way) -> Rule:
+    """Open runs of a claim that something appears: runs that `may_change` and do not show it yet."""
+    return lambda run, phases: may_change(run, phases) and not rule(run, phases)
+
+
+def still_met(rule: Rule, may_change: Rule = either_way) -> Rule:
+    """Open runs of a claim that something is absent: runs that `may_change` and have not shown it."""
+    return lambda run, phases: may_change(run, phases) and rule(run, phases)
+
+
 def has_phase_one(tol: float) -> Rule:
     return lambda run, phases: len(phase_one(phases, run["ncc_prediction"], tol)) > 0
+
+
+def no_phase_one(tol: float) -> Rule:
+    return lambda run, phases: not has_phase_one(tol)(run, phases)
 
 
 def has_phase_two(tol: float) -> Rule:
@@ -260,7 +276,9 @@ def _phase_one_at_one_over_t(blocks: Mapping[str, Runs], tol: float) -> Finding:
         parts.append(f"T = {int(t)}: {spread(first)} (1/T = {1 / t:.2f})")
         met, tested = met + count(cell, has_phase_one(tol)), tested + len(cell.runs)
     measured = "first plateau at " + "; ".join(parts) + f"; a Phase 1 at 1/T in {met} of {tested} runs"
-    return Finding(measured, met, tested)
+    at_two_or_more = Runs(grid.runs[grid.runs["T"].astype(float) >= 2], grid.phases)
+    one = has_phase_one(tol)
+    return finding(measured, at_two_or_more, one, still_unmet(one, before_one_over_t(tol)))
 
 
 def _single_jump_at_t1(blocks: Mapping[str, Runs], tol: float) -> Finding:
@@ -338,12 +356,9 @@ def _k32_skips_phase_one(blocks: Mapping[str, Runs], tol: float) -> Finding:
     measured = (
         f"a Phase 1 in {with_one} of {len(cell.runs)} runs; steps within the tolerance of 1/T: {dwell}k"
     )
-    return Finding(
-        measured,
-        len(cell.runs) - with_one,
-        len(cell.runs),
-        _baseline(blocks["classes_K"].where(K=64), "K = 64", has_phase_one(tol)),
-    )
+    skips = no_phase_one(tol)
+    baseline = _baseline(blocks["classes_K"].where(K=64), "K = 64", has_phase_one(tol))
+    return finding(measured, cell, skips, still_met(skips, before_one_over_t(tol)), baseline)
 
 
 def _large_k_skips_phase_two(blocks: Mapping[str, Runs], tol: float) -> Finding:
@@ -702,28 +717,45 @@ def fisher_exact(a: int, n_a: int, b: int, n_b: int) -> float:
     return min(1.0, sum(p for p in map(chance, ks) if p <= seen * (1 + 1e-9)))
 
 
-COMPARED = (  # (question, the runs-table column it needs, rule given the tolerance)
-    ("a Phase 2 at any level", "late_acc", has_phase_two),
-    ("a Phase 2 within the tolerance of 0.75", "late_acc", near_75),
+def in_scc(run: pd.Series, phases: pd.DataFrame) -> bool:
+    return run["steps_SCC"] > 0
+
+
+def least_different(a: Finding, b: Finding) -> float:
+    """Fisher's p with each block's open runs resolved to bring the two shares closest: the largest p
+    any outcome of the censored runs could give."""
+    return max(
+        fisher_exact(k_a, a.tested, k_b, b.tested)
+        for k_a in range(a.bounds[0], a.bounds[1] + 1)
+        for k_b in range(b.bounds[0], b.bounds[1] + 1)
+    )
+
+
+COMPARED = (  # (question, the runs-table column it needs, rule and open runs given the tolerance)
+    ("a Phase 2 at any level", "late_acc", has_phase_two, lambda tol: still_unmet(has_phase_two(tol))),
+    ("a Phase 2 within the tolerance of 0.75", "late_acc", near_75, could_reach_75),
     ("time in the semi-context regime (without the detector)", "steps_SCC",
-     lambda tol: lambda run, phases: run["steps_SCC"] > 0),
-    ("final accuracy ≥ 0.99", "final_acc", lambda tol: lambda run, phases: run["final_acc"] >= 0.99),
+     lambda tol: in_scc, lambda tol: still_unmet(in_scc)),
+    ("final accuracy ≥ 0.99", "final_acc", lambda tol: perfect, lambda tol: still_unmet(perfect)),
 )  # fmt: skip
 
 
 def comparison_markdown(blocks: Mapping[str, Runs], first: str, second: str, tolerance: float) -> str:
     """The same questions asked of two blocks (say, one setting under two encodings): k of n with the
-    95 % interval in each, and Fisher's exact p for a difference between them."""
+    95 % interval in each (and the runs the cap left open), and Fisher's exact p for a difference
+    between them as seen; where runs are open, a second p with them counted against the difference."""
     if first not in blocks or second not in blocks:
         return f"Not compared: `{first}` and `{second}` are not both published.\n"
     lines = [f"| question | `{first}` | `{second}` | Fisher's exact p |", "|---|---|---|---|"]
-    for question, column, rule in COMPARED:
+    for question, column, rule, could_change in COMPARED:
         if any(column not in blocks[b].runs for b in (first, second)):
             lines.append(f"| {question} | {UNMEASURED} | | |")
             continue
-        found = [Finding("", count(blocks[b], rule(tolerance)), len(blocks[b].runs)) for b in (first, second)]
-        p = fisher_exact(found[0].met, found[0].tested, found[1].met, found[1].tested)
-        lines.append(f"| {question} | {found[0].counted} | {found[1].counted} | {p:.2g} |")
+        a, b = (finding("", blocks[n], rule(tolerance), could_change(tolerance)) for n in (first, second))
+        p = f"{fisher_exact(a.met, a.tested, b.met, b.tested):.2g}"
+        if a.bounds != (a.met, a.met) or b.bounds != (b.met, b.met):
+            p += f"; {least_different(a, b):.2g} with the open runs resolved against the difference"
+        lines.append(f"| {question} | {a.counted} | {b.counted} | {p} |")
     return "\n".join(lines) + "\n"
 
 
