@@ -223,8 +223,8 @@ def test_claims_target_measures_the_published_blocks(finished_grid, tmp_path):
     publish("heads", "runs.csv")  # publishing stopped before phases.csv and PROVENANCE.yaml
     rows = claim_rows()
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == [c.paper for c in CLAIMS]
-    # The grid has T = 1 at ε = 0 and 0.5 only, so the T = 1 claim (at ε = 0.1) finds no run.
-    assert "| plateaus per run: – |" in rows[1] and "**not tested**" in rows[1]
+    # The T = 1 claim reads its own block, which is not published here.
+    assert "block `single_task` not published" in rows[1] and "**not tested**" in rows[1]
     heads = [claim.block for claim in CLAIMS].index("heads")
     assert "block `heads` not published" in rows[heads]
     assert rows[heads].endswith("| **not tested** | – | – |")
