@@ -333,8 +333,8 @@ def test_a_claim_that_something_is_absent_is_open_where_a_cut_run_has_not_shown_
 
 def test_a_comparison_with_runs_the_cap_cut_gives_the_p_their_outcome_cannot_beat():
     """Three of four runs converged at 1.0; of ten, two did and eight were cut below 0.99. As seen,
-    3 of 4 against 2 of 10 differ (p = 190/2002 = 0.095); if the eight could all still reach 0.99, no difference
-    is left (p 1)."""
+    3 of 4 against 2 of 10 differ (p = 190/2002 = 0.095); if the eight could all still reach 0.99,
+    no difference is left (p = 1)."""
     from icmeta.block.claims import comparison_markdown
 
     converged = _block(
