@@ -90,13 +90,26 @@ class BehaviourReader:
     def __init__(self, N: int, n: int, ncc: float, scc: float | None, z: float) -> None:
         self.args = (N, n, ncc, scc, z)
 
+    @classmethod
+    def of_summary(cls, run: Mapping[str, Any], summary: Mapping[str, Any], z: float) -> BehaviourReader:
+        """The reader of a run given its configuration and its summary row, whose ceilings it reads
+        (`ncc_prediction`, `scc_prediction`; a missing bound is undefined), as published tables hold them."""
+        cfg = RunConfig.from_dict(run)
+        scc = pd.to_numeric(summary.get("scc_prediction"), errors="coerce")
+        ncc = float(summary["ncc_prediction"])
+        return cls(cfg.task.N, cfg.optim.eval_size, ncc, None if pd.isna(scc) else float(scc), z)
+
+    def plateau(self, metrics: pd.DataFrame, start: float, end: float) -> behaviour.Reading:
+        """The behaviour on the evaluations from `start` to `end`, read from their mean contrasts."""
+        on = metrics[(metrics["step"] >= start) & (metrics["step"] <= end)]
+        return behaviour.read_mean(on, *self.args)
+
     def phases(self, metrics: pd.DataFrame, phases: pd.DataFrame) -> pd.DataFrame:
         """`phases` with each plateau's behavioural label, read from its mean contrasts, and the
         pairs an FCC reads; Tab. 1's label keeps its own column beside it."""
         labels, pairs = [], []
         for p in phases.itertuples():
-            on = metrics[(metrics["step"] >= p.plateau_start) & (metrics["step"] <= p.plateau_end)]
-            reading = behaviour.read_mean(on, *self.args)
+            reading = self.plateau(metrics, p.plateau_start, p.plateau_end)
             labels.append(behaviour.label(reading))
             pairs.append(";".join(map(str, reading.pairs)))
         out = phases.rename(columns={"circuit": "circuit_attention"})

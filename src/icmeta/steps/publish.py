@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from icmeta.analysis.phases import AnalysisSettings
+from icmeta.analysis.run import BehaviourReader
 from icmeta.block.claims import Runs, claims_markdown, comparison_markdown, sensitivity_markdown
 from icmeta.block.detector_sweep import sweep_phases
 from icmeta.block.report import runs_markdown
@@ -131,8 +132,16 @@ def publish_block(
         curves.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
     files.append(out_dir / "curves.csv")
     # Re-detected from the full history, which the thinned curves no longer hold.
+    settings = AnalysisSettings.from_dict(analysis)
+    configs = {cell["path"]: {**cell["run"]} for cell in cells}
     sweep = sweep_phases(
-        metrics, runs, ["cell", *axes, "seed"], AnalysisSettings.from_dict(analysis).plateaus
+        metrics,
+        runs,
+        ["cell", *axes, "seed"],
+        settings.plateaus,
+        lambda run: BehaviourReader.of_summary(
+            {**configs[run["cell"]], "seed": int(run["seed"])}, run, settings.behaviour_z
+        ),
     )
     with atomic_path(out_dir / "detector_sweep.csv") as tmp:
         sweep.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
