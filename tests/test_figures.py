@@ -113,6 +113,33 @@ def test_phase_spans_are_seed_medians_only_where_the_seeds_have_as_many_phases()
     assert notes == [[], ["shaded: seed 0's phases"]], "a panel says when it shades one seed's phases"
 
 
+def test_the_label_prior_stage_is_shaded_grey_and_named_not_numbered_as_a_phase():
+    """The untrained network's first stage answers with label frequencies, not with a circuit: it
+    is no phase of the paper's, so its shading must not read as phase 1."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+
+    from icmeta.figures.panels import PHASE_COLOURS, PRIOR_COLOUR, prior_phases, shade_phases
+
+    phases = pd.DataFrame(
+        {
+            "seed": [0, 0, 1, 1],
+            "phase": [1, 2, 1, 2],
+            "start_step": [0, 3000, 0, 3500],
+            "plateau_end": [2500, 9000, 3000, 9500],
+            "circuit_behaviour": ["label prior", "NCC", "label prior", "NCC"],
+        }
+    )
+    assert prior_phases(phases) == {1}
+    assert prior_phases(phases.assign(circuit_behaviour=["label prior", "NCC", "NCC", "NCC"])) == set()
+    assert prior_phases(phases.drop(columns="circuit_behaviour")) == set()  # older tables
+    _, ax = plt.subplots()
+    shade_phases(ax, phases, first_step=100)
+    assert [t.get_text() for t in ax.texts] == ["prior", "2"]
+    colours = [to_rgb(patch.get_facecolor()) for patch in ax.patches]
+    assert colours == [to_rgb(PRIOR_COLOUR), to_rgb(PHASE_COLOURS[1])]
+
+
 def test_the_key_below_gathers_each_label_once_and_draws_none_without_labels():
     import matplotlib.pyplot as plt
 

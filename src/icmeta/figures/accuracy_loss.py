@@ -46,9 +46,9 @@ def draw(
             (ax_acc, "acc", blue, SPLIT_SHARE),
             (ax_loss, "loss", red, loss_split),
         ):
-            shade_phases(ax, rows_of(tables["phases"], part, axes))
+            shade_phases(ax, rows_of(tables["phases"], part, axes), part["step"].min())
             mean_with_seeds(ax, part, column, colour, None, split)
-            log_steps(ax)
+            log_steps(ax, part["step"])
         ax_acc.set_ylim(0, 1.02)
         ax_acc.set_ylabel(ACC_LABEL)
         ax_loss.set_ylabel(LOSS_LABEL)

@@ -9,12 +9,15 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from icmeta.analysis.behaviour import LABEL_PRIOR
 from icmeta.block import run_rows
 from icmeta.settings.interventions import CLAMP_AXIS, NO_CLAMP
 
 # Light yellow, orange, red, as in the paper's Fig. 2, then darker for any later phase; shading at low
 # alpha stays distinguishable without relying on hue alone (phases are also numbered on the plot).
 PHASE_COLOURS = sns.color_palette("YlOrRd", 6)[:5]
+# The untrained network's label-prior stage is no circuit: grey, and named rather than numbered.
+PRIOR_COLOUR, PRIOR_TEXT = "0.6", "prior"
 
 
 def cell_label(row: pd.Series | dict, axes: Sequence[str]) -> str:
@@ -64,15 +67,30 @@ def phase_spans(phases: pd.DataFrame) -> list[tuple[int, float, float]]:
     return [(int(n), float(r.start), float(r.end)) for n, r in spans.iterrows()]
 
 
+def prior_phases(phases: pd.DataFrame) -> set[int]:
+    """The phase numbers that `phase_spans` shades as the label-prior stage: those whose behaviour is
+    the label prior in every seed it shades (tables without behavioural labels have none)."""
+    if "circuit_behaviour" not in phases.columns or phases.empty:
+        return set()
+    seed = shaded_seed(phases)
+    if seed is not None:
+        phases = phases[phases["seed"] == seed]
+    prior = phases["circuit_behaviour"].eq(LABEL_PRIOR).groupby(phases["phase"]).all()
+    return {int(n) for n, is_prior in prior.items() if is_prior}
+
+
 def shade_phases(ax: plt.Axes, phases: pd.DataFrame, first_step: float = 1) -> None:
-    """Shade and number each detected phase from the start of its rise to the end of its plateau.
+    """Shade and number each detected phase from the start of its rise to the end of its plateau; the
+    label-prior stage in grey, named "prior" (`prior_phases`).
 
     A phase that starts before `first_step` (the first phase starts at step 0) is shaded from there:
     a log axis cannot show step 0, and a span reaching further left than the curves would widen it."""
+    prior = prior_phases(phases)
     for n, start, end in phase_spans(phases):
-        colour = PHASE_COLOURS[min(n, len(PHASE_COLOURS)) - 1]
+        colour = PRIOR_COLOUR if n in prior else PHASE_COLOURS[min(n, len(PHASE_COLOURS)) - 1]
         ax.axvspan(max(start, first_step), end, color=colour, alpha=0.25, lw=0)
-        ax.text((max(start, first_step) * end) ** 0.5, 0.98, str(n), transform=ax.get_xaxis_transform(),
+        name = PRIOR_TEXT if n in prior else str(n)
+        ax.text((max(start, first_step) * end) ** 0.5, 0.98, name, transform=ax.get_xaxis_transform(),
                 ha="center", va="top", fontsize=7)  # fmt: skip
     seed = shaded_seed(phases)
     if seed is not None:  # say so, or a reader takes one seed's phases for every seed's

@@ -35,10 +35,10 @@ def draw(
     fig, panels = grid(-(-len(rows) // ncols), ncols, 3.2, 2.6, sharey=True)  # 3 fit a page
     colours = sns.color_palette(PALETTE, 3)
     for (label, part), ax in zip(rows, panels.flat, strict=False):
-        shade_phases(ax, rows_of(tables["phases"], part, axes))
+        shade_phases(ax, rows_of(tables["phases"], part, axes), part["step"].min())
         mean_with_seeds(ax, part, "acc", colours[0], "held-out (in-distribution)")
         mean_with_seeds(ax, part, "rla_acc", colours[2], "random labels (RLA)")
-        log_steps(ax)
+        log_steps(ax, part["step"])
         ax.set_ylim(0, 1.02)
         ax.set_ylabel("accuracy")
         ax.set_title(label if len(label) <= TITLE_CHARS else label.replace(", ", "\n"), fontsize=9)
