@@ -79,6 +79,7 @@ CONSTANTS = {
 BLOCK_SECTIONS = [
     ("## The default setting", "main"),
     ("## The default setting with token positions and fixed label vectors", "main_paper_text"),
+    ("## One task (T = 1)", "single_task"),
 ]
 
 
