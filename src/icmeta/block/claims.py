@@ -26,7 +26,7 @@ happened to cut.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import comb
 
 import numpy as np
@@ -269,16 +269,15 @@ def first_levels(block: Runs, pick: Callable[[pd.Series, pd.DataFrame], pd.DataF
 
 def _phase_one_at_one_over_t(blocks: Mapping[str, Runs], tol: float) -> Finding:
     grid = blocks["phase_diagram"].where(eps=DEFAULT_EPS)
-    parts, met, tested = [], 0, 0
+    parts = []
     for t in sorted(v for v in grid.runs["T"].unique() if v >= 2):
-        cell = grid.where(T=t)
-        first = first_levels(cell, lambda run, phases: phases.iloc[:1])
+        first = first_levels(grid.where(T=t), lambda run, phases: phases.iloc[:1])
         parts.append(f"T = {int(t)}: {spread(first)} (1/T = {1 / t:.2f})")
-        met, tested = met + count(cell, has_phase_one(tol)), tested + len(cell.runs)
-    measured = "first plateau at " + "; ".join(parts) + f"; a Phase 1 at 1/T in {met} of {tested} runs"
     at_two_or_more = Runs(grid.runs[grid.runs["T"].astype(float) >= 2], grid.phases)
     one = has_phase_one(tol)
-    return finding(measured, at_two_or_more, one, still_unmet(one, before_one_over_t(tol)))
+    found = finding("", at_two_or_more, one, still_unmet(one, before_one_over_t(tol)))
+    counted = f"; a Phase 1 at 1/T in {found.met} of {found.tested} runs"
+    return replace(found, measured="first plateau at " + "; ".join(parts) + counted)
 
 
 def _single_jump_at_t1(blocks: Mapping[str, Runs], tol: float) -> Finding:

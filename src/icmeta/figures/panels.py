@@ -52,6 +52,12 @@ def shaded_seed(phases: pd.DataFrame) -> int | None:
     return None
 
 
+def _shaded_rows(phases: pd.DataFrame) -> pd.DataFrame:
+    """The phases the shading reads: every seed's, or only `shaded_seed`'s where it names one."""
+    seed = shaded_seed(phases)
+    return phases if seed is None else phases[phases["seed"] == seed]
+
+
 def phase_spans(phases: pd.DataFrame) -> list[tuple[int, float, float]]:
     """(phase number, start, end): the seed-median start of the rise and end of the plateau where
     every seed has as many phases, else the lowest seed's own spans.
@@ -60,9 +66,7 @@ def phase_spans(phases: pd.DataFrame) -> list[tuple[int, float, float]]:
     and medians per number draw spans that no run had, out of order and overlapping."""
     if phases.empty:
         return []
-    seed = shaded_seed(phases)
-    if seed is not None:
-        phases = phases[phases["seed"] == seed]
+    phases = _shaded_rows(phases)
     spans = phases.groupby("phase").agg(start=("start_step", "median"), end=("plateau_end", "median"))
     return [(int(n), float(r.start), float(r.end)) for n, r in spans.iterrows()]
 
@@ -72,9 +76,7 @@ def prior_phases(phases: pd.DataFrame) -> set[int]:
     the label prior in every seed it shades (tables without behavioural labels have none)."""
     if "circuit_behaviour" not in phases.columns or phases.empty:
         return set()
-    seed = shaded_seed(phases)
-    if seed is not None:
-        phases = phases[phases["seed"] == seed]
+    phases = _shaded_rows(phases)
     prior = phases["circuit_behaviour"].eq(LABEL_PRIOR).groupby(phases["phase"]).all()
     return {int(n) for n, is_prior in prior.items() if is_prior}
 

@@ -133,15 +133,13 @@ def publish_block(
     files.append(out_dir / "curves.csv")
     # Re-detected from the full history, which the thinned curves no longer hold.
     settings = AnalysisSettings.from_dict(analysis)
-    configs = {cell["path"]: {**cell["run"]} for cell in cells}
+    configs = {cell["path"]: cell["run"] for cell in cells}
     sweep = sweep_phases(
         metrics,
         runs,
         ["cell", *axes, "seed"],
         settings.plateaus,
-        lambda run: BehaviourReader.of_summary(
-            {**configs[run["cell"]], "seed": int(run["seed"])}, run, settings.behaviour_z
-        ),
+        lambda run: BehaviourReader.of_summary(configs[run["cell"]], run, settings.behaviour_z),
     )
     with atomic_path(out_dir / "detector_sweep.csv") as tmp:
         sweep.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
