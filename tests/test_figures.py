@@ -135,7 +135,7 @@ def test_the_label_prior_stage_is_shaded_grey_and_named_not_numbered_as_a_phase(
     assert prior_phases(phases.drop(columns="circuit_behaviour")) == set()  # older tables
     _, ax = plt.subplots()
     shade_phases(ax, phases, first_step=100)
-    assert [t.get_text() for t in ax.texts] == ["prior", "2"]
+    assert [t.get_text() for t in ax.texts] == ["prior", "1"]  # the first phase proper
     colours = [to_rgb(patch.get_facecolor()) for patch in ax.patches]
     assert colours == [to_rgb(PRIOR_COLOUR), to_rgb(PHASE_COLOURS[1])]
 

@@ -83,7 +83,7 @@ def prior_phases(phases: pd.DataFrame) -> set[int]:
 
 def shade_phases(ax: plt.Axes, phases: pd.DataFrame, first_step: float = 1) -> None:
     """Shade and number each detected phase from the start of its rise to the end of its plateau; the
-    label-prior stage in grey, named "prior" (`prior_phases`).
+    label-prior stage in grey, named "prior" (`prior_phases`) and left out of the numbering.
 
     A phase that starts before `first_step` (the first phase starts at step 0) is shaded from there:
     a log axis cannot show step 0, and a span reaching further left than the curves would widen it."""
@@ -91,7 +91,8 @@ def shade_phases(ax: plt.Axes, phases: pd.DataFrame, first_step: float = 1) -> N
     for n, start, end in phase_spans(phases):
         colour = PRIOR_COLOUR if n in prior else PHASE_COLOURS[min(n, len(PHASE_COLOURS)) - 1]
         ax.axvspan(max(start, first_step), end, color=colour, alpha=0.25, lw=0)
-        name = PRIOR_TEXT if n in prior else str(n)
+        # numbered among the phases proper, as the claims count them: "prior, 1", not "prior, 2"
+        name = PRIOR_TEXT if n in prior else str(n - sum(m < n for m in prior))
         ax.text((max(start, first_step) * end) ** 0.5, 0.98, name, transform=ax.get_xaxis_transform(),
                 ha="center", va="top", fontsize=7)  # fmt: skip
     seed = shaded_seed(phases)
