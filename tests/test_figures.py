@@ -137,7 +137,7 @@ def test_the_label_prior_stage_is_shaded_grey_and_named_not_numbered_as_a_phase(
     shade_phases(ax, phases, first_step=100)
     assert [t.get_text() for t in ax.texts] == ["prior", "1"]  # the first phase proper
     colours = [to_rgb(patch.get_facecolor()) for patch in ax.patches]
-    assert colours == [to_rgb(PRIOR_COLOUR), to_rgb(PHASE_COLOURS[1])]
+    assert colours == [to_rgb(PRIOR_COLOUR), to_rgb(PHASE_COLOURS[0])]  # phase 1's colour
 
 
 def test_the_key_below_gathers_each_label_once_and_draws_none_without_labels():

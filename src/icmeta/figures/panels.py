@@ -89,10 +89,11 @@ def shade_phases(ax: plt.Axes, phases: pd.DataFrame, first_step: float = 1) -> N
     a log axis cannot show step 0, and a span reaching further left than the curves would widen it."""
     prior = prior_phases(phases)
     for n, start, end in phase_spans(phases):
-        colour = PRIOR_COLOUR if n in prior else PHASE_COLOURS[min(n, len(PHASE_COLOURS)) - 1]
+        # numbered (and coloured) among the phases proper, as the claims count them: "prior, 1"
+        number = n - sum(m < n for m in prior)
+        colour = PRIOR_COLOUR if n in prior else PHASE_COLOURS[min(number, len(PHASE_COLOURS)) - 1]
         ax.axvspan(max(start, first_step), end, color=colour, alpha=0.25, lw=0)
-        # numbered among the phases proper, as the claims count them: "prior, 1", not "prior, 2"
-        name = PRIOR_TEXT if n in prior else str(n - sum(m < n for m in prior))
+        name = PRIOR_TEXT if n in prior else str(number)
         ax.text((max(start, first_step) * end) ** 0.5, 0.98, name, transform=ax.get_xaxis_transform(),
                 ha="center", va="top", fontsize=7)  # fmt: skip
     seed = shaded_seed(phases)
