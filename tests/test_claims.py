@@ -113,7 +113,7 @@ def test_a_label_prior_stage_is_no_phase_at_any_t():
 def test_measured_values_report_the_levels_and_their_spread():
     rows = _rows()
     assert rows["Phase 1 plateaus at 1/T, the share of the most frequent task, for every T ≥ 2"][1] == (
-        "first plateau at T = 2: 0.51 ± 0.01 (1/T = 0.50); T = 3: 0.47 ± 0.18 (1/T = 0.33); "
+        "first plateau not below 1/T at T = 2: 0.51 ± 0.01 (1/T = 0.50); T = 3: 0.47 ± 0.18 (1/T = 0.33); "
         "a Phase 1 at 1/T in 3 of 4 runs"
     )
     assert (
@@ -126,6 +126,19 @@ def test_measured_values_report_the_levels_and_their_spread():
     assert rows["K = 32 classes skip Phase 1"][1] == "block `classes_K` not published"
     assert rows["Two heads per layer give a smooth curve without plateaus"][1] == (
         "phases per run: 1 head 3, 3; 2 heads 1, 1"
+    )
+
+
+def test_a_first_plateau_below_one_over_t_is_named_apart_from_the_phase_one_level():
+    """Without behaviour labels a label-prior stage (0.10 at T = 4) is known by its level alone: the
+    Phase 1 level is the runs' first plateau from 1/T up, the stage below it is counted beside it."""
+    grid = _block({(("T", 4), ("eps", 0.1)): [[0.10, 0.26, 1.0], [0.25, 1.0]]})
+    measured = _rows({**BLOCKS, "phase_diagram": grid})[
+        "Phase 1 plateaus at 1/T, the share of the most frequent task, for every T ≥ 2"
+    ]
+    assert measured[1] == (
+        "first plateau not below 1/T at T = 4: 0.26 ± 0.01 (1/T = 0.25; first below 1/T in 1 of 2 runs: "
+        "0.10); a Phase 1 at 1/T in 2 of 2 runs"
     )
 
 
