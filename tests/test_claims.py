@@ -46,6 +46,25 @@ def _rows(blocks=None):
     return {claim.paper: row for claim, row in zip(CLAIMS, rows, strict=True)}
 
 
+def test_sensitivity_names_the_verdict_each_setting_gives_and_the_runs_the_cap_left_open():
+    """Ten runs: nine went on from a plateau near 0.75, the tenth was cut by the cap at 0.76. The
+    default detector finds the plateau in all ten (the tenth open: it may yet leave it), a strict one
+    in none; the verdict moves from holds to does not hold."""
+    from icmeta.block.claims import sensitivity_markdown
+
+    ten = _block(
+        {MAIN: [[0.33, 0.76, 1.0]] * 9 + [[0.33, 0.76]]},
+        {MAIN: {"final_acc": [1.0] * 9 + [0.76], "late_acc": [1.0] * 9 + [0.76],
+                "stopped": [True] * 9 + [False], "final_rla_acc": [0.65] * 10, "scc_prediction": [0.8] * 10}},
+    )  # fmt: skip
+    default = ten.phases.assign(setting="default")
+    strict = default[default["plateau_acc"] != 0.76].assign(setting="strict")
+    sweep = pd.concat([default, strict], ignore_index=True)
+    lines = sensitivity_markdown({**BLOCKS, "main": ten}, {"main": sweep}, tolerance=0.05).splitlines()
+    row = next(line for line in lines if line.startswith("| At the default setting a second plateau"))
+    assert row.endswith("| 9 of 10 (1 open) | 0 of 10 (1 open) | holds under 1, does not hold under 1 |"), row
+
+
 @pytest.mark.parametrize(
     ("claim", "counted", "verdict"),
     [
@@ -209,10 +228,16 @@ def test_sensitivity_counts_each_setting_with_its_own_phases_and_names_the_unswe
     )
     page = sensitivity_markdown(BLOCKS, {"main": sweep}, tolerance=0.05)
     lines = page.splitlines()
-    assert lines[0] == "| claim (paper) | default | min_decades ×2 | min_decades ×0.5 |"
-    assert "| At the default setting a second plateau lies near 75 % | 1 of 2 | 0 of 2 | 2 of 2 |" in lines
+    assert lines[0] == "| claim (paper) | default | min_decades ×2 | min_decades ×0.5 | verdict |"
+    assert (
+        "| At the default setting a second plateau lies near 75 % | 1 of 2 | 0 of 2 | 2 of 2 "
+        "| undecided under every setting |"
+    ) in lines
     # A rule that reads no phases gives the same count under every setting.
-    assert "| Training ends at 100 % accuracy | 1 of 2 | 1 of 2 | 1 of 2 |" in lines
+    assert (
+        "| Training ends at 100 % accuracy | 1 of 2 | 1 of 2 | 1 of 2 | undecided under every setting |"
+        in lines
+    )
     # heads is published without a sweep, main_paper_text not published: each listed for its reason
     without_history, not_published = page.split(
         "Not swept (block published without its evaluation history): "

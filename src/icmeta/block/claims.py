@@ -678,18 +678,30 @@ def with_phases(block: Runs, phases: pd.DataFrame) -> Runs:
     return Runs(runs, phases)
 
 
+def verdicts_across(verdicts: list[str]) -> str:
+    """'holds under every setting', or how many settings give each verdict: 'holds under 5,
+    undecided under 2'."""
+    counts = dict.fromkeys(verdicts, 0)
+    for verdict in verdicts:
+        counts[verdict] += 1
+    if len(counts) == 1:
+        return f"{verdicts[0]} under every setting"
+    return ", ".join(f"{verdict} under {n}" for verdict, n in counts.items())
+
+
 def sensitivity_markdown(
     blocks: Mapping[str, Runs], sweeps: Mapping[str, pd.DataFrame], tolerance: float
 ) -> str:
-    """Each claim's runs that meet its rule (of those tested) under every detector setting of the
-    block's sweep (`icmeta.block.detector_sweep`): a verdict that moves between columns rests on the
-    detector. Claims on blocks without a sweep are listed as such."""
+    """Each claim's runs that meet its rule (of those tested, with the runs the step cap left open)
+    under every detector setting of the block's sweep (`icmeta.block.detector_sweep`), and the
+    verdicts they give: a verdict that moves between columns rests on the detector. Claims on blocks
+    without a sweep are listed as such."""
     settings = list(dict.fromkeys(s for sweep in sweeps.values() for s in sweep["setting"]))
     if not settings:
         return "No published block carries a detector sweep yet.\n"
     lines = [
-        "| claim (paper) | " + " | ".join(settings) + " |",
-        "|---|" + "---|" * len(settings),
+        "| claim (paper) | " + " | ".join(settings) + " | verdict |",
+        "|---|" + "---|" * (len(settings) + 1),
     ]
     unswept, unpublished = [], []
     for claim in CLAIMS:
@@ -700,15 +712,17 @@ def sensitivity_markdown(
             unswept.append(claim.paper)
             continue
         sweep = sweeps[claim.block]
-        cells = []
+        cells, verdicts = [], []
         for setting in settings:
             swept = {
                 **blocks,
                 claim.block: with_phases(blocks[claim.block], sweep[sweep["setting"] == setting]),
             }
             found = claim.measure(swept, tolerance)
-            cells.append(f"{found.met} of {found.tested}")
-        lines.append(f"| {claim.paper} | " + " | ".join(cells) + " |")
+            still_open = found.open_met + found.open_unmet
+            cells.append(f"{found.met} of {found.tested}" + (f" ({still_open} open)" if still_open else ""))
+            verdicts.append(found.verdict)
+        lines.append(f"| {claim.paper} | " + " | ".join(cells) + f" | {verdicts_across(verdicts)} |")
     if unswept:
         lines += [
             "",
