@@ -69,6 +69,7 @@ CONSTANTS = {
     "0.1": "the default item noise",
     "0.99": "the convergence stop's accuracy",
     "30k": "the convergence stop's hold",
+    "0.3": "the first milestone the tables report",
     "0.95": "the milestone the tables report",
     "0.05": "the circuit tolerance",
     "100k": "a step cap",
@@ -176,6 +177,129 @@ def test_a_block_section_shows_the_published_per_run_table_and_only_its_numbers(
     prose, tables = prose_and_tables(text)
     claims = (ROOT / "docs" / "results" / "claims.md").read_text()
     assert unsourced(prose, tables, published.read_text(), claims) == []
+
+
+def clauses(prose: str) -> list[str]:
+    """The prose's bullets and paragraphs cut into clauses at sentence ends and semicolons outside
+    brackets, so that a number is read with the cells and seeds named in its own clause."""
+    prose = re.sub(r"[ \t]*\n[ \t]*(?!- )", " ", prose)  # a wrapped line is one line ('and\n  0.75')
+    out, depth, start = [], 0, 0
+    for i, char in enumerate(prose):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        abbreviation = prose[max(0, i - 3) : i + 1] in ("Tab.", "Fig.")
+        end = (prose[i : i + 2] in (". ", "; ", ".\n", ";\n") and not abbreviation) or prose[
+            i : i + 2
+        ] == "\n-"
+        if end and depth == 0:
+            out.append(prose[start : i + 1])
+            start = i + 1
+    return [c.strip() for c in [*out, prose[start:]] if c.strip()]
+
+
+AXIS_WORDS = {"T": "T", "K": "K", "ε": "eps", "seed": "seed", "seeds": "seed"}
+INTEGERS = r"\d+(?![.\d])(?:(?:, | and | or )\d+(?![.\d]))*"  # '2, 3 and 4', not '32, 0.85'
+DECIMALS = r"\d+(?:\.\d+)?(?:(?:, | and | or )\d+(?:\.\d+)?)*"
+
+
+def named_runs(clause: str, runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs a clause names by their cell ('T = 2, 3', 'ε ≤ 0.5', 'K = 32') and seed ('seeds 0 and
+    1'); mentions of one axis add up ('at K = 32 ... at K = 64'); all runs where it names none."""
+    picked: dict[str, pd.Series] = {}
+    pattern = rf"\b(T|K|[Ss]eeds?) ?(=|≤|≥|) ?({INTEGERS})|(ε) ?(=|≤|≥) ?({DECIMALS})"
+    for match in re.finditer(pattern, clause):
+        word, relation, values = match.group(1, 2, 3) if match.group(1) else match.group(4, 5, 6)
+        column = AXIS_WORDS[word.lower() if word[0] in "Ss" else word]
+        if column not in runs.columns or (word in ("T", "K") and not relation):
+            continue
+        numbers = [float(v) for v in re.split(r", | and | or ", values)]
+        column_values = runs[column].astype(float)
+        if relation == "≤":
+            hit = column_values <= max(numbers)
+        elif relation == "≥":
+            hit = column_values >= min(numbers)
+        else:
+            hit = column_values.isin(numbers)
+        picked[column] = picked.get(column, pd.Series(False, index=runs.index)) | hit
+    keep = pd.Series(True, index=runs.index)
+    for hit in picked.values():
+        keep &= hit
+    return runs[keep]
+
+
+def linked_pages(clause_markdown: str) -> str:
+    """What the published pages and tables a clause links to print (another block's runs, say)."""
+    out = []
+    for page in re.findall(r"\]\((results/[^)]+/(?:runs\.md|\w+\.csv))\)", clause_markdown):
+        path = ROOT / "docs" / page
+        out.append(table_values(pd.read_csv(path)) if path.suffix == ".csv" else path.read_text())
+    return " ".join(out)
+
+
+def derived(runs: pd.DataFrame, phases: pd.DataFrame) -> pd.DataFrame:
+    """The numbers prose derives from the phases most: each plateau's distance from its run's
+    predictions (1/T and the label-multiset bound) and how long it lasted."""
+    both = phases.merge(runs[["cell", "seed", "ncc_prediction", "scc_prediction"]], on=["cell", "seed"])
+    out = {f"from_{p}": (both["plateau_acc"] - both[f"{p}_prediction"]).abs() for p in ("ncc", "scc")}
+    return pd.DataFrame(out).assign(lasted=both["plateau_end"] - both["plateau_start"])
+
+
+def test_a_clause_is_read_with_the_runs_it_names():
+    runs = pd.DataFrame({"T": [2, 2, 3, 8], "eps": [0.0, 0.5, 1.0, 0.5], "seed": [0, 1, 1, 0]})
+    assert clauses("At T = 2 it rests (one; two). Then; at T = 3\n  it ends. Tab. 1 says so.") == [
+        "At T = 2 it rests (one; two).",
+        "Then;",
+        "at T = 3 it ends.",
+        "Tab. 1 says so.",
+    ]
+    assert named_runs("at T = 2, seed 1 at ε ≤ 0.5 rests", runs).index.tolist() == [1]
+    assert named_runs("seeds 0 and 1 at T = 2, 3", runs).index.tolist() == [0, 1, 2]
+    assert named_runs("T ≥ 3 with ε = 0.5 and 1", runs).index.tolist() == [2, 3]
+    assert named_runs("every run", runs).index.tolist() == [0, 1, 2, 3]
+    assert named_runs("0.9 at T = 2, 0.8 at T = 8", runs).index.tolist() == [0, 1, 3]
+
+
+def clause_problems(
+    text: str, runs: pd.DataFrame, phases: pd.DataFrame, *sources: str
+) -> list[tuple[str, str]]:
+    """(number, clause) for each accuracy or step of `text` that is not a value of the runs its clause
+    names (their run and phase rows, with the plateaus' distances from their predictions and their
+    durations), of a page or table the clause links, of `sources` or of the text's own tables."""
+    tables = prose_and_tables(text)[1]
+    found = []
+    for clause in clauses(re.sub(r"```.*?```", "", text, flags=re.S)):
+        prose = prose_and_tables(clause)[0]
+        named = named_runs(prose, runs)
+        rows = phases.merge(named[["cell", "seed"]], on=["cell", "seed"])
+        values = table_values(named, rows, derived(named, rows))
+        found += [(n, prose) for n in unsourced(prose, values, linked_pages(clause), *sources, tables)]
+    return found
+
+
+def test_a_number_that_another_run_holds_fails_the_clause_that_names_a_run():
+    runs = pd.DataFrame({"cell": ["T~2", "T~2"], "seed": [0, 1], "T": [2, 2], "final_acc": [0.912, 0.874]})
+    runs = runs.assign(ncc_prediction=0.5, scc_prediction=0.93)
+    phases = pd.DataFrame(
+        {"cell": ["T~2"] * 2, "seed": [0, 1], "plateau_acc": [0.5, 0.51], "plateau_start": [9000, 9500]}
+    ).assign(plateau_end=[20000, 30000])
+    assert clause_problems("Seed 0 ends at 0.912. Seed 1 ends at 0.874.", runs, phases) == []
+    assert clause_problems("Seed 0 ends at 0.874.", runs, phases) == [("0.874", "Seed 0 ends at 0.874.")]
+    assert clause_problems("Seed 1 rests for 20.5k steps, 0.01 above 1/T.", runs, phases) == []
+    assert clause_problems("Seed 0 rests for 20.5k steps.", runs, phases) == [
+        ("20.5k", "Seed 0 rests for 20.5k steps.")
+    ]
+
+
+@pytest.mark.parametrize(("heading", "block"), SUMMARY_SECTIONS)
+def test_a_summary_clause_names_only_numbers_of_the_runs_it_names(heading, block):
+    """Per clause: an accuracy or step is a value of the runs the clause names, of a page it links,
+    of the claim page or of the section's own tables. A value some other run happens to hold fails."""
+    published = ROOT / "docs" / "results" / block
+    if not (published / "runs.csv").exists():
+        return  # the section-wide test says whether the section may exist
+    runs, phases = (pd.read_csv(published / f"{name}.csv") for name in ("runs", "phases"))
+    text = section((ROOT / "docs" / "results.md").read_text(), heading)
+    claims = (ROOT / "docs" / "results" / "claims.md").read_text()
+    assert clause_problems(text, runs, phases, claims) == []
 
 
 @pytest.mark.parametrize(("heading", "block"), SUMMARY_SECTIONS)
