@@ -25,6 +25,7 @@ happened to cut.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from math import comb
@@ -122,6 +123,11 @@ class Finding:
         return fewest if fewest == most else "undecided"
 
     @property
+    def still_open(self) -> int:
+        """The runs the step cap cut where a longer run could still turn this claim's count."""
+        return self.open_met + self.open_unmet
+
+    @property
     def counted(self) -> str:
         """'7 of 10 (0.40–0.89)', with the runs the cap left open and the baseline where there are
         any: '1 of 10 (0.02–0.40); 3 open at the cap: 1–4 of 10 (0.02–0.69)'."""
@@ -129,11 +135,11 @@ class Finding:
             return "–"
         low, high = self.interval
         text = f"{self.met} of {self.tested} ({low:.2f}–{high:.2f})"
-        if self.open_met or self.open_unmet:
+        if self.still_open:
             fewest, most = self.bounds
             low, high = wilson(fewest, self.tested)[0], wilson(most, self.tested)[1]
             text += (
-                f"; {self.open_met + self.open_unmet} open at the cap: "
+                f"; {self.still_open} open at the cap: "
                 f"{fewest}–{most} of {self.tested} ({low:.2f}–{high:.2f})"
             )
         if self.baseline is not None:
@@ -267,10 +273,9 @@ def first_levels(block: Runs, pick: Callable[[pd.Series, pd.DataFrame], pd.DataF
     return pd.Series(out, dtype=float)
 
 
-def _below(phases: pd.DataFrame, one_over_t: float, tol: float, below: bool = True) -> pd.DataFrame:
-    """The plateaus below 1/T by more than the tolerance (or, with `below` False, the others)."""
-    low = phases["plateau_acc"] < one_over_t - tol
-    return phases[low if below else ~low]
+def _below_one_over_t(run: pd.Series, phases: pd.DataFrame, tol: float) -> pd.Series:
+    """Which of the run's plateaus lie below its 1/T by more than the tolerance."""
+    return phases["plateau_acc"] < run["ncc_prediction"] - tol
 
 
 def _phase_one_at_one_over_t(blocks: Mapping[str, Runs], tol: float) -> Finding:
@@ -280,12 +285,8 @@ def _phase_one_at_one_over_t(blocks: Mapping[str, Runs], tol: float) -> Finding:
         # A plateau below 1/T lies at the label prior's level: where tables carry no behaviour labels
         # to leave that stage out, it is counted apart, not averaged into the level the claim is about.
         cell = grid.where(T=t)
-        below = first_levels(
-            cell, lambda run, phases: _below(phases, run["ncc_prediction"], tol).iloc[:1]
-        ).dropna()
-        first = first_levels(
-            cell, lambda run, phases: _below(phases, run["ncc_prediction"], tol, False).iloc[:1]
-        )
+        below = first_levels(cell, lambda run, p: p[_below_one_over_t(run, p, tol)].iloc[:1]).dropna()
+        first = first_levels(cell, lambda run, p: p[~_below_one_over_t(run, p, tol)].iloc[:1])
         part = f"T = {int(t)}: {spread(first)} (1/T = {1 / t:.2f}"
         if len(below):
             part += f"; first below 1/T in {len(below)} of {len(cell.runs)} runs: {spread(below)}"
@@ -681,9 +682,7 @@ def with_phases(block: Runs, phases: pd.DataFrame) -> Runs:
 def verdicts_across(verdicts: list[str]) -> str:
     """'holds under every setting', or how many settings give each verdict: 'holds under 5,
     undecided under 2'."""
-    counts = dict.fromkeys(verdicts, 0)
-    for verdict in verdicts:
-        counts[verdict] += 1
+    counts = Counter(verdicts)
     if len(counts) == 1:
         return f"{verdicts[0]} under every setting"
     return ", ".join(f"{verdict} under {n}" for verdict, n in counts.items())
@@ -719,8 +718,9 @@ def sensitivity_markdown(
                 claim.block: with_phases(blocks[claim.block], sweep[sweep["setting"] == setting]),
             }
             found = claim.measure(swept, tolerance)
-            still_open = found.open_met + found.open_unmet
-            cells.append(f"{found.met} of {found.tested}" + (f" ({still_open} open)" if still_open else ""))
+            cells.append(
+                f"{found.met} of {found.tested}" + (f" ({found.still_open} open)" if found.still_open else "")
+            )
             verdicts.append(found.verdict)
         lines.append(f"| {claim.paper} | " + " | ".join(cells) + f" | {verdicts_across(verdicts)} |")
     if unswept:
