@@ -94,8 +94,10 @@ def shade_phases(ax: plt.Axes, phases: pd.DataFrame, first_step: float = 1) -> N
         colour = PRIOR_COLOUR if n in prior else PHASE_COLOURS[min(number, len(PHASE_COLOURS)) - 1]
         ax.axvspan(max(start, first_step), end, color=colour, alpha=0.25, lw=0)
         name = PRIOR_TEXT if n in prior else str(number)
+        # on a white patch above the curves: runs that end near 1 otherwise draw over the number
         ax.text((max(start, first_step) * end) ** 0.5, 0.98, name, transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=7)  # fmt: skip
+                ha="center", va="top", fontsize=7, zorder=5,
+                bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})  # fmt: skip
     seed = shaded_seed(phases)
     if seed is not None:  # say so, or a reader takes one seed's phases for every seed's
         ax.text(0.99, 0.02, f"shaded: seed {seed}'s phases", transform=ax.transAxes, ha="right", va="bottom",
