@@ -23,6 +23,7 @@ for _experiment in EXPERIMENTS:
             runs=f"results/{_experiment}/tables/runs.csv",
             phases=f"results/{_experiment}/tables/phases.csv",
             metrics=f"results/{_experiment}/tables/metrics.csv.gz",
+            maps=f"results/{_experiment}/tables/phase_maps.csv.gz",
         output:
             stamp=f"docs/results/{_experiment}/PROVENANCE.yaml",
             runs=f"docs/results/{_experiment}/runs.csv",
@@ -32,6 +33,7 @@ for _experiment in EXPERIMENTS:
             sweep=f"docs/results/{_experiment}/detector_sweep.csv",
             history=f"docs/results/{_experiment}/history.csv.gz",
             archive=f"docs/results/{_experiment}/archive.yaml",
+            maps=f"docs/results/{_experiment}/phase_maps.csv.gz",
             figures=expand(
                 f"docs/results/{_experiment}/figures/{{name}}.png",
                 name=figures_of(_experiment),
@@ -113,3 +115,47 @@ rule claims:
         code=code_digest("claims.py"),
     script:
         "../scripts/claims.py"
+
+
+# `snakemake redraw`: every published block that carries an archive, its tables computed again and its
+# figures drawn by the current code from the archive alone (src/icmeta/steps/redraw.py), so that an
+# edit to a figure or to the analysis reaches blocks whose runs are gone; never part of `publish` or
+# `all`. The archive's content, not its date (publishing rewrites it), decides when a block is stale.
+REDRAWN = [
+    block
+    for block in config["experiments"]
+    if Path(PUBLISHED.format(experiment=block), "archive.yaml").exists()
+]
+
+
+rule redraw:
+    input:
+        expand(f"{PUBLISHED}/redrawn.yaml", experiment=REDRAWN),
+
+
+for _block in REDRAWN:
+
+    rule:
+        name:
+            f"redraw_{_block}"
+        input:
+            archive=provenance.content_stamp(
+                f".snakemake/icmeta/archive_{_block}.digest",
+                sorted(Path(PUBLISHED.format(experiment=_block)).glob("*.csv.gz"))
+                + [Path(PUBLISHED.format(experiment=_block), "archive.yaml")],
+            ),
+        output:
+            f"docs/results/{_block}/redrawn.yaml",
+        log:
+            f"logs/publish/redraw_{_block}.log",
+        localrule: True
+        conda:
+            "../../envs/icmeta.yaml"
+        params:
+            title=config["experiments"][_block].get("description", _block),
+            root=str(ROOT),
+            code=code_digest(
+                "redraw.py", *(f"icmeta.figures.{name}" for name in FIGURE_NAMES)
+            ),
+        script:
+            "../scripts/redraw.py"

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from icmeta.steps import log_to
-from icmeta.steps.publish import publish_block
+from icmeta.steps.publish import RunsStamp, publish_block
 
 log_to(snakemake.log[0])
 publish_block(
@@ -13,7 +13,8 @@ publish_block(
     snakemake.input.runs,
     snakemake.input.phases,
     snakemake.input.metrics,
-    snakemake.params.run_hashes,
+    snakemake.input.maps,
+    RunsStamp.of(snakemake.params.run_hashes, snakemake.params.analysis),
     snakemake.params.analysis,
     snakemake.params.root,
     Path(snakemake.output.stamp).parent,

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ CODE_PATHS = ("Snakefile", "config.yaml", "src", "workflow", "profiles", "envs")
 # The behavioural circuit labels' contrasts are published too, so that a reader can re-derive them.
 CURVE_COLUMNS = ("acc", "loss", "rla_acc", "acc_official", "rand_label_acc", "all_pairs_broken_acc")
 PAIR_BREAK_COLUMN = re.compile(r"(broken|only)_pair\d+_acc")
+PROVENANCE = "PROVENANCE.yaml"
 POINTS_PER_DECADE = 25  # of log-step in the thinned curves: enough for every log-step figure
 FLOAT_FORMAT = "%.5g"
 SENSITIVITY_HEADING = "## How the verdicts move with the plateau detector's settings"
@@ -95,6 +97,20 @@ def config_hash(run_hashes: Sequence[str], analysis: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+@dataclass(frozen=True)
+class RunsStamp:
+    """What PROVENANCE.yaml says of the runs behind a block: their `config_hash`, how many, and the
+    figures a redraw from the archive could not draw again (kept as the runs' publish drew them)."""
+
+    config_hash: str
+    count: int
+    kept_figures: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, run_hashes: Sequence[str], analysis: Mapping[str, Any]) -> RunsStamp:
+        return cls(config_hash(run_hashes, analysis), len(run_hashes))
+
+
 def publish_block(
     experiment: str,
     axes: Sequence[str],
@@ -102,7 +118,8 @@ def publish_block(
     runs_csv: str | Path,
     phases_csv: str | Path,
     metrics_csv: str | Path,
-    run_hashes: Sequence[str],
+    maps_csv: str | Path | None,
+    runs_stamp: RunsStamp,
     analysis: Mapping[str, Any],
     root: str | Path,
     out_dir: str | Path,
@@ -110,8 +127,8 @@ def publish_block(
     seeds: Sequence[int],
 ) -> None:
     """Copy a block's figures and tables to `out_dir`, thin its curves, archive what its analysis
-    reads (`icmeta.steps.reanalysis`), and stamp them. `cells`: each cell's path, axes and run
-    configuration, in the order of the tables."""
+    and figures read (`icmeta.steps.reanalysis`; the per-phase maps `maps_csv` unless None), and stamp
+    them. `cells`: each cell's path, axes and run configuration, in the order of the tables."""
     out_dir = Path(out_dir)
     figures_dir = out_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -144,15 +161,17 @@ def publish_block(
     with atomic_path(out_dir / "detector_sweep.csv") as tmp:
         sweep.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
     files.append(out_dir / "detector_sweep.csv")
-    files += write_archive(out_dir, metrics, cells, seeds, analysis)
+    maps = None if maps_csv is None else pd.read_csv(maps_csv)
+    files += write_archive(out_dir, metrics, cells, seeds, analysis, maps)
     stamp = {
         "block": experiment,
         "code_commit": code_commit(Path(root)),
-        "config_hash": config_hash(run_hashes, analysis),
-        "runs": len(run_hashes),
+        "config_hash": runs_stamp.config_hash,
+        "runs": runs_stamp.count,
+        **({"kept_figures": list(runs_stamp.kept_figures)} if runs_stamp.kept_figures else {}),
         "files": {str(f.relative_to(out_dir)): _sha256(f) for f in sorted(files)},
     }
-    write_yaml(stamp, out_dir / "PROVENANCE.yaml")
+    write_yaml(stamp, out_dir / PROVENANCE)
 
 
 def _sha256(path: Path) -> str:
