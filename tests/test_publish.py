@@ -51,7 +51,7 @@ def test_publish_copies_exactly_the_declared_files_and_reproduces_them(finished_
     ]
     assert set(figures) <= set(NAMES)
     declared = {"PROVENANCE.yaml", "runs.csv", "phases.csv", "curves.csv", "runs.md", "detector_sweep.csv"}
-    declared |= {"history.csv.gz", "archive.yaml"}
+    declared |= {"history.csv.gz", "archive.yaml", "phase_maps.csv.gz"}
     declared |= {f"figures/{name}.png" for name in figures}
     assert set(published) == declared
     assert list((work / "docs").iterdir()) == [work / "docs" / "results"]  # nothing else written
@@ -69,6 +69,16 @@ def test_publish_copies_exactly_the_declared_files_and_reproduces_them(finished_
 
     snakemake(work, finished_grid.config, "--forcerun", "publish_grid", "--cores", "1", "publish")
     assert _tree(out) == published  # byte for byte
+
+    # Drawn again from the archive alone, without results/: the same bytes, every figure drawn.
+    shutil.rmtree(work / "results")
+    redraw_jobs = planned_jobs(work, finished_grid.config, "--cores", "1", "redraw")
+    assert redraw_jobs == {"redraw_grid": 1, "redraw": 1}
+    snakemake(work, finished_grid.config, "--cores", "1", "redraw")
+    redrawn = yaml.safe_load((out / "redrawn.yaml").read_bytes())
+    assert redrawn == {"drawn": sorted(figures), "kept": []}
+    assert {k: v for k, v in _tree(out).items() if k != "redrawn.yaml"} == published
+    assert planned_jobs(work, finished_grid.config, "--cores", "1", "redraw") == {}  # up to date
 
     # The archive alone gives the tables back, and a published table that the analysis does not give
     # is told apart.
