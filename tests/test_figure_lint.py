@@ -27,6 +27,12 @@ def test_each_injected_defect_is_named():
     fig, ax = _clean(width=40.0)  # a strip: its text shrinks below 7 px at 830 px
     assert any("below 7 px at 830 px wide" in p for p in problems(fig))
     fig, ax = _clean()
+    table = ax.table(cellText=[["0.564"] * 5] * 2, colLabels=list("abcde"), loc="upper left")
+    assert problems(fig) == []
+    table.auto_set_font_size(False)
+    table.set_fontsize(3)  # a table's cells hold their text apart from the panel's other text
+    assert problems(fig) == ["panel 1 ('a clean panel'): 15 texts at 6.2 px, below 7 px at 830 px wide"]
+    fig, ax = _clean()
     ax.set_title(f"{float('nan'):.0%} of pair attention")
     assert any("prints nan" in p for p in problems(fig))
     fig, (a, _) = plt.subplots(1, 2, figsize=(6, 3))

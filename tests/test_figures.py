@@ -570,8 +570,10 @@ def check_plateau_predictions(plotted, fig, axes, heads):
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     labels = [c.label(axes) for c in fx.grid(axes)]
     assert legend == [
-        f"{label}: {m:.3f} ± {SD:.3f}" for label, m in zip(labels, plotted["measured"], strict=True)
+        f"{label}: {m:.3f} ± {SD:.3f}, predicted {p:.3f}"
+        for label, m, p in zip(labels, plotted["measured"], plotted["prediction"], strict=True)
     ]
+    assert len(fig.axes) == 1 and not ax.tables  # the numbers are in the legend, readable
     dashed = sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--")
     assert dashed == pytest.approx(sorted(plotted["prediction"]))
 

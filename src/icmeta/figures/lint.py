@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.table import Table
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
@@ -40,7 +41,9 @@ def _shown(texts: Iterable[Text]) -> list[Text]:
 
 
 def _texts(fig: plt.Figure) -> list[Text]:
-    return _shown(fig.findobj(Text))
+    # A table's cells hold their text outside the artist tree that findobj walks.
+    cells = [cell.get_text() for table in fig.findobj(Table) for cell in table.get_celld().values()]
+    return _shown([*fig.findobj(Text), *cells])
 
 
 def _overlapping(texts: Iterable[Text], box: Bbox, fig: plt.Figure) -> list[Text]:
@@ -50,7 +53,8 @@ def _overlapping(texts: Iterable[Text], box: Bbox, fig: plt.Figure) -> list[Text
 
 def _where(text: Text, fig: plt.Figure) -> str:
     for i, ax in enumerate(fig.axes):
-        if text in ax.findobj(Text):
+        in_table = any(text is c.get_text() for table in ax.tables for c in table.get_celld().values())
+        if in_table or text in ax.findobj(Text):
             return f"panel {i + 1} ('{ax.get_title()}')" if ax.get_title() else f"panel {i + 1}"
     return "the figure"
 

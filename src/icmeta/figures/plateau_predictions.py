@@ -33,26 +33,24 @@ def plateau_table(runs: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
 def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """One colour per cell: seeds thin, mean thick, the prediction dashed in the same colour."""
+    """One colour per cell: seeds thin, mean thick, the prediction dashed in the same colour; the
+    legend gives each cell's late accuracy beside its prediction (the gaps are in the figure's table)."""
     summary = plateau_table(tables["runs"], axes)
     metrics = positive_steps(tables["metrics"])
     found = list(cells(metrics, axes))
     colours = sns.color_palette(PALETTE, len(found))
-    fig, (ax, ax_table) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
     for (label, part), colour, row in zip(found, colours, summary.itertuples(), strict=True):
         measured = f"{row.measured:.3f}" + ("" if np.isnan(row.measured_sd) else f" ± {row.measured_sd:.3f}")
-        mean_with_seeds(ax, part, "acc", colour, f"{label}: {measured}")
+        predicted = "" if np.isnan(row.prediction) else f", predicted {row.prediction:.3f}"
+        mean_with_seeds(ax, part, "acc", colour, f"{label}: {measured}{predicted}")
         if not np.isnan(row.prediction):
             ax.axhline(row.prediction, color=colour, ls="--", lw=1.0)
     log_steps(ax)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("held-out accuracy")
-    ax.legend(loc="upper left", fontsize=7, frameon=False, title="late accuracy (dashed: predicted)",
-              title_fontsize=7)  # fmt: skip
-    shown = summary[[*axes, "prediction", "measured", "measured_sd", "gap"]].round(3)
-    ax_table.axis("off")
-    ax_table.table(cellText=shown.astype(str).to_numpy(), colLabels=list(shown.columns), loc="center",
-                   fontsize=7)  # fmt: skip
+    ax.legend(loc="upper left", fontsize=8, frameon=False, title="late accuracy (dashed: predicted)",
+              title_fontsize=8)  # fmt: skip
     fig.suptitle(title)
     fig.tight_layout()
     return fig, summary
