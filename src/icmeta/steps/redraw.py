@@ -37,12 +37,15 @@ def redraw_block(block_dir: str | Path, title: str, root: str | Path, stamp: str
         tables = {"metrics": block_dir / HISTORY, "runs": work / "runs.csv", "phases": work / "phases.csv"}
         write_table(runs, tables["runs"])
         write_table(phases, tables["phases"])
-        if (block_dir / MAPS).exists():
+        pngs = sorted((block_dir / "figures").glob("*.png"))
+        if any("phase_maps" in tables_of(png.stem) for png in pngs):
+            # Drawn from the archived maps or kept as drawn, a map figure shows the published phases.
             _check_phases_unmoved(block_dir, pd.read_csv(tables["phases"]))
+        if (block_dir / MAPS).exists():
             tables["phase_maps"] = block_dir / MAPS
         drawn, kept = [], []
         (work / "figures").mkdir()
-        for png in sorted((block_dir / "figures").glob("*.png")):
+        for png in pngs:
             name, out = png.stem, work / "figures" / png.name
             needs = tables_of(name)
             if set(needs) <= set(tables):
@@ -71,13 +74,13 @@ def redraw_block(block_dir: str | Path, title: str, root: str | Path, stamp: str
 
 
 def _check_phases_unmoved(block_dir: Path, phases: pd.DataFrame) -> None:
-    """The archived maps are means over the published phases; phases the current analysis finds
-    elsewhere have no maps without the runs."""
+    """The maps are means over the published phases; phases the current analysis finds elsewhere
+    have no maps without the runs."""
     keys = ["cell", "seed", "phase", "plateau_start", "plateau_end"]
     published = pd.read_csv(block_dir / "phases.csv")
     if not published[keys].equals(phases[keys].reset_index(drop=True)):
         raise DamagedRunFile(
             f"the current analysis finds other phases than {block_dir / 'phases.csv'} holds, and the "
-            f"archived attention maps are means over those; train the block's runs again and "
+            f"block's attention-map figures show means over those; train the block's runs again and "
             f"`snakemake publish` it"
         )
