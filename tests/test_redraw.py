@@ -115,10 +115,12 @@ def test_figures_whose_maps_were_not_archived_are_kept_and_named(runs_made, tmp_
     assert yaml.safe_load((tmp_path / "redrawn.yaml").read_text())["kept"] == ["figures/attention_maps.png"]
 
 
-def test_phases_that_moved_stop_the_redraw_before_anything_is_written(runs_made, tmp_path):
-    """The archived maps are means over the published phases; other phases would mislabel them."""
+@pytest.mark.parametrize("maps", [True, False], ids=["maps archived", "map figures kept"])
+def test_phases_that_moved_stop_the_redraw_before_anything_is_written(runs_made, tmp_path, maps):
+    """The maps are means over the published phases, drawn from the archive or kept as drawn; other
+    phases would mislabel them."""
     block = tmp_path / "b"
-    _publish(runs_made, block)
+    _publish(runs_made, block, maps=maps)
     phases = pd.read_csv(block / "phases.csv")
     moved = {"experiment": "b", "cell": "T~2", "T": 2, "seed": 0, "phase": 1, "plateau_start": 100}
     phases = pd.concat([phases, pd.DataFrame([moved | {"plateau_end": 200}])], ignore_index=True)
