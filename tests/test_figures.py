@@ -904,6 +904,27 @@ def test_every_figure_has_a_caption():
         assert set(tables_of(name)) <= {"metrics", "runs", "phases", "phase_maps"}
 
 
+@pytest.mark.parametrize("figure", ["final_accuracy", "onset_shifts"])
+def test_a_figure_with_jittered_dots_is_the_same_whatever_the_process_drew_before(figure, tmp_path):
+    tables = fx.write_tables(tmp_path, ("T",), 1)
+    drawn = []
+    for before in (0, 1000):
+        np.random.uniform(size=before)
+        out = tmp_path / f"{before}"
+        draw(
+            figure,
+            tables,
+            ("T",),
+            "fixture",
+            out.with_suffix(".png"),
+            out.with_suffix(".pdf"),
+            out.with_suffix(".csv"),
+        )
+        drawn.append(out.with_suffix(".png").read_bytes())
+    assert drawn[0] == drawn[1]
+    assert np.random.uniform() != np.random.uniform()  # the process's own draws are left to it
+
+
 def test_unknown_figure_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown figure 'fig99'"):
         draw("fig99", {}, ("T",), "t", "a.png", "a.pdf", "a.csv")

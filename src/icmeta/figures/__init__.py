@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -89,7 +90,15 @@ def draw(
 
     set_style()
     module = importlib.import_module(f"icmeta.figures.{figure}")  # provenance: each figure rule names it
-    fig, plotted = module.draw({name: pd.read_csv(tables[name]) for name in tables_of(figure)}, axes, title)
+    read = {name: pd.read_csv(tables[name]) for name in tables_of(figure)}
+    # seaborn jitters strip plots from numpy's global generator: without a fixed draw, a figure's
+    # pixels would depend on what the process drew before it, and a redrawn block would differ.
+    outside = np.random.get_state()
+    np.random.seed(0)
+    try:
+        fig, plotted = module.draw(read, axes, title)
+    finally:
+        np.random.set_state(outside)
     save_figure(fig, plotted, png, pdf, csv)
 
 
