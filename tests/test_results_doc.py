@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = (
@@ -55,6 +56,33 @@ def test_phases_page_shows_the_confusion_table_of_the_published_phases():
     both = [t for t in tables if "circuit_behaviour" in t.columns]
     assert both, "no published block carries behavioural labels"
     assert confusion_markdown(pd.concat(both)) in (ROOT / "docs" / "phases.md").read_text()
+
+
+def test_results_page_names_the_code_that_drew_each_published_block():
+    from icmeta.block.report import provenance_markdown
+
+    stamps = {
+        p.parent.name: yaml.safe_load(p.read_text())
+        for p in (ROOT / "docs" / "results").glob("*/PROVENANCE.yaml")
+    }
+    assert provenance_markdown(stamps) in (ROOT / "docs" / "results.md").read_text()
+
+
+def test_provenance_table_tells_archived_blocks_and_kept_figures_apart():
+    from icmeta.block.report import provenance_markdown
+
+    files = {"runs.csv": "ab", "archive.yaml": "cd"}
+    stamps = {
+        "b": {"runs": 3, "code_commit": "0123456789", "files": {"runs.csv": "ab"}},
+        "a": {
+            "runs": 2,
+            "code_commit": "abcdef0123",
+            "files": files,
+            "kept_figures": ["figures/overview.png"],
+        },
+    }
+    rows = provenance_markdown(stamps).splitlines()[2:]
+    assert rows == ["| `a` | 2 | `abcdef0` | yes | overview |", "| `b` | 3 | `0123456` | no | – |"]
 
 
 # --- every measured number of a block's section comes from a published table ------------------------

@@ -3,7 +3,7 @@ quoted in the docs without copying them from a CSV by hand."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -186,3 +186,22 @@ def confusion_markdown(phases: pd.DataFrame) -> str:
     table = confusion(phases["circuit_attention"], behaviour)
     rows = [[str(label), *(str(n) for n in counts)] for label, counts in table.iterrows()]
     return _table(["Tab. 1 \\ behaviour", *map(str, table.columns)], rows)
+
+
+def provenance_markdown(stamps: Mapping[str, Mapping]) -> str:
+    """Per published block (its PROVENANCE.yaml by block name): the commit whose code drew its
+    figures, whether its archive lets `snakemake redraw` draw them again, and the figures kept from
+    an earlier publish. Blocks without an archive keep their figures until their runs are trained
+    again, so a reader needs to know which figures an edit to the figure code has not reached."""
+    rows = []
+    for block, stamp in sorted(stamps.items()):
+        archived = "yes" if "archive.yaml" in stamp.get("files", {}) else "no"
+        kept = ", ".join(
+            name.removeprefix("figures/").removesuffix(".png") for name in stamp.get("kept_figures", [])
+        )
+        rows.append(
+            [f"`{block}`", str(stamp["runs"]), f"`{stamp['code_commit'][:7]}`", archived, kept or "–"]
+        )
+    return _table(
+        ["block", "runs", "figures drawn by", "archived", "figures kept from an earlier publish"], rows
+    )
