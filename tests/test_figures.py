@@ -1134,6 +1134,26 @@ def test_attention_maps_draw_only_the_heads_a_cell_has():
         attention_maps.draw({**tables, "phase_maps": maps[~gap]}, ("T",), "t")
 
 
+def test_circuit_metrics_draw_only_the_heads_a_cell_has():
+    """A one-head cell beside a two-head one gets one row of panels, not a second row that shows the
+    accuracy alone."""
+    from icmeta.figures import circuit_metrics
+
+    tables = fx.experiment_tables(("T",), heads=2)
+    metrics = tables["metrics"].copy()
+    first = fx.grid(("T",))[0].values["T"]
+    metrics.loc[metrics["T"] == first, [c for c in metrics.columns if c.endswith("H2")]] = np.nan
+    fig, _ = circuit_metrics.draw({**tables, "metrics": metrics}, ("T",), "t")
+    rows = len(fx.grid(("T",))) * 2 - 1
+    assert len(fig.axes) == rows * 4
+    assert all(len(ax.lines) >= 2 for ax in fig.axes), "every panel draws a metric beside the accuracy"
+    assert [ax.get_title().split("\n")[1] for ax in fig.axes[::4]][:3] == [
+        f"T={first}, head 1",
+        f"T={fx.grid(('T',))[1].values['T']}, head 1",
+        f"T={fx.grid(('T',))[1].values['T']}, head 2",
+    ]
+
+
 def test_attention_maps_wrap_blocks_across_the_page():
     """Eight blocks of two maps (four cells, two phases each) wrap two blocks to a row, four maps
     across, instead of a strip of eight rows: the figure stays about as tall as it is wide."""

@@ -50,7 +50,14 @@ def draw(
     long = pd.concat([metrics_long(part, axes) for _, part in cells(metrics, axes)], ignore_index=True)
     layers = sorted(long["layer"].unique())
     colours = dict(zip(layers, sns.color_palette(PALETTE, len(layers) + 2)[2:], strict=True))
-    row_keys = [(label, part, h) for label, part in cells(long, axes) for h in heads]
+    # A sweep over heads mixes cells of one and two heads: a cell's rows are the heads it has, so
+    # that a one-head cell shows no panel of accuracy alone.
+    row_keys = [
+        (label, part, h)
+        for label, part in cells(long, axes)
+        for h in heads
+        if part.loc[part["head"] == h, "value"].notna().any()
+    ]
     # Narrow panels: four side by side must keep their text readable on a page-wide image.
     fig, panels = grid(len(row_keys), len(MAP_METRICS), 2.5, 2.2, sharex=True, sharey=True)
     first_step = long["step"].min()
