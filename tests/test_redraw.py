@@ -115,12 +115,19 @@ def test_figures_whose_maps_were_not_archived_are_kept_and_named(runs_made, tmp_
     assert yaml.safe_load((tmp_path / "redrawn.yaml").read_text())["kept"] == ["figures/attention_maps.png"]
 
 
-@pytest.mark.parametrize("maps", [True, False], ids=["maps archived", "map figures kept"])
-def test_phases_that_moved_stop_the_redraw_before_anything_is_written(runs_made, tmp_path, maps):
+@pytest.mark.parametrize(
+    ("maps", "map_figure"),
+    [(True, True), (False, True), (True, False)],
+    ids=["maps archived", "map figures kept", "maps archived without a map figure"],
+)
+def test_phases_that_moved_stop_the_redraw_before_anything_is_written(runs_made, tmp_path, maps, map_figure):
     """The maps are means over the published phases, drawn from the archive or kept as drawn; other
-    phases would mislabel them."""
+    phases would mislabel them, and an archive that kept them beside other phases would mislabel a
+    map figure drawn from it later."""
     block = tmp_path / "b"
     _publish(runs_made, block, maps=maps)
+    if not map_figure:
+        (block / "figures" / "attention_maps.png").unlink()
     phases = pd.read_csv(block / "phases.csv")
     moved = {"experiment": "b", "cell": "T~2", "T": 2, "seed": 0, "phase": 1, "plateau_start": 100}
     phases = pd.concat([phases, pd.DataFrame([moved | {"plateau_end": 200}])], ignore_index=True)
@@ -129,3 +136,29 @@ def test_phases_that_moved_stop_the_redraw_before_anything_is_written(runs_made,
     with pytest.raises(DamagedRunFile, match="other phases"):
         redraw_block(block, TITLE, runs_made[0], tmp_path / "redrawn.yaml")
     assert _tree(block) == before and not (tmp_path / "redrawn.yaml").exists()
+
+
+def test_a_redraw_that_fails_half_way_leaves_the_published_block_as_it_was(runs_made, tmp_path, monkeypatch):
+    from icmeta.steps import publish
+
+    block = tmp_path / "b"
+    _publish(runs_made, block)
+    (block / "figures" / "learning_curves.png").write_bytes(b"old drawing")
+    before = _tree(block)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the detector sweep failed")
+
+    monkeypatch.setattr(publish, "sweep_phases", broken)
+    with pytest.raises(RuntimeError, match="sweep failed"):
+        redraw_block(block, TITLE, runs_made[0], tmp_path / "redrawn.yaml")
+    assert _tree(block) == before and not (tmp_path / "redrawn.yaml").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"], "no staging folder left behind"
+
+
+def test_a_block_whose_publish_did_not_finish_is_named(runs_made, tmp_path):
+    block = tmp_path / "b"
+    _publish(runs_made, block)
+    (block / PROVENANCE).unlink()
+    with pytest.raises(DamagedRunFile, match="publish did not finish"):
+        redraw_block(block, TITLE, runs_made[0], tmp_path / "redrawn.yaml")

@@ -4,6 +4,7 @@ quoted in the docs without copying them from a CSV by hand."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -188,7 +189,7 @@ def confusion_markdown(phases: pd.DataFrame) -> str:
     return _table(["Tab. 1 \\ behaviour", *map(str, table.columns)], rows)
 
 
-def provenance_markdown(stamps: Mapping[str, Mapping]) -> str:
+def provenance_markdown(stamps: Mapping[str, Mapping[str, Any]]) -> str:
     """Per published block (its PROVENANCE.yaml by block name): the commit whose code drew its
     figures, whether its archive lets `snakemake redraw` draw them again, and the figures kept from
     an earlier publish. Blocks without an archive keep their figures until their runs are trained
@@ -200,7 +201,13 @@ def provenance_markdown(stamps: Mapping[str, Mapping]) -> str:
             name.removeprefix("figures/").removesuffix(".png") for name in stamp.get("kept_figures", [])
         )
         rows.append(
-            [f"`{block}`", str(stamp["runs"]), f"`{stamp['code_commit'][:7]}`", archived, kept or "–"]
+            [
+                f"`{block}`",
+                str(stamp["runs"]),
+                f"`{stamp['code_commit'][:7]}{'+dirty' if stamp['code_commit'].endswith('+dirty') else ''}`",
+                archived,
+                kept or "–",
+            ]
         )
     return _table(
         ["block", "runs", "figures drawn by", "archived", "figures kept from an earlier publish"], rows

@@ -108,6 +108,7 @@ class RunsStamp:
 
     @classmethod
     def of(cls, run_hashes: Sequence[str], analysis: Mapping[str, Any]) -> RunsStamp:
+        """The stamp of a block published from its runs, which keeps no figure from before."""
         return cls(config_hash(run_hashes, analysis), len(run_hashes))
 
 

@@ -26,20 +26,27 @@ from icmeta.steps.reanalysis import HISTORY, MAPS, read_archive, tables_of_archi
 
 def redraw_block(block_dir: str | Path, title: str, root: str | Path, stamp: str | Path) -> None:
     """Publish the block in `block_dir` again from its archive; `stamp` records which figures were
-    drawn and which kept. Every figure is drawn before anything under `block_dir` is written."""
+    drawn and which kept. The block is published into a folder beside it and moved in file by file,
+    PROVENANCE.yaml last, so that a redraw that fails leaves the published block as it was."""
     block_dir = Path(block_dir)
+    if not (block_dir / PROVENANCE).exists():
+        raise DamagedRunFile(
+            f"{block_dir} has no {PROVENANCE}: its publish did not finish; `snakemake publish` it again"
+        )
     archive, history = read_archive(block_dir)
     runs, phases = tables_of_archive(archive, history, archive["analysis"])
     published = yaml.safe_load((block_dir / PROVENANCE).read_text())
     axes = list(archive["cells"][0]["axes"])
-    with tempfile.TemporaryDirectory() as tmp:
+    # Beside the block, so that each file moves in with an atomic rename on the same file system.
+    with tempfile.TemporaryDirectory(dir=block_dir.parent, prefix=f".{block_dir.name}-redraw-") as tmp:
         work = Path(tmp)
         tables = {"metrics": block_dir / HISTORY, "runs": work / "runs.csv", "phases": work / "phases.csv"}
         write_table(runs, tables["runs"])
         write_table(phases, tables["phases"])
         pngs = sorted((block_dir / "figures").glob("*.png"))
-        if any("phase_maps" in tables_of(png.stem) for png in pngs):
-            # Drawn from the archived maps or kept as drawn, a map figure shows the published phases.
+        if (block_dir / MAPS).exists() or any("phase_maps" in tables_of(png.stem) for png in pngs):
+            # Archived maps are means over the published phases, and so is a map figure, whether
+            # drawn from them or kept as drawn.
             _check_phases_unmoved(block_dir, pd.read_csv(tables["phases"]))
         if (block_dir / MAPS).exists():
             tables["phase_maps"] = block_dir / MAPS
@@ -66,11 +73,22 @@ def redraw_block(block_dir: str | Path, title: str, root: str | Path, stamp: str
             RunsStamp(published["config_hash"], published["runs"], tuple(kept)),
             archive["analysis"],
             root,
-            block_dir,
+            work / "block",
             archive["cells"],
             archive["seeds"],
         )
+        _move_in(work / "block", block_dir)
     write_yaml({"drawn": drawn, "kept": kept}, stamp)
+
+
+def _move_in(staged: Path, block_dir: Path) -> None:
+    """Every file of `staged` into the same place under `block_dir`, the stamp last: until it moves,
+    the old stamp's checksums tell a block caught half-way."""
+    files = sorted((f for f in staged.rglob("*") if f.is_file()), key=lambda f: f.name == PROVENANCE)
+    for f in files:
+        target = block_dir / f.relative_to(staged)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        f.replace(target)
 
 
 def _check_phases_unmoved(block_dir: Path, phases: pd.DataFrame) -> None:
