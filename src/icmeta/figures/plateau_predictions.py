@@ -34,7 +34,8 @@ def draw(
     tables: Mapping[str, pd.DataFrame], axes: Sequence[str], title: str
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """One colour per cell: seeds thin, mean thick, the prediction dashed in the same colour; the
-    legend gives each cell's late accuracy beside its prediction (the gaps are in the table written beside the figure)."""
+    legend gives each cell's late accuracy beside its prediction (the gaps are in the table written
+    beside the figure)."""
     summary = plateau_table(tables["runs"], axes)
     metrics = positive_steps(tables["metrics"])
     found = list(cells(metrics, axes))
