@@ -101,7 +101,8 @@ def shade_phases(ax: plt.Axes, phases: pd.DataFrame, first_step: float = 1) -> N
     seed = shaded_seed(phases)
     if seed is not None:  # say so, or a reader takes one seed's phases for every seed's
         ax.text(0.99, 0.02, f"shaded: seed {seed}'s phases", transform=ax.transAxes, ha="right", va="bottom",
-                fontsize=7, color="0.3")  # fmt: skip
+                fontsize=7, color="0.3", zorder=5,
+                bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})  # fmt: skip
 
 
 def log_steps(ax: plt.Axes, steps: Iterable[float] | None = None) -> None:

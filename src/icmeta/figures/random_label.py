@@ -32,7 +32,8 @@ def draw(
     table = positive_steps(tables["metrics"])[[*axes, "seed", "step", "acc", "rla_acc"]]
     rows = list(cells(table, axes))
     ncols = -(-len(rows) // -(-len(rows) // 3))  # at most 3 across, rows filled evenly (4 as 2 x 2)
-    fig, panels = grid(-(-len(rows) // ncols), ncols, 3.2, 2.6, sharey=True)  # 3 fit a page
+    # 3 fit a page; a block of one cell gets one wide panel, not a small one amid its legend's width
+    fig, panels = grid(-(-len(rows) // ncols), ncols, 3.2 if len(rows) > 1 else 5.5, 2.6, sharey=True)
     colours = sns.color_palette(PALETTE, 3)
     for (label, part), ax in zip(rows, panels.flat, strict=False):
         shade_phases(ax, rows_of(tables["phases"], part, axes), part["step"].min())
