@@ -2,6 +2,8 @@
 its written table (CSV) and the curves, shading and maps on the figure are checked against them, so a
 figure that reads the wrong column, seed or cell, or aggregates them wrongly, fails."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -365,7 +367,9 @@ def check_overview(plotted, fig, axes, heads):
     shown = [np.asarray(ax.images[0].get_array()) for ax in maps]
     for want in expected:  # every phase's head-averaged map appears
         assert any(np.allclose(got, want) for got in shown)
-    assert all(": " in ax.get_title() and ax.get_title().endswith("%") for ax in maps)
+    assert all(
+        re.search(r"(q → pair \d: |q spreads over \d pairs \(top )\d+%\)?$", ax.get_title()) for ax in maps
+    )
 
 
 def check_accuracy_loss(plotted, fig, axes, heads):
@@ -400,10 +404,10 @@ def check_attention_maps(plotted, fig, axes, heads):
             expected = fx.attention_map(cell, 0, w, layer, head)
             assert np.allclose(shown, expected), (cell, w, layer, head)
             pairs = expected[-1, :-1].reshape(-1, 2).sum(1)  # the query's attention on pair 1, 2
-            top = int(np.argmax(pairs))
-            assert ax.get_title().endswith(
-                f"q → pair {top + 1}: {pairs[top] / pairs.sum():.0%} of pair attention"
-            )
+            top, share = int(np.argmax(pairs)), pairs.max() / pairs.sum()
+            reads = f"q → pair {top + 1}: {share:.0%} of pair attention"
+            spread = f"q spreads over {len(pairs)} pairs (top {share:.0%})"
+            assert ax.get_title().endswith(reads if share >= 1.5 / len(pairs) else spread)
 
 
 def check_delta_acc(plotted, fig, axes, heads):
@@ -1170,6 +1174,25 @@ def test_attention_maps_wrap_blocks_across_the_page():
     assert problems(fig) == []
 
 
+@pytest.mark.parametrize(
+    ("pairs", "title"),
+    [
+        ([0.26, 0.25, 0.25, 0.24], "q spreads over 4 pairs (top 26%)"),  # near 1/N: no pair singled out
+        ([0.36, 0.22, 0.21, 0.21], "q spreads over 4 pairs (top 36%)"),
+        ([0.38, 0.22, 0.20, 0.20], "q → pair 1: 38% of pair attention"),  # 1.5 / N and above
+        ([0.05, 0.05, 0.80, 0.10], "q → pair 3: 80% of pair attention"),
+        ([0.0, 0.0, 0.0, 0.0], "q reads no pair (<1% on pairs)"),
+    ],
+)
+def test_a_map_title_names_a_pair_only_where_the_query_singles_it_out(pairs, title):
+    from icmeta.figures.attention_maps import reading
+
+    matrix = np.zeros((9, 9))
+    matrix[-1, :-1] = np.repeat(np.asarray(pairs) / 2, 2)  # item and label of each pair alike
+    matrix[-1, -1] = 1 - sum(pairs)
+    assert reading(matrix) == title
+
+
 def test_attention_map_titles_say_why_there_is_no_pair_share():
     """A query attending only to itself puts nothing on pairs, and a map with a gap in the query's row
     has no share to give: their titles say so rather than print 'nan%'."""
@@ -1187,9 +1210,9 @@ def test_attention_map_titles_say_why_there_is_no_pair_share():
     readings = [ax.get_title().split("\n")[1] for ax in panels]
     assert readings.count("q reads no pair (<1% on pairs)") == len(fx.grid(("T",)))
     assert readings.count("q → pairs: row q not recorded") == len(fx.grid(("T",)))
-    assert sum(r.endswith("% of pair attention") for r in readings) == len(readings) - 2 * len(
-        fx.grid(("T",))
-    )
+    assert sum(r.endswith("% of pair attention") or r.startswith("q spreads") for r in readings) == len(
+        readings
+    ) - 2 * len(fx.grid(("T",)))
     assert problems(fig) == []
 
 
@@ -1207,7 +1230,7 @@ def test_attention_maps_draw_each_context_length_at_its_own_size():
     short, long, _colour_bar = fig.axes
     assert np.asarray(short.images[0].get_array()).shape == (5, 5)
     assert np.asarray(long.images[0].get_array()).shape == (33, 33)
-    assert short.get_title().endswith("q → pair 1: 50% of pair attention")
+    assert short.get_title().endswith("q spreads over 2 pairs (top 50%)")
     labels = [t.get_text() for t in long.get_xticklabels()]
     assert len(labels) <= attention_maps.MAX_TICKS + 1 and labels[0] == "x1" and labels[-1] == "q"
 

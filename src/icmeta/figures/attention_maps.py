@@ -1,7 +1,7 @@
 """Attention maps of every layer and head, averaged over each detected phase's plateau and at the
 last evaluation (paper Fig. 2 right, 8, 12, 19b, 23). Each panel's title names the (item, label) pair
-the query attends most and that pair's share of the query's attention on all pairs: 1/N when it
-reads every pair alike, near 100 % when it reads one."""
+the query attends most and that pair's share of the query's attention on all pairs (near 100 % when
+it reads one), or says that the query spreads its attention over the pairs when no pair stands out."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ MAP_INCH = 1.95  # one map with its tick labels, wide enough for its one-line re
 TITLE_INCH = 0.45  # a map's two-line title
 MAX_TICKS = 12  # tick labels per axis; a longer context labels every few items (and q)
 NO_PAIRS = 0.01  # below this share of its attention on pairs the query reads no pair
+# A pair the query reads holds at least this multiple of the uniform share 1/N of its pair attention;
+# below it, "q → pair 1: 26 %" of four pairs would name a pair the query does not single out.
+STANDS_OUT = 1.5
 BAR_INCH = 0.9  # the colour bar's column
 
 # One block of the figure: its title (cell, seed · when) and its maps, (layer, head, long rows) each.
@@ -51,6 +54,9 @@ def reading(matrix: np.ndarray, unit: str = " of pair attention") -> str:
     if row.sum() < NO_PAIRS:
         return f"q reads no pair (<{NO_PAIRS:.0%} on pairs)"
     pair, share = query_pair_reading(matrix)
+    n_pairs = len(row) // 2
+    if share < STANDS_OUT / n_pairs:
+        return f"q spreads over {n_pairs} pairs (top {share:.0%})"
     return f"q → pair {pair}: {share:.0%}{unit}"
 
 
