@@ -36,12 +36,17 @@ def test_an_archive_gives_back_each_runs_summary_and_phases_exactly(tmp_path):
          for s, m in enumerate(metrics)],
         ignore_index=True,
     )  # fmt: skip
+    # A metric no run measures (a layer's label focus where its query is masked from the labels) is
+    # kept, empty, as in the runs' own files; one filled only in another cell would be dropped.
+    history["label_focus_L2H1"] = float("nan")
     block = tmp_path / "b"
     block.mkdir()
     first = [p.read_bytes() for p in write_archive(block, history, [cell], [0, 1], {})]
     assert [p.read_bytes() for p in write_archive(block, history, [cell], [0, 1], {})] == first
     runs, phases = reanalyse(block)
+    assert "final_label_focus_L2" in runs and runs["final_label_focus_L2"].isna().all()
     for seed, m in enumerate(metrics):
+        m["label_focus_L2H1"] = float("nan")
         summary, found = analyse_run(m, {**run, "seed": seed}, {})
         got = runs[runs["seed"] == seed].iloc[0]
         assert got["final_acc"] == summary["final_acc"] and got["n_phases"] == summary["n_phases"]

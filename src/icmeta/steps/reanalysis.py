@@ -89,6 +89,7 @@ def tables_of_archive(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`reanalyse` on an archive already read (`read_archive`)."""
     experiment = str(history["experiment"].iloc[0])
+    measured = history.columns[history.notna().any()]
     summaries, phases = [], []
     for cell in archive["cells"]:
         for seed in archive["seeds"]:
@@ -99,7 +100,11 @@ def tables_of_archive(
             metrics = rows.drop(columns=[c for c in IDENTITY if c in rows] + list(cell["axes"])).reset_index(
                 drop=True
             )
-            metrics = metrics.dropna(axis=1, how="all")  # columns of other cells (per-task accuracies)
+            # A column empty in this run but filled in another cell's (per-task accuracies, a second
+            # head) is not the run's; one empty in every run is (the label focus of a layer whose
+            # query is masked from the labels), and its run file holds it, empty.
+            own = metrics.columns[metrics.notna().any()]
+            metrics = metrics.drop(columns=[c for c in metrics.columns if c not in own and c in measured])
             summary, found = analyse_run(metrics, {**cell["run"], "seed": int(seed)}, settings)
             summaries.append(_as_read_back(pd.DataFrame([summary])))
             phases.append(_as_read_back(found))
