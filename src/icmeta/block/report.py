@@ -196,6 +196,7 @@ def provenance_markdown(stamps: Mapping[str, Mapping[str, Any]]) -> str:
     again, so a reader needs to know which figures an edit to the figure code has not reached."""
     rows = []
     for block, stamp in sorted(stamps.items()):
+        commit, plus, dirty = stamp["code_commit"].partition("+")
         archived = "yes" if "archive.yaml" in stamp.get("files", {}) else "no"
         kept = ", ".join(
             name.removeprefix("figures/").removesuffix(".png") for name in stamp.get("kept_figures", [])
@@ -204,7 +205,7 @@ def provenance_markdown(stamps: Mapping[str, Mapping[str, Any]]) -> str:
             [
                 f"`{block}`",
                 str(stamp["runs"]),
-                f"`{stamp['code_commit'][:7]}{'+dirty' if stamp['code_commit'].endswith('+dirty') else ''}`",
+                f"`{commit[:7]}{plus}{dirty}`",
                 archived,
                 kept or "–",
             ]

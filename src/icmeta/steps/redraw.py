@@ -44,11 +44,12 @@ def redraw_block(block_dir: str | Path, title: str, root: str | Path, stamp: str
         write_table(runs, tables["runs"])
         write_table(phases, tables["phases"])
         pngs = sorted((block_dir / "figures").glob("*.png"))
-        if (block_dir / MAPS).exists() or any("phase_maps" in tables_of(png.stem) for png in pngs):
+        maps_archived = (block_dir / MAPS).exists()
+        if maps_archived or any("phase_maps" in tables_of(png.stem) for png in pngs):
             # Archived maps are means over the published phases, and so is a map figure, whether
             # drawn from them or kept as drawn.
             _check_phases_unmoved(block_dir, pd.read_csv(tables["phases"]))
-        if (block_dir / MAPS).exists():
+        if maps_archived:
             tables["phase_maps"] = block_dir / MAPS
         drawn, kept = [], []
         (work / "figures").mkdir()
