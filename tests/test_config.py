@@ -166,6 +166,8 @@ def test_a_grid_that_sets_one_field_twice_is_refused(block, message):
         ({"acc": 0.99, "hold": -1}, "optim.stop.hold"),
         ({"acc": 0.99}, "mapping {acc"),
         ({"acc": 0.99, "hold": 10, "patience": 3}, "mapping {acc"),
+        ({"acc": 0.99, "hold": 10, "hold_decades": -0.1}, "optim.stop.hold_decades"),
+        ({"hold": 10, "hold_decades": 0.1}, "mapping {acc"),
         (0.99, "mapping {acc"),
     ],
 )
@@ -183,3 +185,23 @@ def test_stop_rule_needs_the_whole_hold_at_or_above_the_level():
     assert StopRule(acc=0.9, hold=0).reached([(0, 0.1), (100, 0.9)])
     assert not rule.reached([])
     assert RunConfig.from_dict({"optim": {"stop": {"acc": 1, "hold": 5}}}).optim.stop == StopRule(1.0, 5)
+
+
+def test_a_hold_in_decades_grows_with_the_step():
+    rule = StopRule(acc=0.9, hold=100, hold_decades=0.5)  # at step s, held since min(s - 100, s / 3.16)
+    evals = [(s, 0.1 if s <= 300 else 0.95) for s in range(0, 1400, 100)]
+    reached = [s for s in range(100, 1400, 100) if rule.reached([e for e in evals if e[0] <= s])]
+    assert reached[0] == 1300  # 1300 / 3.16 = 411 >= 400, the first step held; 1200 / 3.16 = 379
+    assert StopRule(acc=0.9, hold=100).reached([e for e in evals if e[0] <= 500])
+
+
+def test_a_zero_hold_in_decades_keeps_the_hash_of_a_rule_without_one():
+    def cfg(stop):
+        return RunConfig.from_dict({"optim": {"stop": stop}})
+
+    plain = cfg({"acc": 0.99, "hold": 30000})
+    assert cfg({"acc": 0.99, "hold": 30000, "hold_decades": 0}).hash() == plain.hash()
+    assert "hold_decades" not in plain.to_dict()["optim"]["stop"]
+    grown = cfg({"acc": 0.99, "hold": 30000, "hold_decades": 0.15})
+    assert grown.hash() != plain.hash() and grown.to_dict()["optim"]["stop"]["hold_decades"] == 0.15
+    assert RunConfig.from_dict(grown.to_dict()).hash() == grown.hash()

@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -203,32 +204,41 @@ def test_short_training_really_learns(tmp_path):
     assert metrics["acc"].iloc[-1] > 0.5  # well above 1/T = 0.33
 
 
-def _expected_stop(metrics: pd.DataFrame, acc: float, hold: int) -> int | None:
-    """The first evaluation step s with accuracy >= acc at every evaluation in [s - hold, s], s >= hold."""
+def _expected_stop(metrics: pd.DataFrame, acc: float, hold: int, decades: float = 0.0) -> int | None:
+    """The first evaluation step s whose accuracy and that of every evaluation back to the last one at
+    or before min(s - hold, s / 10**decades) are >= acc; None where the run has no such step."""
     steps, accs = metrics["step"].tolist(), metrics["acc"].tolist()
     for s in steps:
-        window = [a for t, a in zip(steps, accs, strict=True) if s - hold <= t <= s]
-        if s >= hold and min(window) >= acc:
+        since = min(s - hold, s / 10**decades)
+        if since < steps[0]:
+            continue
+        first = max(t for t in steps if t <= since)
+        if min(a for t, a in zip(steps, accs, strict=True) if first <= t <= s) >= acc:
             return s
     return None
 
 
-def test_convergence_stop_ends_each_member_at_its_own_step_and_leaves_the_others_alone(tmp_path):
-    base = {"optim.steps": 400, "optim.eval_every": 20, "optim.eval_size": 128, "optim.lr": 0.05}
-    base["task.T"] = 1
+def _solo_runs(tmp_path: Path, base: dict) -> dict[int, pd.DataFrame]:
     solo = {}
     for seed in (0, 1):
         train([small(seed=seed, **base)], [tmp_path / f"solo{seed}"], tmp_path / f"s{seed}.pt")
         solo[seed] = pd.read_csv(tmp_path / f"solo{seed}" / "metrics.csv")
-    hold = 40
-    # The highest level seed 0 holds for 40 steps before the cap, so that it stops well before it.
-    levels = sorted(set(solo[0]["acc"]), reverse=True)
-    level = next(a for a in levels if (_expected_stop(solo[0], a, hold) or 400) < 400)
-    expected = {seed: _expected_stop(solo[seed], level, hold) for seed in (0, 1)}
-    assert expected[0] is not None and expected[0] < 400
+    return solo
 
-    rule = {"optim.stop": {"acc": level, "hold": hold}}
-    cfgs = [small(seed=seed, **base, **rule) for seed in (0, 1)]
+
+STOP_BASE = {
+    "optim.steps": 400,
+    "optim.eval_every": 20,
+    "optim.eval_size": 128,
+    "optim.lr": 0.05,
+    "task.T": 1,
+}
+
+
+def _check_stopped_at(tmp_path: Path, rule: dict, solo: dict, expected: dict) -> None:
+    """An ensemble of seeds 0 and 1 under `rule` ends each member at its expected step (the cap where
+    None) with the solo run's numbers up to there."""
+    cfgs = [small(seed=seed, **STOP_BASE, **rule) for seed in (0, 1)]
     train(cfgs, [tmp_path / "ens0", tmp_path / "ens1"], tmp_path / "ens.pt")
     for seed in (0, 1):
         run = tmp_path / f"ens{seed}"
@@ -243,6 +253,32 @@ def test_convergence_stop_ends_each_member_at_its_own_step_and_leaves_the_others
         last = sorted((run / "checkpoints").iterdir())[-1]
         assert last.name == f"step_{end:07d}.pt"
         assert torch.load(last, weights_only=False)["step"] == end
+
+
+def test_convergence_stop_ends_each_member_at_its_own_step_and_leaves_the_others_alone(tmp_path):
+    solo = _solo_runs(tmp_path, STOP_BASE)
+    hold = 40
+    # The highest level seed 0 holds for 40 steps before the cap, so that it stops well before it.
+    levels = sorted(set(solo[0]["acc"]), reverse=True)
+    level = next(a for a in levels if (_expected_stop(solo[0], a, hold) or 400) < 400)
+    expected = {seed: _expected_stop(solo[seed], level, hold) for seed in (0, 1)}
+    assert expected[0] is not None and expected[0] < 400
+    _check_stopped_at(tmp_path, {"optim.stop": {"acc": level, "hold": hold}}, solo, expected)
+
+
+def test_a_hold_in_decades_of_log_step_stops_where_the_step_hold_alone_would_not(tmp_path):
+    solo = _solo_runs(tmp_path, STOP_BASE)
+    hold, decades = 20, 0.3  # at step s, the level is held since s / 2
+    # A level seed 0 meets by both rules before the cap, and later by the one in decades.
+    level = next(
+        a
+        for a in sorted(set(solo[0]["acc"]), reverse=True)
+        if (_expected_stop(solo[0], a, hold, decades) or 400) < 400
+        and _expected_stop(solo[0], a, hold) < _expected_stop(solo[0], a, hold, decades)
+    )
+    expected = {seed: _expected_stop(solo[seed], level, hold, decades) for seed in (0, 1)}
+    rule = {"optim.stop": {"acc": level, "hold": hold, "hold_decades": decades}}
+    _check_stopped_at(tmp_path, rule, solo, expected)
 
 
 def test_a_stop_that_never_fires_trains_bit_for_bit_like_no_stop(tmp_path):

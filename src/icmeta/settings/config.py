@@ -150,26 +150,35 @@ class ModelConfig(Settings):
 @dataclass(frozen=True)
 class StopRule(Settings):
     """End a run early once held-out accuracy (`acc`, the id set) has stayed at or above `acc` at every
-    evaluation of the last `hold` steps; `optim.steps` stays the cap.
+    evaluation of the last `hold` steps, and of the last `hold_decades` of log-step; `optim.steps`
+    stays the cap.
 
     A run spends most of its steps on plateaus and on the last phase's slow climb to 100 %; a long
-    grid costs what it needs when each run stops once it has held the top for a while.
+    grid costs what it needs when each run stops once it has held the top for a while. The phase
+    detector reads plateaus on log-step, so a fixed hold that shows an early run's last phase cuts a
+    late run's short: 30k steps after 100k is 0.11 decades, below the detector's shortest plateau.
+    `hold_decades` grows the hold with the step instead.
     """
 
     section = "optim.stop"
     acc: float = setting(doc="the accuracy a run must hold", above=0.0, hi=1.0)
     hold: int = setting(doc="for this many steps", lo=0)
+    hold_decades: float = setting(0.0, "and for this many decades of log-step (0: steps alone)", lo=0.0)
+
+    def since(self, last: int) -> float:
+        """The step from which a run evaluated last at `last` must have held `acc`."""
+        return min(last - self.hold, last / 10**self.hold_decades)
 
     def reached(self, evaluations: Sequence[tuple[int, float]]) -> bool:
         """Whether a run evaluated at (step, accuracy) pairs, in step order, stops at its last one.
 
-        Every evaluation from step (last - hold) through the last must be at or above `acc`, and the
-        run must have been evaluated at or before (last - hold): a hold is never shortened by a run
-        being young.
+        Every evaluation from `since(last)` through the last must be at or above `acc`, and the run
+        must have been evaluated at or before that step: a hold is never shortened by a run being
+        young.
         """
         if not evaluations:
             return False
-        since = evaluations[-1][0] - self.hold
+        since = self.since(evaluations[-1][0])
         for step, acc in reversed(evaluations):
             if acc < self.acc:
                 return False
@@ -181,8 +190,17 @@ class StopRule(Settings):
     def from_value(cls, value: Any) -> StopRule | None:
         if value is None or isinstance(value, StopRule):
             return value
-        if not isinstance(value, Mapping) or set(value) != {"acc", "hold"}:
-            fail("optim.stop", value, "must be a mapping {acc: <0..1], hold: <steps>} or null (no stop)")
+        if not isinstance(value, Mapping) or not {"acc", "hold"} <= set(value) <= {
+            "acc",
+            "hold",
+            "hold_decades",
+        }:
+            fail(
+                "optim.stop",
+                value,
+                "must be a mapping {acc: <0..1], hold: <steps>} with an optional hold_decades: <decades>, "
+                "or null (no stop)",
+            )
         return cls.from_dict(value)
 
 
@@ -331,6 +349,8 @@ class RunConfig:
         for key in ("stop", "full_eval_every"):  # absent: the hash runs had before the field existed
             if out["optim"][key] is None:
                 del out["optim"][key]
+        if out["optim"].get("stop", {}).get("hold_decades") == 0.0:  # likewise
+            del out["optim"]["stop"]["hold_decades"]
         return out
 
     def hash(self) -> str:

@@ -125,13 +125,16 @@ class RunHistory:
             rule = cfg.optim.stop
             if rule is None or self.stopped_at[e] is not None:
                 continue
-            if rule.reached([(int(r["step"]), r["acc"]) for r in rows[-self._window(rule.hold) :]]):
+            last = int(rows[-1]["step"])
+            if rule.reached(
+                [(int(r["step"]), r["acc"]) for r in rows[-self._window(last - rule.since(last)) :]]
+            ):
                 out.append(e)
         return out
 
-    def _window(self, hold: int) -> int:
-        """Evaluations a hold of `hold` steps can span (each evaluation row is eval_every apart)."""
-        return hold // self.eval_every + 2
+    def _window(self, span: float) -> int:
+        """Evaluations a hold of `span` steps can span (each evaluation row is eval_every apart)."""
+        return int(span) // self.eval_every + 2
 
     def stop(self, e: int, step: int) -> None:
         self.stopped_at[e] = step
