@@ -192,6 +192,9 @@ def _field_schema(kind: Any, rule: Rule) -> dict[str, Any]:
     if _is_settings(kind):
         node = json_schema(kind)
         node.pop("description", None)
+        if nullable:  # a validator filling defaults would write into a null; the class fills its own
+            for inner in node["properties"].values():
+                inner.pop("default", None)
     elif rule.choices is not None:
         node = {"enum": list(rule.choices)}
     elif typing.get_origin(kind) is tuple:
