@@ -51,7 +51,9 @@ def cell_stats(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     runs["ncc_gap"] = runs["ncc_acc"] - runs["ncc_prediction"]
     runs["scc_gap"] = runs["scc_acc"] - runs["scc_prediction"]
     # Seeds share a sequence when their phases use the same circuits, whichever pairs an FCC reads.
-    runs["sequence"] = runs["circuits_behaviour"].fillna("").map(base_sequence).replace("", NO_PHASE)
+    runs["sequence"] = (
+        runs["circuits_behaviour"].astype(object).fillna("").map(base_sequence).replace("", NO_PHASE)
+    )
     # step_acc_<level> is -1 for a run that never reached the level
     solved = runs[f"step_acc_{SOLVED_AT}"]
     runs["solved_step"] = solved.where(solved >= 0)
