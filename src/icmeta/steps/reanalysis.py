@@ -25,7 +25,9 @@ import yaml
 from icmeta.analysis.run import analyse_run
 from icmeta.errors import DamagedRunFile
 from icmeta.io import atomic_path, write_yaml
+from icmeta.settings.config import RunConfig
 from icmeta.steps.tables import IDENTITY, with_run_columns
+from icmeta.training.evaluation import metric_columns
 
 HISTORY = "history.csv.gz"
 ARCHIVE = "archive.yaml"
@@ -100,12 +102,17 @@ def tables_of_archive(
             metrics = rows.drop(columns=[c for c in IDENTITY if c in rows] + list(cell["axes"])).reset_index(
                 drop=True
             )
-            # A column empty in this run but filled in another cell's (per-task accuracies, a second
-            # head) is not the run's; one empty in every run is (the label focus of a layer whose
-            # query is masked from the labels), and its run file holds it, empty.
-            own = metrics.columns[metrics.notna().any()]
-            metrics = metrics.drop(columns=[c for c in metrics.columns if c not in own and c in measured])
-            summary, found = analyse_run(metrics, {**cell["run"], "seed": int(seed)}, settings)
+            # A column empty in this run but filled in another cell's is not the run's where its
+            # metrics.csv has no such column (a third task's accuracy, a second head's maps). The
+            # label focus of a layer whose query is masked from the labels is empty too, yet its run
+            # file holds it, empty, whether another cell (another mask) fills it or none does.
+            run = {**cell["run"], "seed": int(seed)}
+            listed = set(metric_columns(RunConfig.from_dict(run)))
+            filled = metrics.columns[metrics.notna().any()]
+            metrics = metrics.drop(
+                columns=[c for c in metrics.columns if c not in filled and c in measured and c not in listed]
+            )
+            summary, found = analyse_run(metrics, run, settings)
             summaries.append(_as_read_back(pd.DataFrame([summary])))
             phases.append(_as_read_back(found))
     cells = [{"path": c["path"], "axes": c["axes"]} for c in archive["cells"]]
