@@ -21,7 +21,7 @@ HEADS = {("T", "eps"): 1, ("T",): 2}  # the axes of the parametrised test, and t
 STEPS = fx.STEPS[1:]  # step 0 cannot be shown on a log-step axis
 
 
-def _draw(figure, axes, tmp_path, monkeypatch, heads=1):
+def _draw(figure, axes, tmp_path, monkeypatch, heads=1, title="fixture"):
     """Draw a figure from the fixture's CSV tables; returns the figure (kept before it is saved and
     closed) and the table it wrote."""
     from icmeta.figures import style
@@ -36,7 +36,7 @@ def _draw(figure, axes, tmp_path, monkeypatch, heads=1):
 
     monkeypatch.setattr(style, "save_figure", keep)
     out = {ext: tmp_path / f"{figure}.{ext}" for ext in ("png", "pdf", "csv")}
-    draw(figure, tables, axes, "fixture", out["png"], out["pdf"], out["csv"])
+    draw(figure, tables, axes, title, out["png"], out["pdf"], out["csv"])
     image = np.asarray(Image.open(out["png"]).convert("L"))
     assert image.shape[0] > 200 and image.shape[1] > 200
     assert image.std() > 10, "the image is blank"
@@ -1304,3 +1304,17 @@ def test_delta_axis_of_a_run_too_short_for_any_delta_acc_fits_the_threshold():
 
     assert delta_limit(pd.Series([np.nan, np.nan]), 0.025) == pytest.approx(1.15 * 0.025)
     assert delta_limit(pd.Series([0.1, np.nan, -0.3]), 0.025) == pytest.approx(1.15 * 0.3)
+
+
+@pytest.mark.parametrize("figure", ["plateau_predictions", "learning_curves", "attention_maps"])
+def test_a_long_title_wraps_over_the_figure_instead_of_widening_it(tmp_path, monkeypatch, figure):
+    """A block's description is its figures' title; one longer than the panels are wide must not
+    widen the saved image (which shrinks every text at page width)."""
+    width = {}
+    for title in ("fixture", "a block's description, " * 8):
+        folder = tmp_path / str(len(title))
+        folder.mkdir()
+        fig, _ = _draw(figure, ("T", "eps"), folder, monkeypatch, title=title)
+        width[title] = Image.open(folder / f"{figure}.png").size[0]
+        assert problems(fig) == [], title
+    assert max(width.values()) <= 1.02 * min(width.values()), width

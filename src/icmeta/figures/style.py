@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -76,8 +77,33 @@ def save_figure(
     fig: plt.Figure, table: pd.DataFrame, png: str | Path, pdf: str | Path, csv: str | Path
 ) -> None:
     """Write the figure (PNG, PDF) and its source table atomically, then close the figure."""
+    fit_title(fig)
     for path in (png, pdf):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=Path(path).suffix[1:], dpi=150, bbox_inches="tight")
     write_table(table, csv)
     plt.close(fig)
+
+
+def fit_title(fig: plt.Figure) -> None:
+    """Wrap the figure's title onto more lines where it is wider than the figure, and set it above
+    the panels.
+
+    A block's description is its figures' title. Saved with a tight box, a title wider than the
+    panels widens the image, and shown at page width every text in it shrinks: the restricted
+    networks' one-panel figure came out three times as wide as its panel. Set above the figure's
+    box, the wrapped lines cannot reach into the panels whatever their number.
+    """
+    title = fig._suptitle  # matplotlib keeps the suptitle here and offers no getter
+    if title is None or not title.get_text().strip():
+        return
+    renderer = fig.canvas.get_renderer()
+    text = " ".join(title.get_text().split())
+    if title.get_window_extent(renderer).width <= fig.bbox.width:
+        return
+    chars = len(text)
+    while chars > 20 and title.get_window_extent(renderer).width > fig.bbox.width:
+        chars = int(chars * 0.9)
+        title.set_text(textwrap.fill(text, chars))
+    title.set_y(1.0)
+    title.set_verticalalignment("bottom")
