@@ -91,8 +91,8 @@ def fit_title(fig: plt.Figure) -> None:
 
     A block's description is its figures' title. Saved with a tight box, a title wider than the
     panels widens the image, and shown at page width every text in it shrinks: the restricted
-    networks' one-panel figure came out three times as wide as its panel. Set above the figure's
-    box, the wrapped lines cannot reach into the panels whatever their number.
+    networks' one-panel figure came out three times as wide as its panel. Set just above the
+    panels, the wrapped lines cannot reach into them whatever their number.
     """
     title = fig._suptitle  # matplotlib keeps the suptitle here and offers no getter
     if title is None or not title.get_text().strip():
@@ -105,5 +105,8 @@ def fit_title(fig: plt.Figure) -> None:
     while chars > 20 and title.get_window_extent(renderer).width > fig.bbox.width:
         chars = int(chars * 0.9)
         title.set_text(textwrap.fill(text, chars))
-    title.set_y(1.0)
+    title.set_visible(False)
+    top = fig.get_tightbbox(renderer).y1 / fig.get_figheight()  # the panels' top, the title aside
+    title.set_visible(True)
+    title.set_y(top + 0.01)
     title.set_verticalalignment("bottom")
