@@ -190,11 +190,9 @@ class StopRule(Settings):
     def from_value(cls, value: Any) -> StopRule | None:
         if value is None or isinstance(value, StopRule):
             return value
-        if not isinstance(value, Mapping) or not {"acc", "hold"} <= set(value) <= {
-            "acc",
-            "hold",
-            "hold_decades",
-        }:
+        if not isinstance(value, Mapping) or not {"acc", "hold"} <= set(value) <= set(
+            cls.__dataclass_fields__
+        ):
             fail(
                 "optim.stop",
                 value,
