@@ -98,13 +98,13 @@ def fit_title(fig: plt.Figure) -> None:
     if title is None or not title.get_text().strip():
         return
     renderer = fig.canvas.get_renderer()
-    text = " ".join(title.get_text().split())
     if title.get_window_extent(renderer).width <= fig.bbox.width:
         return
-    chars = len(text)
+    lines = title.get_text().splitlines()  # a figure's own second line stays a line of its own
+    chars = max(map(len, lines))
     while chars > 20 and title.get_window_extent(renderer).width > fig.bbox.width:
         chars = int(chars * 0.9)
-        title.set_text(textwrap.fill(text, chars))
+        title.set_text("\n".join(textwrap.fill(line, chars) for line in lines))
     title.set_visible(False)
     top = fig.get_tightbbox(renderer).y1 / fig.get_figheight()  # the panels' top, the title aside
     title.set_visible(True)
